@@ -1,0 +1,141 @@
+"""The console: typed lines for InteractiveJobs, from a prompt or another shell.
+
+A running network owns one *send endpoint* (a ZeroMQ REP socket) and records its
+address in ``NET/.fission/run.json``. ``python3 manage.py NET send JOB_ID TEXT`` and
+the prompt at the bottom of the terminal are both clients of that endpoint, which
+frames each line as a block and pushes it to the InteractiveJob's console input.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import zmq
+
+from fission.core.jobs import BaseJob
+from fission.errors import FissionError, NotRunningError
+from fission.runtime.spec import CONSOLE_PIPE_ID
+from fission.wire.frame import encode
+
+#: How long ``send`` waits for the running network to answer.
+REPLY_TIMEOUT_MS = 3000
+
+
+def run_file(network_dir: Path) -> Path:
+    return network_dir / ".fission" / "run.json"
+
+
+class ConsoleServer:
+    """The send endpoint of one running network (used from the backend's thread only)."""
+
+    def __init__(self, context: zmq.Context, address: str, consoles: dict[int, str]) -> None:
+        self.socket = context.socket(zmq.REP)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.bind(address)
+        self.address = address
+        self._pushes: dict[int, zmq.Socket] = {}
+        self._sent: dict[int, int] = {}
+        for job_id, console in consoles.items():
+            push = context.socket(zmq.PUSH)
+            push.setsockopt(zmq.LINGER, 0)
+            push.setsockopt(zmq.SNDHWM, 64)
+            push.connect(console)
+            self._pushes[job_id] = push
+            self._sent[job_id] = 0
+
+    def handle(self) -> None:
+        """Answer one request waiting on :attr:`socket`."""
+        try:
+            request = self.socket.recv_json()
+            reply = self._deliver(int(request["job"]), str(request["text"]))
+        except (ValueError, KeyError, TypeError) as error:
+            reply = {"error": f"malformed send request ({error})"}
+        self.socket.send_json(reply)
+
+    def _deliver(self, job_id: int, text: str) -> dict:
+        push = self._pushes.get(job_id)
+        if push is None:
+            known = ", ".join(map(str, self._pushes)) or "none"
+            return {"error": f"job {job_id} is not an InteractiveJob of this network "
+                             f"(InteractiveJobs: {known})"}
+        try:
+            push.send(encode(CONSOLE_PIPE_ID, self._sent[job_id], text.encode()), zmq.NOBLOCK)
+        except zmq.Again:
+            return {"error": f"job {job_id} is not taking input right now (its queue is full)"}
+        self._sent[job_id] += 1
+        return {"ok": True}
+
+    def close(self) -> None:
+        for push in self._pushes.values():
+            push.close()
+        self.socket.close()
+
+
+def write_run_file(network_dir: Path, address: str) -> Path:
+    path = run_file(network_dir)
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps({"pid": os.getpid(), "send": address}))
+    return path
+
+
+def send_line(project: Path, network: str, job_id: int, text: str) -> None:
+    """Deliver ``text`` to InteractiveJob ``job_id`` of the network running in ``project``."""
+    path = run_file(Path(project) / network)
+    not_running = (f"network {network!r} is not running (start it with "
+                   f"'python3 manage.py {network} simulate')")
+    try:
+        info = json.loads(path.read_text())
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        raise NotRunningError(not_running) from None
+    context = zmq.Context.instance()
+    socket = context.socket(zmq.REQ)
+    socket.setsockopt(zmq.LINGER, 0)
+    try:
+        socket.connect(info["send"])
+        socket.send_json({"job": job_id, "text": text})
+        if not socket.poll(REPLY_TIMEOUT_MS):
+            raise NotRunningError(f"network {network!r} did not answer within "
+                                  f"{REPLY_TIMEOUT_MS / 1000:.0f} s; is it still running?")
+        reply = socket.recv_json()
+    finally:
+        socket.close()
+    if "error" in reply:
+        raise FissionError(reply["error"])
+
+
+class Prompt(threading.Thread):
+    """A prompt on the bottom line of the terminal; job output scrolls above it.
+
+    A line is sent to the first InteractiveJob, or to job N when written ``@N text``.
+    Ctrl+C or Ctrl+D at the prompt calls ``on_exit`` (the backend stops the network).
+    """
+
+    def __init__(self, project: Path, network: str, jobs: Iterable[BaseJob],
+                 on_exit: Callable[[], None]) -> None:
+        super().__init__(name="fission-prompt", daemon=True)
+        self._project, self._network = project, network
+        self._default = next(iter(jobs)).id
+        self._on_exit = on_exit
+
+    def run(self) -> None:
+        from prompt_toolkit import PromptSession
+
+        session: PromptSession = PromptSession()
+        while True:
+            try:
+                line = session.prompt(f"{self._network} > ")
+            except (EOFError, KeyboardInterrupt):
+                self._on_exit()
+                return
+            job_id, text = self._default, line
+            if line.startswith("@") and " " in line and line[1:line.index(" ")].isdigit():
+                job_id, text = int(line[1:line.index(" ")]), line[line.index(" ") + 1:]
+            try:
+                send_line(self._project, self._network, job_id, text)
+            except FissionError as error:
+                print(f"error: {error}")

@@ -1,0 +1,132 @@
+"""Local job processes: start them, relay what they print, stop them.
+
+Each job process is started with SIGINT ignored (a Ctrl+C reaches the whole
+process group; the backend, not the terminal, decides the order of shutdown) and
+sets ``PR_SET_PDEATHSIG`` itself, so it dies if its backend is killed. Its stdout
+and stderr are pipes that one relay thread reads, prefixing every line with the
+job's name, ``[JoinJob 4] ...``.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import pickle
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fission.core.jobs import BaseJob
+from fission.errors import ConfigError
+from fission.runtime.spec import JobSpec
+
+
+class JobState(enum.Enum):
+    STARTING = "starting"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+@dataclass
+class JobProcess:
+    job: BaseJob
+    popen: subprocess.Popen
+    state: JobState = JobState.STARTING
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+
+def pickle_spec(spec: JobSpec) -> bytes:
+    """The spec as bytes, or a ConfigError naming the job that cannot travel."""
+    try:
+        return pickle.dumps(spec, protocol=5)
+    except Exception as error:  # noqa: BLE001 - any pickling failure is a config problem
+        raise ConfigError(
+            f"{spec.job.name} cannot be sent to its process ({type(error).__name__}: {error}); "
+            "attributes set in __init__ must be picklable: open files, sockets and threads "
+            "in setup() instead"
+        ) from error
+
+
+def start_job(job: BaseJob, spec: bytes, cwd: Path, python_path: Iterable[Path]) -> JobProcess:
+    """Start the runtime for ``job`` in ``cwd`` and hand it its pickled spec."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(path) for path in python_path] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+    )
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited across exec
+    try:
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "fission.runtime.entry"],
+            cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    try:
+        popen.stdin.write(spec)
+        popen.stdin.close()
+    except BrokenPipeError:
+        pass  # it died at start; its exit status and stderr tell why
+    return JobProcess(job, popen)
+
+
+def stop_jobs(processes: Iterable[JobProcess], grace: float = 3.0) -> None:
+    """SIGTERM every live process, SIGKILL what is still alive after ``grace`` seconds."""
+    alive = [p for p in processes if p.alive]
+    for process in alive:
+        process.popen.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for process in alive:
+        try:
+            process.popen.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.popen.kill()
+            process.popen.wait()
+
+
+class OutputRelay(threading.Thread):
+    """Copies every line the job processes print to ``write``, prefixed with the job."""
+
+    def __init__(self, processes: Iterable[JobProcess], write: Callable[[str], None]) -> None:
+        super().__init__(name="fission-output-relay", daemon=True)
+        self._write = write
+        self._selector = selectors.DefaultSelector()
+        for process in processes:
+            prefix = f"[{process.job.name}] "
+            for stream in (process.popen.stdout, process.popen.stderr):
+                os.set_blocking(stream.fileno(), False)
+                self._selector.register(stream, selectors.EVENT_READ, [prefix, b""])
+
+    def run(self) -> None:
+        while self._selector.get_map():
+            for key, _ in self._selector.select(timeout=0.5):
+                self._read(key)
+
+    def _read(self, key: selectors.SelectorKey) -> None:
+        prefix, partial = key.data
+        try:
+            chunk = os.read(key.fd, 65536)
+        except BlockingIOError:
+            return
+        if not chunk:
+            self._selector.unregister(key.fileobj)
+            if partial:
+                self._emit(prefix, partial)
+            return
+        *lines, key.data[1] = (partial + chunk).split(b"\n")
+        for line in lines:
+            self._emit(prefix, line)
+
+    def _emit(self, prefix: str, line: bytes) -> None:
+        self._write(prefix + line.decode(errors="replace").rstrip("\r") + "\n")

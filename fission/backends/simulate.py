@@ -1,0 +1,231 @@
+"""``simulate``: the whole network on this machine, one process per job.
+
+It runs the very runtime ``run`` uses; only the addresses differ: every pipe and
+the control channel are unix sockets (``ipc://``) in a private temporary folder
+(mode 0700), so no other user can write to them.
+
+The folder ``NET/simulation/`` is cleared and gets ``info.txt`` plus one working
+directory per job id, where the job's ``job.log`` (DEBUG) and its files land.
+
+The supervisor waits for one of: every job has finished (exit 0), a job has failed
+(every job is stopped, exit 1), ``--duration`` has passed or Ctrl+C (every job is
+stopped, exit 0). When a job finishes, its producers are told to stop sending to it,
+so a producer with no consumer left finishes too and the network winds down by itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import zmq
+
+from fission.backends.console import ConsoleServer, Prompt, write_run_file
+from fission.backends.processes import (
+    JobProcess,
+    JobState,
+    OutputRelay,
+    pickle_spec,
+    start_job,
+    stop_jobs,
+)
+from fission.config import Settings, configure_logging, load_settings
+from fission.runtime.spec import JobSpec
+
+log = logging.getLogger("fission.simulate")
+
+#: Seconds a finished job may keep running to deliver its last blocks after all its
+#: consumers have exited, before it is stopped.
+LINGER_AFTER_CONSUMERS = 1.0
+
+
+def simulate(project: Path, network: str, *, duration: float | None = None) -> int:
+    """Run ``network`` of ``project`` locally; return the exit status for the CLI."""
+    settings = load_settings(Path(project), network)
+    configure_logging(settings)
+    workdir = _prepare_simulation_folder(settings)
+    with tempfile.TemporaryDirectory(prefix="fission-") as sockets:
+        return _Supervisor(settings, workdir, Path(sockets)).run(duration)
+
+
+def _prepare_simulation_folder(settings: Settings) -> Path:
+    folder = settings.directory / "simulation"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    for job in settings.network.jobs:
+        (folder / str(job.id)).mkdir()
+    (folder / "info.txt").write_text(
+        "job id\tclass\tpipes (each job's working directory is the folder named after its id)\n"
+        + settings.network.describe()
+    )
+    return folder
+
+
+class _Supervisor:
+    def __init__(self, settings: Settings, workdir: Path, sockets: Path) -> None:
+        self.settings = settings
+        self.network = settings.network
+        self.workdir = workdir
+        self.sockets = sockets
+        self.context = zmq.Context()
+        self.processes: dict[int, JobProcess] = {}
+        self.failure: str | None = None
+        self.interrupted = False
+        self.finished_at: dict[int, float] = {}
+
+    def address(self, name: str) -> str:
+        return f"ipc://{self.sockets / name}"
+
+    def specs(self) -> dict[int, bytes]:
+        specs = {}
+        for job in self.network.jobs:
+            spec = JobSpec(
+                job=job,
+                control=self.address("control"),
+                inputs={pipe.id: self.address(f"pipe-{pipe.id}") for pipe in job.inputs},
+                outputs={pipe.id: self.address(f"pipe-{pipe.id}") for pipe in job.outputs},
+                console=self.address(f"console-{job.id}") if job.CONSOLE else None,
+                log_level="DEBUG",
+            )
+            specs[job.id] = pickle_spec(spec)
+        return specs
+
+    def run(self, duration: float | None) -> int:
+        specs = self.specs()  # every job must pickle before any starts
+        control = self.context.socket(zmq.ROUTER)
+        control.setsockopt(zmq.LINGER, 0)
+        control.bind(self.address("control"))
+        interactive = [job for job in self.network.jobs if job.CONSOLE]
+        console = ConsoleServer(self.context, self.address("send"),
+                                {job.id: self.address(f"console-{job.id}") for job in interactive})
+        run_file = write_run_file(self.settings.directory, console.address)
+        previous_handler = signal.signal(signal.SIGINT, self._interrupt)
+        relay = None
+        try:
+            python_path = [self.settings.project]
+            for job in self.network.jobs:
+                self.processes[job.id] = start_job(job, specs[job.id], self.workdir / str(job.id),
+                                                   python_path)
+            relay = OutputRelay(self.processes.values(), _write_console)
+            relay.start()
+            log.info("started %d job processes for %s", len(self.processes), self.settings.name)
+            with _prompt_if_terminal(self, interactive):
+                self._supervise(control, console, duration)
+        finally:
+            signal.signal(signal.SIGINT, previous_handler)
+            stop_jobs(self.processes.values())
+            if relay is not None:
+                relay.join(timeout=2)
+            console.close()
+            control.close()
+            self.context.term()
+            run_file.unlink(missing_ok=True)
+        return self._report()
+
+    def _interrupt(self, signum: int, frame: object) -> None:
+        self.interrupted = True
+
+    def _supervise(self, control: zmq.Socket, console: ConsoleServer, duration: float | None) -> None:
+        deadline = None if duration is None else time.monotonic() + duration
+        poller = zmq.Poller()
+        poller.register(control, zmq.POLLIN)
+        poller.register(console.socket, zmq.POLLIN)
+        while not self.interrupted and self.failure is None:
+            events = dict(poller.poll(100))
+            if control in events:
+                while control.poll(0):
+                    identity, payload = control.recv_multipart()
+                    self._on_control(control, zmq.utils.jsonapi.loads(payload))
+            if console.socket in events:
+                console.handle()
+            self._check_processes()
+            if all(not p.alive for p in self.processes.values()):
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                log.info("--duration of %s s has passed; stopping", duration)
+                return
+
+    def _on_control(self, control: zmq.Socket, message: dict) -> None:
+        process = self.processes.get(message.get("job"))
+        if process is None:
+            log.warning("control message from an unknown job: %r", message)
+            return
+        op = message.get("op")
+        if op == "ready":
+            process.state = JobState.RUNNING
+        elif op == "finished":
+            process.state = JobState.FINISHED
+            process.stats = message.get("stats", {})
+            self.finished_at[process.job.id] = time.monotonic()
+            log.info("%s finished: %s", process.job.name, process.stats)
+            for pipe in process.job.inputs:
+                producer = self.network.pipes[pipe.id].source
+                if self.processes[producer].state is not JobState.FINISHED:
+                    control.send_multipart([str(producer).encode(), zmq.utils.jsonapi.dumps(
+                        {"op": "close_output", "pipe": pipe.id})])
+        elif op == "failed":
+            process.state = JobState.FAILED
+            self.failure = f"{process.job.name} failed: {message.get('error')}"
+
+    def _check_processes(self) -> None:
+        now = time.monotonic()
+        for job_id, process in self.processes.items():
+            code = process.popen.poll()
+            if code is None:
+                if process.state is JobState.FINISHED and self._consumers_gone(process, now):
+                    process.popen.terminate()
+                continue
+            if process.state in (JobState.FINISHED, JobState.FAILED):
+                continue
+            process.state = JobState.FAILED
+            how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+            self.failure = self.failure or (
+                f"{process.job.name} {how} before finishing (see its output above and "
+                f"{self.workdir / str(job_id) / 'job.log'})"
+            )
+
+    def _consumers_gone(self, process: JobProcess, now: float) -> bool:
+        finished = self.finished_at.get(process.job.id, now)
+        if now - finished < LINGER_AFTER_CONSUMERS:
+            return False
+        consumers = {self.network.pipes[pipe.id].destination for pipe in process.job.outputs}
+        return all(not self.processes[c].alive for c in consumers)
+
+    def _report(self) -> int:
+        name = self.settings.name
+        if self.failure is not None:
+            print(f"error: {self.failure}. The network {name} was stopped; files written so far "
+                  f"are in {self.workdir}.", file=sys.stderr)
+            return 1
+        if self.interrupted:
+            print(f"FISSION: stopped {name}; results are in {self.workdir}", file=sys.stderr)
+        else:
+            print(f"FISSION: {name} finished; results are in {self.workdir}", file=sys.stderr)
+        return 0
+
+
+def _write_console(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def _prompt_if_terminal(supervisor: _Supervisor, interactive: list):
+    """A prompt for InteractiveJobs when a person is at the terminal; else nothing."""
+    if not interactive or not sys.stdin.isatty():
+        yield
+        return
+    from prompt_toolkit.patch_stdout import patch_stdout
+
+    def stop() -> None:
+        supervisor.interrupted = True
+
+    with patch_stdout(raw=True):
+        Prompt(supervisor.settings.project, supervisor.settings.name, interactive, stop).start()
+        yield

@@ -1,0 +1,124 @@
+"""Reading a network's ``config.py`` into frozen, validated :class:`Settings`.
+
+The config is plain Python, so importing it runs the user's job and pipe
+definitions; every mistake found on the way becomes a :class:`ConfigError` that
+names the network and the key or object at fault.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from fission.core.base import reset
+from fission.core.network import Network
+from fission.core.nodes import BaseNode
+from fission.errors import ConfigError
+
+_LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a backend needs from one network's config.py."""
+
+    project: Path
+    name: str
+    network: Network
+    nodes: tuple[BaseNode, ...]
+    user: str = "pi"
+    remote_root: str = "/home/pi/fission/"
+    log_level: str = "INFO"
+    log_file: Path | None = None
+    client_ip: str = "127.0.0.1"
+    debug_window: bool = False
+    pre_copy: bool = False
+
+    @property
+    def directory(self) -> Path:
+        return self.project / self.name
+
+
+def load_settings(project: Path, network: str) -> Settings:
+    """Import ``<project>/<network>/config.py`` and check every key."""
+    project = Path(project).resolve()
+    if not network.isidentifier():
+        raise ConfigError(f"network name {network!r} must be a Python identifier")
+    folder = project / network
+    if not (folder / "config.py").is_file():
+        raise ConfigError(f"no network {network!r}: {folder / 'config.py'} does not exist")
+    module = _import_config(project, network)
+    where = f"{network}/config.py"
+
+    def key(name: str, default: object, kind: type | tuple[type, ...]) -> object:
+        value = getattr(module, name, default)
+        if not isinstance(value, kind):
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise ConfigError(f"{where}: {name} must be a {names}, got {value!r}")
+        return value
+
+    if getattr(module, "XML_FILE", None) is not None:
+        raise ConfigError(
+            f"{where}: XML_FILE is not supported; describe the network in JOBS and set XML_FILE = None"
+        )
+    level = str(key("LOG_LEVEL", "INFO", str)).upper()
+    if level not in _LOG_LEVELS:
+        raise ConfigError(f"{where}: LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {level!r}")
+    log_file = key("LOG_FILE", "FISSION.log", (str, Path, type(None)))
+    nodes = tuple(key("NODES", [], (list, tuple)))
+    for index, node in enumerate(nodes):
+        if not isinstance(node, BaseNode):
+            raise ConfigError(f"{where}: NODES[{index}] must be a BaseNode, got {node!r}")
+    if not hasattr(module, "JOBS"):
+        raise ConfigError(f"{where} defines no JOBS list")
+    try:
+        net = Network.from_jobs(module.JOBS)
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}") from None
+    return Settings(
+        project=project,
+        name=network,
+        network=net,
+        nodes=nodes,
+        user=str(key("USER", "pi", str)),
+        remote_root=str(key("REMOTE_ROOT", "/home/pi/fission/", str)),
+        log_level=level,
+        log_file=None if log_file is None else project / log_file,
+        client_ip=str(key("CLIENT_IP", "127.0.0.1", str)),
+        debug_window=bool(key("DEBUG_WINDOW", False, bool)),
+        pre_copy=bool(key("PRE_COPY", False, bool)),
+    )
+
+
+def _import_config(project: Path, network: str) -> ModuleType:
+    root = str(project)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    for name in [m for m in sys.modules if m == network or m.startswith(network + ".")]:
+        del sys.modules[name]
+    reset()
+    try:
+        return importlib.import_module(f"{network}.config")
+    except ConfigError as error:
+        raise ConfigError(f"{network}/config.py: {error}") from None
+    except Exception as error:
+        frame = traceback.extract_tb(error.__traceback__)[-1]
+        raise ConfigError(
+            f"{network}/config.py could not be imported: {type(error).__name__}: {error} "
+            f"({Path(frame.filename).name}, line {frame.lineno})"
+        ) from error
+
+
+def configure_logging(settings: Settings) -> None:
+    """Send the supervisor's log records to LOG_FILE at LOG_LEVEL."""
+    root = logging.getLogger("fission")
+    root.setLevel(settings.log_level)
+    if settings.log_file is not None:
+        handler = logging.FileHandler(settings.log_file)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)

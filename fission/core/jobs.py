@@ -1,0 +1,152 @@
+"""Jobs: the user's code, one OS process each.
+
+A job is a class with a ``run`` method. Its inputs arrive as positional arguments in
+the order the config lists them; what it returns goes to its outputs (a tuple maps
+element-wise, anything else goes to every output). A job without inputs is a
+*source*: its ``run`` is either a generator, or a function called again and again
+until it returns ``None``.
+
+A job object is built in the supervising process when config.py is imported, then
+pickled and rebuilt inside its own job process: attributes set in ``__init__``
+travel with it; open files and sockets belong in :meth:`BaseJob.setup`.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Sequence
+from typing import IO, Any, ClassVar
+
+from fission.core.pipes import BasePipe
+from fission.errors import ConfigError
+
+
+class BaseJob:
+    """What every job has: an id, its pipes and its placement hints.
+
+    Class attributes a subclass may override:
+
+    - ``GROUPS``: the node groups allowed to run this job, in order of preference
+      (``"ALL"`` is every node; ``"LOCAL"`` is the client).
+    - ``DEFAULT_NODE``: the IP of the node to try first.
+    - ``MAX_QUEUE``: if > 0, the job keeps at most this many blocks waiting per input
+      and drops the oldest beyond that (counted in its log); 0 means a slow job
+      slows its producers down instead.
+    - ``DEPENDENCIES``: files the job needs next to it on a node.
+    """
+
+    GROUPS: ClassVar[str | Sequence[str]] = ("ALL",)
+    DEFAULT_NODE: ClassVar[str | None] = None
+    MAX_QUEUE: ClassVar[int] = 0
+    DEPENDENCIES: ClassVar[Sequence[str]] = ()
+    #: True for jobs whose first input is the text typed at the console.
+    CONSOLE: ClassVar[bool] = False
+
+    def __init__(
+        self, inputs: Iterable[BasePipe] = (), outputs: Iterable[BasePipe] = ()
+    ) -> None:
+        self.id: int | None = None
+        self.inputs: list[BasePipe] = _pipe_list(self, "inputs", inputs)
+        self.outputs: list[BasePipe] = _pipe_list(self, "outputs", outputs)
+
+    @property
+    def name(self) -> str:
+        """``"JoinJob 4"``: the class and id, as console lines and errors show it."""
+        return f"{type(self).__name__} {self.id if self.id is not None else '?'}"
+
+    def groups(self) -> tuple[str, ...]:
+        """``GROUPS`` as a tuple, whether the class wrote one name or a list."""
+        groups = self.GROUPS
+        return (groups,) if isinstance(groups, str) else tuple(groups)
+
+    def setup(self) -> None:
+        """Called once in the job process, before the first ``run``."""
+
+    def teardown(self) -> None:
+        """Called once in the job process when the job finishes or is stopped."""
+
+    def run(self, *inputs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define run()")
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+def _pipe_list(job: BaseJob, which: str, pipes: Iterable[BasePipe]) -> list[BasePipe]:
+    if isinstance(pipes, BasePipe) or not isinstance(pipes, Iterable):
+        raise ConfigError(
+            f"{type(job).__name__}: {which} must be a list of pipes, e.g. [PicklePipe(101)], "
+            f"got {pipes!r}"
+        )
+    result = list(pipes)
+    for index, pipe in enumerate(result):
+        if not isinstance(pipe, BasePipe):
+            raise ConfigError(
+                f"{type(job).__name__}: {which}[{index}] must be a pipe such as PicklePipe(101), "
+                f"got {pipe!r}"
+            )
+    return result
+
+
+class PythonJob(BaseJob):
+    """A job written in Python: subclass it and define ``run``."""
+
+
+class LocalJob(PythonJob):
+    """A job that always runs on the client (group ``LOCAL``)."""
+
+    GROUPS: ClassVar[str | Sequence[str]] = ("LOCAL",)
+
+
+class CSVSinkJob(LocalJob):
+    """Writes one CSV row per run, one column per input pipe.
+
+    The file is created in the job's working directory (``simulation/<id>/`` or
+    ``local/<id>/``); each row is flushed as it is written, so a stopped or failed
+    network loses no row already received.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        inputs: Iterable[BasePipe],
+        col_pattern: str = "pipe_{pipe.id}",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(inputs=inputs, **kwargs)
+        if not self.inputs:
+            raise ConfigError(f"CSVSinkJob writing {path!r} needs at least one input pipe")
+        if self.outputs:
+            raise ConfigError(f"CSVSinkJob writing {path!r} takes no outputs")
+        self.path = str(path)
+        self.col_pattern = col_pattern
+        self.columns = [col_pattern.format(pipe=pipe) for pipe in self.inputs]
+        self._file: IO[str] | None = None
+        self._writer: Any = None
+
+    def setup(self) -> None:
+        self._file = open(self.path, "w", newline="", buffering=1)  # noqa: SIM115 - closed in teardown
+        self._writer = csv.writer(self._file)
+        self._writer.writerow(self.columns)
+
+    def run(self, *values: Any) -> None:
+        self._writer.writerow(values)
+
+    def teardown(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class InteractiveJob(LocalJob):
+    """Turns each line a person types into a value (a ``str``) on its outputs.
+
+    Lines come from the console prompt of ``simulate``/``run`` or from
+    ``python3 manage.py NET send JOB_ID TEXT``. It is usually paired with optional
+    pipes, so the network runs on their defaults until someone types.
+    """
+
+    CONSOLE: ClassVar[bool] = True
+
+    def run(self, line: str) -> str:
+        return line

@@ -1,0 +1,193 @@
+"""Pipes: the typed, one-way connections between jobs.
+
+A pipe knows how to turn a value into bytes (:meth:`BasePipe.pack`) and back
+(:meth:`BasePipe.unpack`), how many blocks its consumer takes per run
+(``BLOCK_COUNT``), and what stands in for a block that never arrived (a *dummy*).
+It does no I/O: the job runtime moves the bytes.
+
+Subclass a pipe to change any of these::
+
+    class ReducePipe(PicklePipe):
+        BLOCK_COUNT = 5
+
+Optional pipes (``OptionalMixIn``) never hold up a run; their class attributes
+choose what the consumer sees when no new value has arrived (see
+:mod:`fission.runtime.optional`).
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from typing import Any, ClassVar
+
+from fission.core.base import PIPES
+from fission.errors import ConfigError, JobError
+
+DUMMY_MODES = ("prev", "zero")
+DELETE_MODES = ("oldest", "newest")
+
+
+class _PipeMeta(type):
+    """Routes ``SomePipe(id, ...)`` through the registry, so one id is one object."""
+
+    def __call__(cls, id: int, *args: Any, **kwargs: Any) -> Any:  # noqa: A002 - the seed's name
+        return PIPES.get_or_create(cls, id, args, kwargs)
+
+
+class BasePipe(metaclass=_PipeMeta):
+    """A connection from exactly one producing job to exactly one consuming job.
+
+    Class attributes a subclass may override:
+
+    - ``BLOCK_COUNT``: how many consecutive blocks the consumer's ``run`` receives at
+      once, as a list (1 means the value itself).
+    - ``DUMMY_MODE``: what replaces a block lost upstream: ``"prev"`` repeats the last
+      value received (or :meth:`zero` before the first), ``"zero"`` uses :meth:`zero`.
+    - ``HWM``: blocks the sending and the receiving side each buffer before a
+      producer waits for its consumer (backpressure).
+    """
+
+    BLOCK_COUNT: ClassVar[int] = 1
+    DUMMY_MODE: ClassVar[str] = "prev"
+    HWM: ClassVar[int] = 256
+    optional: ClassVar[bool] = False
+
+    def __init__(self, id: int) -> None:  # noqa: A002 - the seed's name
+        self.id = id
+        self._check()
+
+    def _check(self) -> None:
+        count = self.BLOCK_COUNT
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ConfigError(f"pipe {self.id}: BLOCK_COUNT must be an int >= 1 (got {count!r})")
+        if self.DUMMY_MODE not in DUMMY_MODES:
+            raise ConfigError(
+                f"pipe {self.id}: DUMMY_MODE must be one of {DUMMY_MODES} (got {self.DUMMY_MODE!r})"
+            )
+        if isinstance(self.HWM, bool) or not isinstance(self.HWM, int) or self.HWM < 1:
+            raise ConfigError(f"pipe {self.id}: HWM must be an int >= 1 (got {self.HWM!r})")
+
+    def pack(self, value: Any) -> bytes:
+        """Turn one value into the bytes of a block."""
+        raise NotImplementedError(f"{type(self).__name__} does not define pack()")
+
+    def unpack(self, data: bytes | memoryview) -> Any:
+        """Turn the bytes of a block back into its value."""
+        raise NotImplementedError(f"{type(self).__name__} does not define unpack()")
+
+    def zero(self) -> Any:
+        """The neutral value used by the 'zero' dummy mode."""
+        return None
+
+    def dummy(self, previous: Any, has_previous: bool) -> Any:
+        """The value that stands in for a block that never arrived."""
+        if self.DUMMY_MODE == "prev" and has_previous:
+            return previous
+        return self.zero()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.id})"
+
+
+class PicklePipe(BasePipe):
+    """Carries any picklable Python object (pickle protocol 5, a fresh memo per block)."""
+
+    def pack(self, value: Any) -> bytes:
+        return pickle.dumps(value, protocol=5)
+
+    def unpack(self, data: bytes | memoryview) -> Any:
+        return pickle.loads(data)
+
+
+class JSONPipe(BasePipe):
+    """Carries JSON values: safe to read from any peer, and language neutral."""
+
+    def pack(self, value: Any) -> bytes:
+        return json.dumps(value, separators=(",", ":")).encode()
+
+    def unpack(self, data: bytes | memoryview) -> Any:
+        return json.loads(bytes(data))
+
+
+class BytesPipe(BasePipe):
+    """Carries raw blocks of exactly ``block_size`` bytes (audio frames, say).
+
+    ``block_count`` sets ``BLOCK_COUNT`` for this pipe. A lost block is replaced by
+    ``block_size`` zero bytes unless ``DUMMY_MODE`` says otherwise.
+    """
+
+    DUMMY_MODE: ClassVar[str] = "zero"
+
+    def __init__(self, id: int, block_size: int, block_count: int = 1) -> None:  # noqa: A002
+        if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+            raise ConfigError(f"pipe {id}: block_size must be an int >= 1 (got {block_size!r})")
+        self.block_size = block_size
+        self.BLOCK_COUNT = block_count
+        super().__init__(id)
+
+    def pack(self, value: Any) -> bytes:
+        data = bytes(value)
+        if len(data) != self.block_size:
+            raise JobError(
+                f"pipe {self.id} carries blocks of {self.block_size} bytes; got {len(data)} bytes"
+            )
+        return data
+
+    def unpack(self, data: bytes | memoryview) -> bytes:
+        return bytes(data)
+
+    def zero(self) -> bytes:
+        return bytes(self.block_size)
+
+
+class OptionalMixIn:
+    """Makes a pipe optional: it never holds up its consumer's ``run``.
+
+    - ``OPTIONAL_DEFAULT``: the value ``run`` sees before anything arrived.
+    - ``OPTIONAL_STORE``: ``True`` keeps handing the last value received to every
+      run until a newer one arrives; ``False`` hands each value to exactly one run,
+      then falls back to ``OPTIONAL_DEFAULT``.
+    - ``OPTIONAL_BUFFER_SIZE``: values waiting to be handed out (0 = no limit).
+    - ``OPTIONAL_DELETE_MODE``: which value a full buffer drops, ``'oldest'`` or
+      ``'newest'`` (the one just arriving).
+    """
+
+    OPTIONAL_DEFAULT: ClassVar[Any] = None
+    OPTIONAL_STORE: ClassVar[bool] = False
+    OPTIONAL_BUFFER_SIZE: ClassVar[int] = 0
+    OPTIONAL_DELETE_MODE: ClassVar[str] = "oldest"
+    optional: ClassVar[bool] = True
+
+    def _check(self) -> None:
+        super()._check()  # type: ignore[misc]
+        pipe_id = self.id  # type: ignore[attr-defined]
+        size = self.OPTIONAL_BUFFER_SIZE
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise ConfigError(
+                f"pipe {pipe_id}: OPTIONAL_BUFFER_SIZE must be an int >= 0, 0 meaning no limit "
+                f"(got {size!r})"
+            )
+        if self.OPTIONAL_DELETE_MODE not in DELETE_MODES:
+            raise ConfigError(
+                f"pipe {pipe_id}: OPTIONAL_DELETE_MODE must be 'oldest' or 'newest' "
+                f"(got {self.OPTIONAL_DELETE_MODE!r})"
+            )
+        if not isinstance(self.OPTIONAL_STORE, bool):
+            raise ConfigError(
+                f"pipe {pipe_id}: OPTIONAL_STORE must be True or False (got {self.OPTIONAL_STORE!r})"
+            )
+        if self.BLOCK_COUNT != 1:  # type: ignore[attr-defined]
+            raise ConfigError(f"pipe {pipe_id}: an optional pipe cannot have a BLOCK_COUNT")
+
+
+class OptionalPicklePipe(OptionalMixIn, PicklePipe):
+    """An optional :class:`PicklePipe`."""
+
+
+class OptionalJSONPipe(OptionalMixIn, JSONPipe):
+    """An optional :class:`JSONPipe`."""
+
+
+class OptionalBytesPipe(OptionalMixIn, BytesPipe):
+    """An optional :class:`BytesPipe`."""

@@ -1,0 +1,41 @@
+"""The exceptions FISSION raises, one per situation a user can act on.
+
+Each subclasses the builtin it means (a broken config is a ``ValueError``), so callers
+that do not know FISSION still catch them sensibly. Messages name the job, pipe or
+file at fault and, where there is one, the fix. This module imports nothing from
+``fission`` so that every other module may import it.
+"""
+
+from __future__ import annotations
+
+
+class FissionError(Exception):
+    """Base of every error FISSION raises on purpose."""
+
+
+class ConfigError(FissionError, ValueError):
+    """The network description (config.py, a job or a pipe definition) is invalid."""
+
+
+class PipeTypeError(ConfigError, TypeError):
+    """One pipe id was used with two different pipe classes or arguments."""
+
+
+class AllocationError(FissionError, RuntimeError):
+    """No node may run a job under its DEFAULT_NODE, GROUPS and preference rules."""
+
+
+class JobError(FissionError, RuntimeError):
+    """A job broke its contract with the runtime (for instance a wrong number of outputs)."""
+
+
+class JobFailedError(FissionError, RuntimeError):
+    """A job process raised or exited abnormally; the network was stopped."""
+
+
+class WireError(FissionError, ValueError):
+    """Bytes on a pipe are not a FISSION block (wrong version, truncated header)."""
+
+
+class NotRunningError(FissionError, RuntimeError):
+    """A command needs a running network and none answers."""

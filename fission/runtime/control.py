@@ -1,0 +1,48 @@
+"""The control channel between a job process and the backend that started it.
+
+Messages are small JSON objects with an ``op`` field, sent over a ZeroMQ DEALER
+socket to the backend's ROUTER. The job reports ``ready``, ``finished`` and
+``failed``; the backend may send the ops in :data:`JOB_OPS`. Each side dispatches
+through a table of handlers, so adding an op is adding an entry.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import zmq
+
+log = logging.getLogger("fission.control")
+
+#: Ops a backend may send to a job: stop it, or stop sending on one output pipe
+#: because its consumer has finished.
+JOB_OPS = ("stop", "close_output")
+
+
+class ControlChannel:
+    """The job's end of the control channel."""
+
+    def __init__(self, context: zmq.Context, address: str, job_id: int) -> None:
+        self.socket = context.socket(zmq.DEALER)
+        self.socket.setsockopt(zmq.IDENTITY, str(job_id).encode())
+        self.socket.setsockopt(zmq.LINGER, 2000)
+        self.socket.connect(address)
+        self.job_id = job_id
+
+    def send(self, op: str, **fields: Any) -> None:
+        self.socket.send_json({"op": op, "job": self.job_id, **fields})
+
+    def dispatch(self, handlers: Mapping[str, Callable[[dict], None]]) -> None:
+        """Handle every message waiting, without blocking."""
+        while self.socket.poll(0):
+            message = self.socket.recv_json()
+            handler = handlers.get(message.get("op")) if isinstance(message, dict) else None
+            if handler is None:
+                log.warning("ignoring unknown control message %r", message)
+                continue
+            handler(message)
+
+    def close(self) -> None:
+        self.socket.close()

@@ -1,0 +1,153 @@
+"""``python -m fission.runtime.entry``: the first code a job process runs.
+
+The backend starts this module with the job's working directory as cwd, the
+project on ``PYTHONPATH`` and a pickled :class:`~fission.runtime.spec.JobSpec` on
+stdin. It ties the process's life to its parent's, routes ``print`` to both the
+console relay (stdout) and the job's log, runs the job and turns the way it ended
+into an exit status: 0 finished or stopped, 1 the job raised, 2 it could not start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import io
+import logging
+import os
+import pickle
+import signal
+import sys
+import traceback
+from pathlib import Path
+from types import FrameType, TracebackType
+
+import zmq
+
+import fission
+from fission.runtime.loop import JobRunner
+from fission.runtime.spec import JobSpec
+
+LOG_NAME = "job.log"
+_PR_SET_PDEATHSIG = 1
+_FISSION_DIR = str(Path(fission.__file__).parent)
+
+
+class JobStopped(BaseException):
+    """Raised by SIGTERM: the backend stops this job (a BaseException, like KeyboardInterrupt)."""
+
+
+def main() -> int:
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the backend decides when jobs stop
+    signal.signal(signal.SIGTERM, _raise_stopped)
+    try:
+        spec: JobSpec = pickle.load(sys.stdin.buffer)
+    except JobStopped:
+        return 0
+    except Exception as error:  # noqa: BLE001 - reported as a start failure
+        print(f"job process could not read its job: {type(error).__name__}: {error}", file=sys.stderr)
+        return 2
+    _log_to_file(spec.log_level)
+    log = logging.getLogger("fission.job")
+    log.info("%s starting in %s (pid %d)", spec.job.name, os.getcwd(), os.getpid())
+    context = zmq.Context()
+    runner = None
+    try:
+        runner = JobRunner(spec, context)
+        runner.run()
+    except JobStopped:
+        log.info("%s stopped", spec.job.name)
+        context.destroy(linger=0)
+        return 0
+    except Exception as error:  # noqa: BLE001 - the user's error, reported with their traceback
+        _report_failure(spec, runner, error)
+        context.destroy(linger=0)
+        return 1
+    with contextlib.suppress(JobStopped):
+        context.term()  # returns once every END block has reached its consumer
+    return 0
+
+
+def _report_failure(spec: JobSpec, runner: JobRunner | None, error: Exception) -> None:
+    """Print the user's part of the traceback and tell the backend in one line."""
+    user_tb = _skip_fission_frames(error.__traceback__)
+    lines = traceback.format_exception(type(error), error, user_tb)
+    sys.stderr.write("".join(lines))
+    where = traceback.extract_tb(user_tb)[-1] if user_tb is not None else None
+    place = f" ({Path(where.filename).name}, line {where.lineno})" if where else ""
+    summary = f"{type(error).__name__}: {error}{place}"
+    logging.getLogger("fission.job").error("%s failed: %s", spec.job.name, summary)
+    if runner is not None:
+        runner.control.send("failed", error=summary)
+
+
+def _skip_fission_frames(tb: TracebackType | None) -> TracebackType | None:
+    """The traceback from the first frame outside FISSION on (the user's code)."""
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_FISSION_DIR):
+        tb = tb.tb_next
+    return tb
+
+
+def _raise_stopped(signum: int, frame: FrameType | None) -> None:
+    raise JobStopped
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when the process that started it exits."""
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(0)
+
+
+class _Tee(io.TextIOBase):
+    """A text stream that writes through and logs each complete line."""
+
+    def __init__(self, stream: io.TextIOBase, logger: logging.Logger) -> None:
+        self._stream = stream
+        self._logger = logger
+        self._partial = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._stream.write(text)
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            self._logger.info("%s", line)
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+
+def _log_to_file(level: str) -> None:
+    handler = logging.FileHandler(LOG_NAME)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    console = logging.StreamHandler(sys.__stderr__)
+    console.setLevel(logging.WARNING)
+    console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.setLevel(level)
+    root.addHandler(handler)
+    root.addHandler(console)
+    # print() and tracebacks reach the console relay and the job's log.
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        stream.reconfigure(line_buffering=True)
+        logger = logging.getLogger(f"fission.{name}")
+        logger.propagate = False
+        logger.addHandler(handler)
+        setattr(sys, name, _Tee(stream, logger))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,350 @@
+"""The job loop: receive, align, run, send.
+
+Per block the loop does one non-blocking ``recv``, one header unpack, the pipe's
+``unpack``, the aligner's bookkeeping, the job's ``run``, the pipe's ``pack`` and one
+non-blocking ``send``. Only when a socket would block does it fall back to a poll
+that also watches the control channel and the optional inputs; a timer checks the
+control channel while data flows without pause. No logging happens per block.
+
+Backpressure: every pipe is a PUSH socket connected to a PULL socket with
+high-water marks on both ends, and the loop reads an input only when the aligner
+wants it, so a slow job makes its producers wait and memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import zmq
+
+from fission.core.pipes import BasePipe
+from fission.errors import JobError
+from fission.runtime.align import DONE, READY, Aligner
+from fission.runtime.control import ControlChannel
+from fission.runtime.optional import OptionalInput
+from fission.runtime.spec import CONSOLE_PIPE_ID, JobSpec
+from fission.wire.frame import HEADER, HEADER_SIZE, VERSION, Flags
+
+log = logging.getLogger("fission.job")
+
+#: Seconds between looks at the control channel while data flows without pause.
+CONTROL_INTERVAL = 0.05
+#: How many unreadable blocks are logged one by one before only being counted.
+GARBAGE_LOG_LIMIT = 5
+
+
+@dataclass
+class _Output:
+    pipe_id: int
+    pack: Callable[[Any], bytes]
+    socket: zmq.Socket
+    open: bool = True
+    sent: int = 0
+
+
+@dataclass
+class _Input:
+    pipe_id: int
+    unpack: Callable[[Any], Any]
+    socket: zmq.Socket
+    received: int = 0
+    garbage: int = 0
+
+
+class JobRunner:
+    """Runs one job inside its process until it finishes, fails or is stopped."""
+
+    def __init__(self, spec: JobSpec, context: zmq.Context) -> None:
+        self.job = job = spec.job
+        self._incarnation = spec.incarnation
+        self.control = ControlChannel(context, spec.control, job.id)
+        self._handlers = {"stop": self._on_stop, "close_output": self._on_close_output}
+        self._stopping = False
+        self._stop_requested = False
+
+        required: list[_Input] = []
+        required_pipes: list[BasePipe | _ConsoleLine] = []
+        if spec.console is not None:
+            socket = _pull(context, spec.console, hwm=64)
+            required.append(_Input(CONSOLE_PIPE_ID, _decode_text, socket))
+            required_pipes.append(_ConsoleLine())
+        self._optional: list[tuple[_Input, OptionalInput]] = []
+        # Each run's arguments in config order: (is_optional, index into its list).
+        layout: list[tuple[bool, int]] = [(False, 0)] if spec.console is not None else []
+        for pipe in job.inputs:
+            port = _Input(pipe.id, pipe.unpack, _pull(context, spec.inputs[pipe.id], pipe.HWM))
+            if pipe.optional:
+                layout.append((True, len(self._optional)))
+                self._optional.append((port, OptionalInput(pipe)))
+            else:
+                layout.append((False, len(required)))
+                required.append(port)
+                required_pipes.append(pipe)
+        self._required = required
+        self._layout = layout if self._optional else None
+        self._aligner = Aligner(required_pipes, max_queue=job.MAX_QUEUE)
+
+        self._outputs = [
+            _Output(pipe.id, pipe.pack, _push(context, spec.outputs[pipe.id], pipe.HWM))
+            for pipe in job.outputs
+        ]
+        self._poller = zmq.Poller()
+        self._poller.register(self.control.socket, zmq.POLLIN)
+        for port, _ in self._optional:
+            self._poller.register(port.socket, zmq.POLLIN)
+        self._next_control = 0.0
+        self.runs = 0
+
+    # -- the two loops ---------------------------------------------------------------
+
+    def run(self) -> None:
+        """Set the job up, run it to its end, and tear it down whatever happens."""
+        self.control.send("ready")
+        self.job.setup()
+        try:
+            if self._required:
+                self._consume()
+            else:
+                self._produce()
+        finally:
+            self.job.teardown()
+        self._finish()
+
+    def _consume(self) -> None:
+        """Run once per aligned set of input blocks, until an input ends."""
+        aligner, run, emit = self._aligner, self.job.run, self._emit
+        wanting, receive = aligner.wanting, self._receive
+        drain = self.job.MAX_QUEUE > 0
+        while not self._stopping:
+            state = wanting()
+            if state >= 0:
+                receive(state)
+                continue
+            if state == DONE:
+                break
+            if drain:
+                self._drain_required()
+            values = aligner.pop()
+            result = run(*self._arguments(values)) if self._layout else run(*values)
+            self.runs += 1
+            emit(aligner.next_run - 1, result)
+            if time.monotonic() >= self._next_control:
+                self._check_control()
+
+    def _produce(self) -> None:
+        """Call a source's generator or ``run`` until it is exhausted or returns None."""
+        job = self.job
+        if inspect.isgeneratorfunction(job.run):
+            values = job.run()
+        else:
+            values = iter(lambda: job.run(*self._arguments([])), None)
+        emit = self._emit
+        for seq, value in enumerate(values):
+            self.runs += 1
+            emit(seq, value)
+            if time.monotonic() >= self._next_control:
+                self._check_control()
+            if self._stopping:
+                break
+
+    def _arguments(self, values: list[Any]) -> list[Any]:
+        self._drain_optional()
+        optional = self._optional
+        return [optional[index][1].take() if is_optional else values[index]
+                for is_optional, index in self._layout]
+
+    # -- sending ---------------------------------------------------------------------
+
+    def _emit(self, seq: int, result: Any) -> None:
+        outputs = self._outputs
+        if not outputs:
+            return
+        header = HEADER.pack
+        if isinstance(result, tuple):
+            if len(result) != len(outputs):
+                raise JobError(
+                    f"{self.job.name} returned a tuple of {len(result)} values for its "
+                    f"{len(outputs)} outputs; return one value per output, or a non-tuple "
+                    "value for all of them (wrap a single tuple: return (my_tuple,))"
+                )
+            pairs = zip(outputs, result)
+        else:
+            pairs = ((output, result) for output in outputs)
+        for output, value in pairs:
+            if output.open:
+                frame = header(VERSION, 0, self._incarnation, output.pipe_id, seq) + output.pack(value)
+                try:
+                    output.socket.send(frame, zmq.NOBLOCK)
+                except zmq.Again:
+                    self._send_waiting(output, frame)
+                output.sent += 1
+        if self._outputs_closed():
+            self._stopping = True
+
+    def _send_waiting(self, output: _Output, frame: bytes) -> None:
+        """Send once the consumer has room, handling control messages meanwhile."""
+        poller = zmq.Poller()
+        poller.register(output.socket, zmq.POLLOUT)
+        poller.register(self.control.socket, zmq.POLLIN)
+        while output.open:
+            events = dict(poller.poll())
+            if self.control.socket in events:
+                self._check_control()
+            if output.socket in events and output.open:
+                output.socket.send(frame, zmq.NOBLOCK)
+                return
+
+    def _outputs_closed(self) -> bool:
+        return bool(self._outputs) and not any(output.open for output in self._outputs)
+
+    # -- receiving -------------------------------------------------------------------
+
+    def _receive(self, index: int) -> None:
+        port = self._required[index]
+        try:
+            frame = port.socket.recv(zmq.NOBLOCK)
+        except zmq.Again:
+            frame = self._receive_waiting(port)
+            if frame is None:
+                return
+        try:
+            version, flags, _incarnation, pipe_id, seq = HEADER.unpack_from(frame)
+            if version != VERSION or pipe_id != port.pipe_id:
+                raise ValueError(f"header says version {version}, pipe {pipe_id}")
+            if flags & Flags.END:
+                self._aligner.end(index, seq)
+                return
+            value = port.unpack(memoryview(frame)[HEADER_SIZE:])
+        except Exception as error:  # noqa: BLE001 - any unreadable block is dropped and counted
+            self._garbage(port, error)
+            return
+        port.received += 1
+        self._aligner.push(index, seq, value)
+
+    def _receive_waiting(self, port: _Input) -> bytes | None:
+        """Block until ``port`` has a block, serving control and optional inputs meanwhile."""
+        poller = self._poller
+        poller.register(port.socket, zmq.POLLIN)
+        try:
+            while not self._stopping:
+                events = dict(poller.poll())
+                if self.control.socket in events:
+                    self._check_control()
+                if len(events) > 1 or port.socket not in events:
+                    self._drain_optional()
+                if port.socket in events:
+                    return port.socket.recv(zmq.NOBLOCK)
+            return None
+        finally:
+            poller.unregister(port.socket)
+
+    def _drain_required(self) -> None:
+        """Pull every block already waiting (MAX_QUEUE: drop the oldest, never wait)."""
+        for index, port in enumerate(self._required):
+            while port.socket.poll(0):
+                self._receive(index)
+
+    def _drain_optional(self) -> None:
+        for port, policy in self._optional:
+            socket = port.socket
+            while socket.poll(0):
+                frame = socket.recv()
+                try:
+                    version, flags, _incarnation, pipe_id, _seq = HEADER.unpack_from(frame)
+                    if version != VERSION or pipe_id != port.pipe_id:
+                        raise ValueError(f"header says version {version}, pipe {pipe_id}")
+                    if flags & Flags.END:
+                        continue
+                    policy.offer(port.unpack(memoryview(frame)[HEADER_SIZE:]))
+                except Exception as error:  # noqa: BLE001 - dropped and counted
+                    self._garbage(port, error)
+                    continue
+                port.received += 1
+
+    def _garbage(self, port: _Input, error: Exception) -> None:
+        port.garbage += 1
+        if port.garbage <= GARBAGE_LOG_LIMIT:
+            log.warning("pipe %s: dropped an unreadable block (%s: %s)%s", port.pipe_id,
+                        type(error).__name__, error,
+                        "; further ones are only counted" if port.garbage == GARBAGE_LOG_LIMIT else "")
+
+    # -- control ---------------------------------------------------------------------
+
+    def _check_control(self) -> None:
+        self._next_control = time.monotonic() + CONTROL_INTERVAL
+        self.control.dispatch(self._handlers)
+
+    def _on_stop(self, message: dict) -> None:
+        log.info("stop requested by the backend")
+        self._stop_requested = self._stopping = True
+
+    def _on_close_output(self, message: dict) -> None:
+        for output in self._outputs:
+            if output.pipe_id == message.get("pipe"):
+                output.open = False
+                log.info("pipe %s: consumer has finished; no longer sending", output.pipe_id)
+        if self._outputs_closed():
+            self._stopping = True
+
+    # -- the end ---------------------------------------------------------------------
+
+    def _finish(self) -> None:
+        """Tell consumers the stream ended and the backend what happened."""
+        for output in self._outputs:
+            if output.open and not self._stop_requested:
+                end = HEADER.pack(VERSION, Flags.END, self._incarnation, output.pipe_id, self.runs)
+                self._send_waiting(output, end)
+        stats = self.statistics()
+        log.info("finished after %d runs: %s", self.runs, stats)
+        self.control.send("finished", stats=stats)
+
+    def statistics(self) -> dict[str, Any]:
+        """Counters of this job, per pipe id, for its log and the backend."""
+        aligner = self._aligner
+        per_input = {}
+        for index, port in enumerate(self._required):
+            per_input[port.pipe_id] = {"received": port.received, "garbage": port.garbage,
+                                       "dummies": aligner.dummies[index],
+                                       "dropped": aligner.dropped[index],
+                                       "stale": aligner.stale[index]}
+        for port, policy in self._optional:
+            per_input[port.pipe_id] = {"received": port.received, "garbage": port.garbage,
+                                       "dropped": policy.dropped}
+        return {"runs": self.runs, "inputs": per_input,
+                "outputs": {o.pipe_id: {"sent": o.sent, "open": o.open} for o in self._outputs},
+                "leftover": aligner.leftover()}
+
+
+class _ConsoleLine:
+    """What the aligner needs of the console input: one line per run, no dummies."""
+
+    BLOCK_COUNT = 1
+
+    def dummy(self, previous: Any, has_previous: bool) -> str:
+        return ""
+
+
+def _decode_text(data: memoryview) -> str:
+    return bytes(data).decode()
+
+
+def _pull(context: zmq.Context, address: str, hwm: int) -> zmq.Socket:
+    socket = context.socket(zmq.PULL)
+    socket.setsockopt(zmq.RCVHWM, hwm)
+    socket.setsockopt(zmq.LINGER, 0)
+    socket.bind(address)
+    return socket
+
+
+def _push(context: zmq.Context, address: str, hwm: int) -> zmq.Socket:
+    socket = context.socket(zmq.PUSH)
+    socket.setsockopt(zmq.SNDHWM, hwm)
+    socket.setsockopt(zmq.RECONNECT_IVL, 10)
+    socket.setsockopt(zmq.LINGER, -1)
+    socket.connect(address)
+    return socket

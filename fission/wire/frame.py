@@ -1,0 +1,50 @@
+"""The block header every message on a pipe starts with.
+
+One block is one ZeroMQ message: this 16-byte header followed by the payload the
+pipe packed. The header carries what the receiver needs to align inputs and what a
+sender needs to keep blocks until they are acknowledged:
+
+====== ===== ==============================================================
+offset bytes field
+====== ===== ==============================================================
+0      1     format version (:data:`VERSION`)
+1      1     :class:`Flags`
+2      2     incarnation of the producing job (bumped when it is restarted)
+4      4     pipe id
+8      8     sequence number (for ``END``: the number of blocks sent)
+====== ===== ==============================================================
+"""
+
+from __future__ import annotations
+
+import struct
+from enum import IntFlag
+
+from fission.errors import WireError
+
+VERSION = 1
+HEADER = struct.Struct("<BBHIQ")
+HEADER_SIZE = HEADER.size
+
+
+class Flags(IntFlag):
+    NONE = 0
+    #: The producer has finished; no block follows on this pipe.
+    END = 1
+    #: The producer substituted this block for one it never received.
+    DUMMY = 2
+
+
+def encode(pipe: int, seq: int, payload: bytes, flags: int = 0, incarnation: int = 0) -> bytes:
+    """One block as bytes: header then payload."""
+    return HEADER.pack(VERSION, flags, incarnation, pipe, seq) + payload
+
+
+def decode_header(frame: bytes) -> tuple[int, int, int, int]:
+    """``(flags, incarnation, pipe, seq)`` of ``frame``; :class:`WireError` if it is not a block."""
+    if len(frame) < HEADER_SIZE:
+        raise WireError(f"a {len(frame)}-byte message is shorter than a block header")
+    version, flags, incarnation, pipe, seq = HEADER.unpack_from(frame)
+    if version != VERSION:
+        raise WireError(f"block format version {version} is not {VERSION}")
+    return flags, incarnation, pipe, seq
