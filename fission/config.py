@@ -58,17 +58,21 @@ def load_settings(project: Path, network: str) -> Settings:
     def key(name: str, default: object, kind: type | tuple[type, ...]) -> object:
         value = getattr(module, name, default)
         if not isinstance(value, kind):
-            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            kinds = (kind,) if isinstance(kind, type) else kind
+            names = " or ".join(k.__name__ for k in kinds)
             raise ConfigError(f"{where}: {name} must be a {names}, got {value!r}")
         return value
 
     if getattr(module, "XML_FILE", None) is not None:
         raise ConfigError(
-            f"{where}: XML_FILE is not supported; describe the network in JOBS and set XML_FILE = None"
+            f"{where}: XML_FILE is not supported; describe the network in JOBS "
+            "and set XML_FILE = None"
         )
     level = str(key("LOG_LEVEL", "INFO", str)).upper()
     if level not in _LOG_LEVELS:
-        raise ConfigError(f"{where}: LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {level!r}")
+        raise ConfigError(
+            f"{where}: LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {level!r}"
+        )
     log_file = key("LOG_FILE", "FISSION.log", (str, Path, type(None)))
     nodes = tuple(key("NODES", [], (list, tuple)))
     for index, node in enumerate(nodes):

@@ -40,6 +40,7 @@ class JobProcess:
     popen: subprocess.Popen
     state: JobState = JobState.STARTING
     stats: dict = field(default_factory=dict)
+    exited_at: float | None = None
 
     @property
     def alive(self) -> bool:

@@ -43,6 +43,8 @@ log = logging.getLogger("fission.simulate")
 #: Seconds a finished job may keep running to deliver its last blocks after all its
 #: consumers have exited, before it is stopped.
 LINGER_AFTER_CONSUMERS = 1.0
+#: Seconds to wait for the control message of a job whose process has exited.
+LAST_WORDS = 0.3
 
 
 def simulate(project: Path, network: str, *, duration: float | None = None) -> int:
@@ -77,6 +79,7 @@ class _Supervisor:
         self.processes: dict[int, JobProcess] = {}
         self.failure: str | None = None
         self.interrupted = False
+        self.timed_out = False
         self.finished_at: dict[int, float] = {}
 
     def address(self, name: str) -> str:
@@ -131,7 +134,9 @@ class _Supervisor:
     def _interrupt(self, signum: int, frame: object) -> None:
         self.interrupted = True
 
-    def _supervise(self, control: zmq.Socket, console: ConsoleServer, duration: float | None) -> None:
+    def _supervise(
+        self, control: zmq.Socket, console: ConsoleServer, duration: float | None
+    ) -> None:
         deadline = None if duration is None else time.monotonic() + duration
         poller = zmq.Poller()
         poller.register(control, zmq.POLLIN)
@@ -145,10 +150,11 @@ class _Supervisor:
             if console.socket in events:
                 console.handle()
             self._check_processes()
-            if all(not p.alive for p in self.processes.values()):
+            if all(p.state is JobState.FINISHED and not p.alive for p in self.processes.values()):
                 return
             if deadline is not None and time.monotonic() >= deadline:
                 log.info("--duration of %s s has passed; stopping", duration)
+                self.timed_out = True
                 return
 
     def _on_control(self, control: zmq.Socket, message: dict) -> None:
@@ -183,6 +189,10 @@ class _Supervisor:
                 continue
             if process.state in (JobState.FINISHED, JobState.FAILED):
                 continue
+            if process.exited_at is None:  # its last control message may still be on its way
+                process.exited_at = now
+            if now - process.exited_at < LAST_WORDS:
+                continue
             process.state = JobState.FAILED
             how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
             self.failure = self.failure or (
@@ -203,8 +213,10 @@ class _Supervisor:
             print(f"error: {self.failure}. The network {name} was stopped; files written so far "
                   f"are in {self.workdir}.", file=sys.stderr)
             return 1
-        if self.interrupted:
-            print(f"FISSION: stopped {name}; results are in {self.workdir}", file=sys.stderr)
+        if self.interrupted or self.timed_out:
+            why = "interrupted" if self.interrupted else "--duration has passed"
+            print(f"FISSION: stopped {name} ({why}); results are in {self.workdir}",
+                  file=sys.stderr)
         else:
             print(f"FISSION: {name} finished; results are in {self.workdir}", file=sys.stderr)
         return 0

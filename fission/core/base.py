@@ -29,7 +29,8 @@ class PipeRegistry:
         """
         if isinstance(pipe_id, bool) or not isinstance(pipe_id, int):
             raise ConfigError(
-                f"{cls.__name__}({pipe_id!r}): a pipe id must be an int, got {type(pipe_id).__name__}"
+                f"{cls.__name__}({pipe_id!r}): a pipe id must be an int, "
+                f"got {type(pipe_id).__name__}"
             )
         if not 0 <= pipe_id <= _MAX_PIPE_ID:
             raise ConfigError(
@@ -48,8 +49,9 @@ class PipeRegistry:
             )
         if (args or kwargs) and (args, kwargs) != (first_args, first_kwargs):
             raise PipeTypeError(
-                f"pipe {pipe_id} was created as {_call_repr(cls, pipe_id, first_args, first_kwargs)} "
-                f"and again as {_call_repr(cls, pipe_id, args, kwargs)}; one pipe has one shape."
+                f"pipe {pipe_id} was created as "
+                f"{_call_repr(cls, pipe_id, first_args, first_kwargs)} and again as "
+                f"{_call_repr(cls, pipe_id, args, kwargs)}; one pipe has one shape."
             )
         return pipe
 

@@ -27,7 +27,9 @@ class BaseNode:
         if not isinstance(ip, str) or not ip:
             raise ConfigError(f"{type(self).__name__}: ip must be a non-empty string, got {ip!r}")
         if isinstance(cpus, bool) or not isinstance(cpus, int) or cpus < 0:
-            raise ConfigError(f"{type(self).__name__}({ip!r}): cpus must be an int >= 0, got {cpus!r}")
+            raise ConfigError(
+                f"{type(self).__name__}({ip!r}): cpus must be an int >= 0, got {cpus!r}"
+            )
         self._check_ip(ip)
         self.ip = ip
         self.cpus = cpus

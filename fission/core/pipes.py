@@ -175,7 +175,8 @@ class OptionalMixIn:
             )
         if not isinstance(self.OPTIONAL_STORE, bool):
             raise ConfigError(
-                f"pipe {pipe_id}: OPTIONAL_STORE must be True or False (got {self.OPTIONAL_STORE!r})"
+                f"pipe {pipe_id}: OPTIONAL_STORE must be True or False "
+                f"(got {self.OPTIONAL_STORE!r})"
             )
         if self.BLOCK_COUNT != 1:  # type: ignore[attr-defined]
             raise ConfigError(f"pipe {pipe_id}: an optional pipe cannot have a BLOCK_COUNT")

@@ -9,7 +9,6 @@ into an exit status: 0 finished or stopped, 1 the job raised, 2 it could not sta
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import io
 import logging
@@ -45,7 +44,8 @@ def main() -> int:
     except JobStopped:
         return 0
     except Exception as error:  # noqa: BLE001 - reported as a start failure
-        print(f"job process could not read its job: {type(error).__name__}: {error}", file=sys.stderr)
+        print(f"job process could not read its job: {type(error).__name__}: {error}",
+              file=sys.stderr)
         return 2
     _log_to_file(spec.log_level)
     log = logging.getLogger("fission.job")
@@ -60,25 +60,31 @@ def main() -> int:
         context.destroy(linger=0)
         return 0
     except Exception as error:  # noqa: BLE001 - the user's error, reported with their traceback
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # from here on a stop needs no cleanup
         _report_failure(spec, runner, error)
         context.destroy(linger=0)
         return 1
-    with contextlib.suppress(JobStopped):
-        context.term()  # returns once every END block has reached its consumer
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    context.term()  # returns once every END block has reached its consumer
     return 0
 
 
 def _report_failure(spec: JobSpec, runner: JobRunner | None, error: Exception) -> None:
     """Print the user's part of the traceback and tell the backend in one line."""
     user_tb = _skip_fission_frames(error.__traceback__)
+    if error.__cause__ is None:
+        error.__suppress_context__ = True  # not "during handling of" our own internals
     lines = traceback.format_exception(type(error), error, user_tb)
     sys.stderr.write("".join(lines))
     where = traceback.extract_tb(user_tb)[-1] if user_tb is not None else None
     place = f" ({Path(where.filename).name}, line {where.lineno})" if where else ""
     summary = f"{type(error).__name__}: {error}{place}"
-    logging.getLogger("fission.job").error("%s failed: %s", spec.job.name, summary)
+    # The backend prints this summary itself: keep it out of the console relay.
+    logging.getLogger("fission.job").error("%s failed: %s", spec.job.name, summary,
+                                           extra={"console": False})
     if runner is not None:
         runner.control.send("failed", error=summary)
+        runner.control.close()  # with its linger, so the message leaves before we exit
 
 
 def _skip_fission_frames(tb: TracebackType | None) -> TracebackType | None:
@@ -134,6 +140,7 @@ def _log_to_file(level: str) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     console = logging.StreamHandler(sys.__stderr__)
     console.setLevel(logging.WARNING)
+    console.addFilter(lambda record: getattr(record, "console", True))
     console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     root = logging.getLogger()
     root.setLevel(level)

@@ -24,13 +24,14 @@ import zmq
 
 from fission.core.pipes import BasePipe
 from fission.errors import JobError
-from fission.runtime.align import DONE, READY, Aligner
+from fission.runtime.align import DONE, Aligner
 from fission.runtime.control import ControlChannel
 from fission.runtime.optional import OptionalInput
 from fission.runtime.spec import CONSOLE_PIPE_ID, JobSpec
-from fission.wire.frame import HEADER, HEADER_SIZE, VERSION, Flags
+from fission.wire.frame import END, HEADER, HEADER_SIZE, VERSION
 
 log = logging.getLogger("fission.job")
+NOBLOCK = zmq.NOBLOCK
 
 #: Seconds between looks at the control channel while data flows without pause.
 CONTROL_INTERVAL = 0.05
@@ -44,7 +45,6 @@ class _Output:
     pack: Callable[[Any], bytes]
     socket: zmq.Socket
     open: bool = True
-    sent: int = 0
 
 
 @dataclass
@@ -52,7 +52,6 @@ class _Input:
     pipe_id: int
     unpack: Callable[[Any], Any]
     socket: zmq.Socket
-    received: int = 0
     garbage: int = 0
 
 
@@ -93,12 +92,17 @@ class JobRunner:
             _Output(pipe.id, pipe.pack, _push(context, spec.outputs[pipe.id], pipe.HWM))
             for pipe in job.outputs
         ]
+        self._refresh_live()
         self._poller = zmq.Poller()
         self._poller.register(self.control.socket, zmq.POLLIN)
         for port, _ in self._optional:
             self._poller.register(port.socket, zmq.POLLIN)
         self._next_control = 0.0
+        self._single_input = (len(required) == 1 and required_pipes[0].BLOCK_COUNT == 1
+                              and not self._optional and not job.MAX_QUEUE)
+        #: Runs so far, and the sequence number the next block sent would carry.
         self.runs = 0
+        self.next_seq = 0
 
     # -- the two loops ---------------------------------------------------------------
 
@@ -107,7 +111,9 @@ class JobRunner:
         self.control.send("ready")
         self.job.setup()
         try:
-            if self._required:
+            if self._single_input:
+                self._consume_one()
+            elif self._required:
                 self._consume()
             else:
                 self._produce()
@@ -135,6 +141,44 @@ class JobRunner:
             emit(aligner.next_run - 1, result)
             if time.monotonic() >= self._next_control:
                 self._check_control()
+        self.next_seq = aligner.next_run
+
+    def _consume_one(self) -> None:
+        """:meth:`_consume` for the common job with one plain input: no aligner needed.
+
+        With one input every block is its own run and a gap has nothing to be
+        aligned with, so the block's own sequence number is the run's.
+        """
+        port = self._required[0]
+        recv, unpack, pipe = port.socket.recv, port.unpack, port.pipe_id
+        run, emit = self.job.run, self._emit
+        unpack_header, monotonic, last = HEADER.unpack_from, time.monotonic, -1
+        while not self._stopping:
+            try:
+                frame = recv(NOBLOCK)
+            except zmq.Again:
+                frame = self._receive_waiting(port)
+                if frame is None:
+                    break
+            try:
+                version, flags, _incarnation, pipe_id, seq = unpack_header(frame)
+                if version != VERSION or pipe_id != pipe:
+                    raise ValueError(f"header says version {version}, pipe {pipe_id}")
+                if flags & END:
+                    break
+                value = unpack(memoryview(frame)[HEADER_SIZE:])
+            except Exception as error:  # noqa: BLE001 - any unreadable block is dropped and counted
+                self._garbage(port, error)
+                continue
+            if seq <= last:
+                self._aligner.stale[0] += 1
+                continue
+            last = seq
+            emit(seq, run(value))
+            self.runs += 1
+            if monotonic() >= self._next_control:
+                self._check_control()
+        self.next_seq = last + 1
 
     def _produce(self) -> None:
         """Call a source's generator or ``run`` until it is exhausted or returns None."""
@@ -143,14 +187,15 @@ class JobRunner:
             values = job.run()
         else:
             values = iter(lambda: job.run(*self._arguments([])), None)
-        emit = self._emit
+        emit, monotonic = self._emit, time.monotonic
         for seq, value in enumerate(values):
-            self.runs += 1
             emit(seq, value)
-            if time.monotonic() >= self._next_control:
+            self.runs += 1
+            if monotonic() >= self._next_control:
                 self._check_control()
             if self._stopping:
                 break
+        self.next_seq = self.runs
 
     def _arguments(self, values: list[Any]) -> list[Any]:
         self._drain_optional()
@@ -161,30 +206,27 @@ class JobRunner:
     # -- sending ---------------------------------------------------------------------
 
     def _emit(self, seq: int, result: Any) -> None:
-        outputs = self._outputs
-        if not outputs:
-            return
-        header = HEADER.pack
+        header, incarnation = HEADER.pack, self._incarnation
         if isinstance(result, tuple):
-            if len(result) != len(outputs):
+            if len(result) != len(self._outputs):
                 raise JobError(
                     f"{self.job.name} returned a tuple of {len(result)} values for its "
-                    f"{len(outputs)} outputs; return one value per output, or a non-tuple "
+                    f"{len(self._outputs)} outputs; return one value per output, or a non-tuple "
                     "value for all of them (wrap a single tuple: return (my_tuple,))"
                 )
-            pairs = zip(outputs, result)
-        else:
-            pairs = ((output, result) for output in outputs)
-        for output, value in pairs:
-            if output.open:
-                frame = header(VERSION, 0, self._incarnation, output.pipe_id, seq) + output.pack(value)
+            for index, pipe_id, pack, send, output in self._live:
+                frame = header(VERSION, 0, incarnation, pipe_id, seq) + pack(result[index])
                 try:
-                    output.socket.send(frame, zmq.NOBLOCK)
+                    send(frame, NOBLOCK)
                 except zmq.Again:
                     self._send_waiting(output, frame)
-                output.sent += 1
-        if self._outputs_closed():
-            self._stopping = True
+        else:
+            for _index, pipe_id, pack, send, output in self._live:
+                frame = header(VERSION, 0, incarnation, pipe_id, seq) + pack(result)
+                try:
+                    send(frame, NOBLOCK)
+                except zmq.Again:
+                    self._send_waiting(output, frame)
 
     def _send_waiting(self, output: _Output, frame: bytes) -> None:
         """Send once the consumer has room, handling control messages meanwhile."""
@@ -199,8 +241,12 @@ class JobRunner:
                 output.socket.send(frame, zmq.NOBLOCK)
                 return
 
-    def _outputs_closed(self) -> bool:
-        return bool(self._outputs) and not any(output.open for output in self._outputs)
+    def _refresh_live(self) -> None:
+        """Precompute what :meth:`_emit` needs of each output still open."""
+        self._live = [(index, o.pipe_id, o.pack, o.socket.send, o)
+                      for index, o in enumerate(self._outputs) if o.open]
+        if self._outputs and not self._live:
+            self._stopping = True  # every consumer has finished
 
     # -- receiving -------------------------------------------------------------------
 
@@ -216,14 +262,13 @@ class JobRunner:
             version, flags, _incarnation, pipe_id, seq = HEADER.unpack_from(frame)
             if version != VERSION or pipe_id != port.pipe_id:
                 raise ValueError(f"header says version {version}, pipe {pipe_id}")
-            if flags & Flags.END:
+            if flags & END:
                 self._aligner.end(index, seq)
                 return
             value = port.unpack(memoryview(frame)[HEADER_SIZE:])
         except Exception as error:  # noqa: BLE001 - any unreadable block is dropped and counted
             self._garbage(port, error)
             return
-        port.received += 1
         self._aligner.push(index, seq, value)
 
     def _receive_waiting(self, port: _Input) -> bytes | None:
@@ -258,20 +303,19 @@ class JobRunner:
                     version, flags, _incarnation, pipe_id, _seq = HEADER.unpack_from(frame)
                     if version != VERSION or pipe_id != port.pipe_id:
                         raise ValueError(f"header says version {version}, pipe {pipe_id}")
-                    if flags & Flags.END:
+                    if flags & END:
                         continue
                     policy.offer(port.unpack(memoryview(frame)[HEADER_SIZE:]))
                 except Exception as error:  # noqa: BLE001 - dropped and counted
                     self._garbage(port, error)
                     continue
-                port.received += 1
 
     def _garbage(self, port: _Input, error: Exception) -> None:
         port.garbage += 1
         if port.garbage <= GARBAGE_LOG_LIMIT:
+            last = "; further ones are only counted" if port.garbage == GARBAGE_LOG_LIMIT else ""
             log.warning("pipe %s: dropped an unreadable block (%s: %s)%s", port.pipe_id,
-                        type(error).__name__, error,
-                        "; further ones are only counted" if port.garbage == GARBAGE_LOG_LIMIT else "")
+                        type(error).__name__, error, last)
 
     # -- control ---------------------------------------------------------------------
 
@@ -288,8 +332,7 @@ class JobRunner:
             if output.pipe_id == message.get("pipe"):
                 output.open = False
                 log.info("pipe %s: consumer has finished; no longer sending", output.pipe_id)
-        if self._outputs_closed():
-            self._stopping = True
+        self._refresh_live()
 
     # -- the end ---------------------------------------------------------------------
 
@@ -297,7 +340,7 @@ class JobRunner:
         """Tell consumers the stream ended and the backend what happened."""
         for output in self._outputs:
             if output.open and not self._stop_requested:
-                end = HEADER.pack(VERSION, Flags.END, self._incarnation, output.pipe_id, self.runs)
+                end = HEADER.pack(VERSION, END, self._incarnation, output.pipe_id, self.next_seq)
                 self._send_waiting(output, end)
         stats = self.statistics()
         log.info("finished after %d runs: %s", self.runs, stats)
@@ -308,15 +351,14 @@ class JobRunner:
         aligner = self._aligner
         per_input = {}
         for index, port in enumerate(self._required):
-            per_input[port.pipe_id] = {"received": port.received, "garbage": port.garbage,
+            per_input[port.pipe_id] = {"garbage": port.garbage,
                                        "dummies": aligner.dummies[index],
                                        "dropped": aligner.dropped[index],
                                        "stale": aligner.stale[index]}
         for port, policy in self._optional:
-            per_input[port.pipe_id] = {"received": port.received, "garbage": port.garbage,
-                                       "dropped": policy.dropped}
+            per_input[port.pipe_id] = {"garbage": port.garbage, "dropped": policy.dropped}
         return {"runs": self.runs, "inputs": per_input,
-                "outputs": {o.pipe_id: {"sent": o.sent, "open": o.open} for o in self._outputs},
+                "outputs": {o.pipe_id: {"open": o.open} for o in self._outputs},
                 "leftover": aligner.leftover()}
 
 

@@ -35,6 +35,11 @@ class Flags(IntFlag):
     DUMMY = 2
 
 
+#: The flags as plain ints, for the per-block path (IntFlag operators are slow).
+END = int(Flags.END)
+DUMMY = int(Flags.DUMMY)
+
+
 def encode(pipe: int, seq: int, payload: bytes, flags: int = 0, incarnation: int = 0) -> bytes:
     """One block as bytes: header then payload."""
     return HEADER.pack(VERSION, flags, incarnation, pipe, seq) + payload
