@@ -1,0 +1,22 @@
+"""``python3 manage.py NET startnetwork``: a new network package NET/ with its config.py."""
+
+from __future__ import annotations
+
+from argparse import Namespace
+
+from fission.cli import scaffold
+from fission.cli.context import Context, check_network_name
+
+
+def run(ctx: Context, args: Namespace) -> int:
+    name = check_network_name(ctx.network or "")
+    dest = scaffold.create(
+        ctx.project / name,
+        [("package", ".", {"package": name}), ("network", ".", {"network": name})],
+    )
+    print(f"created network {name} in {dest}", file=ctx.stdout)
+    print(
+        f"next: add jobs to {name}/config.py, then: python3 manage.py {name} simulate",
+        file=ctx.stdout,
+    )
+    return 0

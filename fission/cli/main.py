@@ -1,0 +1,175 @@
+"""The command table and FISSION's two front doors.
+
+``main()``        -> ``fission COMMAND ...``              (commands of scope PROJECT)
+``admin_main()``  -> ``fission_admin.py NAME startproject``  (the original spelling)
+``manage()``      -> ``python3 manage.py NET COMMAND ...``   (commands of scope NETWORK)
+
+argparse is built from ``COMMANDS`` alone; a command's module
+(``fission.cli.commands.<name>``, with ``run(ctx, args) -> int``) is imported only when that
+command runs, so ``--help`` or ``simulate`` never pull in what other commands need.
+
+Every front door returns an exit code instead of raising: a ``FissionError`` becomes one
+``error: <message>`` line on stderr and exit 1, never a traceback; usage errors exit 2 as
+argparse does. Anything else is a bug in FISSION and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from fission import __version__
+from fission.cli.context import Context
+from fission.errors import FissionError
+
+__all__ = ["COMMANDS", "Command", "Scope", "admin_main", "main", "manage"]
+
+
+class Scope(enum.Enum):
+    PROJECT = "project"  # fission COMMAND ...: works where no project exists yet
+    NETWORK = "network"  # python3 manage.py NET COMMAND ...: works on one network
+
+
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _startproject_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME", help="folder of the new project")
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds (got {text!r})") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds (got {text!r})")
+    return value
+
+
+def _simulate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--duration",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        default=None,
+        help="stop the network after SECONDS (default: run until every job has finished or Ctrl+C)",
+    )
+
+
+def _send_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("job_id", metavar="JOB_ID", type=int, help="id of an InteractiveJob")
+    parser.add_argument("text", metavar="TEXT", help="one line to send (quote it for the shell)")
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    scope: Scope
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments
+
+    @property
+    def module(self) -> str:
+        return f"fission.cli.commands.{self.name}"
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "startproject", Scope.PROJECT, "create a new project folder NAME", _startproject_arguments
+    ),
+    Command("startnetwork", Scope.NETWORK, "create the folder of a new network NET"),
+    Command(
+        "simulate",
+        Scope.NETWORK,
+        "run every job of NET as a process on this machine",
+        _simulate_arguments,
+    ),
+    Command(
+        "send",
+        Scope.NETWORK,
+        "send one line to an InteractiveJob of the running NET",
+        _send_arguments,
+    ),
+    Command("run", Scope.NETWORK, "run NET on its nodes (not in this release)"),
+    Command("collect", Scope.NETWORK, "collect results of a distributed run (not in this release)"),
+)
+
+_BY_NAME = {command.name: command for command in COMMANDS}
+
+
+def build_parser(scope: Scope, prog: str) -> argparse.ArgumentParser:
+    """The argparse parser of one front door: the commands of ``scope``."""
+    if scope is Scope.PROJECT:
+        parser = argparse.ArgumentParser(
+            prog=prog, description="FISSION: dataflow networks of Python jobs."
+        )
+    else:
+        parser = argparse.ArgumentParser(
+            prog=prog,
+            description="Run a FISSION command on the network NET of this project.",
+        )
+        parser.add_argument("network", metavar="NET", help="network (a folder of this project)")
+    parser.add_argument("--version", action="version", version=f"FISSION {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        if command.scope is scope:
+            command.arguments(
+                sub.add_parser(command.name, help=command.help, description=command.help)
+            )
+    return parser
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace | int:
+    try:
+        return parser.parse_args(list(argv))
+    except SystemExit as stop:  # --help, --version or a usage error; argparse has printed
+        return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 2)
+
+
+def _call(command: Command, ctx: Context, args: argparse.Namespace) -> int:
+    try:
+        module = importlib.import_module(command.module)
+        return int(module.run(ctx, args))
+    except FissionError as exc:
+        print(f"error: {str(exc) or type(exc).__name__}", file=ctx.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(scope: Scope, prog: str, argv: Sequence[str], project: Path) -> int:
+    args = _parse(build_parser(scope, prog), argv)
+    if isinstance(args, int):
+        return args
+    ctx = Context(project=project, network=getattr(args, "network", None))
+    return _call(_BY_NAME[args.command], ctx, args)
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "fission") -> int:
+    """``fission COMMAND ...``; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    return _run(Scope.PROJECT, prog, argv, Path.cwd())
+
+
+def admin_main(argv: Sequence[str] | None = None) -> int:
+    """``fission_admin.py NAME startproject`` (also accepts ``startproject NAME``)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) >= 2 and argv[1] == "startproject" and not argv[0].startswith("-"):
+        argv[0], argv[1] = argv[1], argv[0]
+    return main(argv, prog="fission_admin.py")
+
+
+def manage(project: Path, argv: Sequence[str]) -> int:
+    """``python3 manage.py NET COMMAND ...`` for the project folder ``project``."""
+    return _run(Scope.NETWORK, "manage.py", argv, Path(project).resolve())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
