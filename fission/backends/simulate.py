@@ -40,9 +40,6 @@ from fission.runtime.spec import JobSpec
 
 log = logging.getLogger("fission.simulate")
 
-#: Seconds a finished job may keep running to deliver its last blocks after all its
-#: consumers have exited, before it is stopped.
-LINGER_AFTER_CONSUMERS = 1.0
 #: Seconds to wait for the control message of a job whose process has exited.
 LAST_WORDS = 0.3
 
@@ -80,7 +77,6 @@ class _Supervisor:
         self.failure: str | None = None
         self.interrupted = False
         self.timed_out = False
-        self.finished_at: dict[int, float] = {}
 
     def address(self, name: str) -> str:
         return f"ipc://{self.sockets / name}"
@@ -168,26 +164,33 @@ class _Supervisor:
         elif op == "finished":
             process.state = JobState.FINISHED
             process.stats = message.get("stats", {})
-            self.finished_at[process.job.id] = time.monotonic()
             log.info("%s finished: %s", process.job.name, process.stats)
             for pipe in process.job.inputs:
-                producer = self.network.pipes[pipe.id].source
-                if self.processes[producer].state is not JobState.FINISHED:
-                    control.send_multipart([str(producer).encode(), zmq.utils.jsonapi.dumps(
-                        {"op": "close_output", "pipe": pipe.id})])
+                producer = self.processes[self.network.pipes[pipe.id].source]
+                if producer.state is JobState.FINISHED:
+                    self._release_if_done(control, producer)
+                else:
+                    self._send(control, producer, {"op": "close_output", "pipe": pipe.id})
+            self._release_if_done(control, process)
         elif op == "failed":
             process.state = JobState.FAILED
             self.failure = f"{process.job.name} failed: {message.get('error')}"
+
+    def _send(self, control: zmq.Socket, process: JobProcess, message: dict) -> None:
+        control.send_multipart([str(process.job.id).encode(), zmq.utils.jsonapi.dumps(message)])
+
+    def _release_if_done(self, control: zmq.Socket, process: JobProcess) -> None:
+        """Let a finished job exit once every consumer of its outputs has finished."""
+        consumers = (self.processes[self.network.pipes[pipe.id].destination]
+                     for pipe in process.job.outputs)
+        if all(c.state is JobState.FINISHED for c in consumers):
+            self._send(control, process, {"op": "release"})
 
     def _check_processes(self) -> None:
         now = time.monotonic()
         for job_id, process in self.processes.items():
             code = process.popen.poll()
-            if code is None:
-                if process.state is JobState.FINISHED and self._consumers_gone(process, now):
-                    process.popen.terminate()
-                continue
-            if process.state in (JobState.FINISHED, JobState.FAILED):
+            if code is None or process.state in (JobState.FINISHED, JobState.FAILED):
                 continue
             if process.exited_at is None:  # its last control message may still be on its way
                 process.exited_at = now
@@ -199,13 +202,6 @@ class _Supervisor:
                 f"{process.job.name} {how} before finishing (see its output above and "
                 f"{self.workdir / str(job_id) / 'job.log'})"
             )
-
-    def _consumers_gone(self, process: JobProcess, now: float) -> bool:
-        finished = self.finished_at.get(process.job.id, now)
-        if now - finished < LINGER_AFTER_CONSUMERS:
-            return False
-        consumers = {self.network.pipes[pipe.id].destination for pipe in process.job.outputs}
-        return all(not self.processes[c].alive for c in consumers)
 
     def _report(self) -> int:
         name = self.settings.name

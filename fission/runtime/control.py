@@ -16,9 +16,9 @@ import zmq
 
 log = logging.getLogger("fission.control")
 
-#: Ops a backend may send to a job: stop it, or stop sending on one output pipe
-#: because its consumer has finished.
-JOB_OPS = ("stop", "close_output")
+#: Ops a backend may send to a job: stop it; stop sending on one output pipe because
+#: its consumer has finished; let a finished job exit because all its consumers have.
+JOB_OPS = ("stop", "close_output", "release")
 
 
 class ControlChannel:

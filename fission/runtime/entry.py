@@ -56,7 +56,9 @@ def main() -> int:
         runner = JobRunner(spec, context)
         runner.run()
     except JobStopped:
-        log.info("%s stopped", spec.job.name)
+        if runner is not None:
+            stats = runner.statistics()
+            log.info("%s stopped after %d runs: %s", spec.job.name, runner.runs, stats)
         context.destroy(linger=0)
         return 0
     except Exception as error:  # noqa: BLE001 - the user's error, reported with their traceback
@@ -65,7 +67,7 @@ def main() -> int:
         context.destroy(linger=0)
         return 1
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    context.term()  # returns once every END block has reached its consumer
+    context.destroy(linger=0)  # released: every consumer is done with our blocks
     return 0
 
 

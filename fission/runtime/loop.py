@@ -185,8 +185,10 @@ class JobRunner:
         job = self.job
         if inspect.isgeneratorfunction(job.run):
             values = job.run()
-        else:
+        elif self._layout:
             values = iter(lambda: job.run(*self._arguments([])), None)
+        else:
+            values = iter(job.run, None)
         emit, monotonic = self._emit, time.monotonic
         for seq, value in enumerate(values):
             emit(seq, value)
@@ -345,6 +347,25 @@ class JobRunner:
         stats = self.statistics()
         log.info("finished after %d runs: %s", self.runs, stats)
         self.control.send("finished", stats=stats)
+        self._await_release()
+
+    def _await_release(self) -> None:
+        """Keep the sockets open until the backend says every consumer has finished.
+
+        Closing a ZeroMQ socket right after the last send can lose what is still
+        queued for a busy peer, LINGER or not; the END blocks must not be lost, so
+        the process stays until its consumers are done with them.
+        """
+        released = False
+
+        def release(message: dict) -> None:
+            nonlocal released
+            released = True
+
+        handlers = {**self._handlers, "release": release, "stop": release}
+        while not released:
+            self.control.socket.poll()
+            self.control.dispatch(handlers)
 
     def statistics(self) -> dict[str, Any]:
         """Counters of this job, per pipe id, for its log and the backend."""
@@ -387,6 +408,6 @@ def _push(context: zmq.Context, address: str, hwm: int) -> zmq.Socket:
     socket = context.socket(zmq.PUSH)
     socket.setsockopt(zmq.SNDHWM, hwm)
     socket.setsockopt(zmq.RECONNECT_IVL, 10)
-    socket.setsockopt(zmq.LINGER, -1)
+    socket.setsockopt(zmq.LINGER, 0)
     socket.connect(address)
     return socket
