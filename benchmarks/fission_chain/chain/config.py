@@ -1,0 +1,28 @@
+"""The benchmark chain, parametrised by environment variables (set by run_all.py).
+
+- ``FISSION_BENCH_MODE``: ``small`` (``(seq, t_ns)``), ``large`` (``(seq, t_ns,
+  float32[4096])``) or ``latency`` (small, paced to ``FISSION_BENCH_RATE`` blocks/s);
+- ``FISSION_BENCH_COUNT``: blocks the source sends; 0 sends until the network is
+  stopped (``simulate --duration S``).
+
+Only the supervising process imports this module: the values reach the job processes
+as attributes of the job objects.
+"""
+
+import os
+
+from chain.jobs import Forward, Sink, Source
+from fission.core.pipes import PicklePipe
+
+MODE = os.environ.get("FISSION_BENCH_MODE", "small")
+COUNT = int(os.environ.get("FISSION_BENCH_COUNT", "100000"))
+RATE = float(os.environ.get("FISSION_BENCH_RATE", "1000"))
+
+LOG_LEVEL = "WARNING"
+LOG_FILE = None
+
+JOBS = [
+    Source(count=COUNT, mode=MODE, rate=RATE, outputs=[PicklePipe(1)]),
+    Forward(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)]),
+    Sink(count=COUNT, mode=MODE, inputs=[PicklePipe(2)]),
+]

@@ -1,0 +1,319 @@
+"""Run every FISSION benchmark next to its raw pyzmq baseline and report the ratios.
+
+The machine is shared and noisy, so each figure is the median of ``--repeat`` runs, and
+the raw and FISSION runs alternate: both see the same machine. Targets:
+
+- small blocks ``(seq, t_ns)``: FISSION blocks/s >= 30 % of raw; CPU per block <= 4x raw;
+- 16 KiB numpy blocks: FISSION MB/s >= 50 % of raw;
+- latency over two hops at 1000 blocks/s: p50 <= 2x raw p50; p99 <= 2 ms;
+- RSS of each job process after ``--rss-seconds`` at full speed <= 40 MB, not growing;
+- first data row of the tutorial's demo_network_v3 within 1.5 s of launching it.
+
+Prints a Markdown table and writes it to ``benchmarks/results.md``. Exit status: 0 when
+every target is met, 1 when one is missed or a run failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import fission_bench
+import raw_chain
+
+BENCH_DIR = Path(__file__).resolve().parent
+
+RSS_LIMIT_MB = 40.0
+#: "Not growing": RSS at the end may exceed RSS at the first mark by at most this much.
+RSS_GROWTH_LIMIT_MB = 2.0
+FIRST_BLOCK_LIMIT_S = 1.5
+
+
+@dataclass
+class Row:
+    """One line of the table."""
+
+    figure: str
+    raw: float | None
+    fission: float | None
+    ratio: float | None
+    target: str
+    ok: bool | None  # None: could not be measured
+    unit_format: str = "{:,.0f}"
+
+    def cells(self) -> list[str]:
+        def fmt(value: float | None, pattern: str) -> str:
+            return "—" if value is None or math.isnan(value) else pattern.format(value)
+
+        verdict = {True: "pass", False: "**FAIL**", None: "**error**"}[self.ok]
+        return [self.figure, fmt(self.raw, self.unit_format), fmt(self.fission, self.unit_format),
+                fmt(self.ratio, "{:.2f}"), self.target, verdict]
+
+
+class Report:
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+        self.notes: list[str] = []
+        self.details: dict[str, Any] = {}
+
+    def error(self, what: str, error: BaseException) -> None:
+        message = str(error) if isinstance(error, fission_bench.BenchError) else (
+            "".join(traceback.format_exception(type(error), error, error.__traceback__)))
+        self.notes.append(f"{what}: {message.strip()}")
+        print(f"  {what} failed: {message.strip()}", file=sys.stderr, flush=True)
+
+
+def _median(runs: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in runs if isinstance(r.get(key), (int, float))]
+    return statistics.median(values) if values else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _alternate(
+    report: Report, name: str, repeat: int,
+    raw_run: Callable[[], dict[str, Any]], fission_run: Callable[[], dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Run raw and FISSION ``repeat`` times each, alternately; keep the runs that worked."""
+    raw_runs: list[dict[str, Any]] = []
+    fission_runs: list[dict[str, Any]] = []
+    for i in range(repeat):
+        pairs = (("raw", raw_run, raw_runs), ("FISSION", fission_run, fission_runs))
+        for system, run, runs in pairs:
+            print(f"{name}: {system} run {i + 1}/{repeat} ...", file=sys.stderr, flush=True)
+            try:
+                figures = run()
+            except Exception as error:  # noqa: BLE001 - reported, the other benchmarks go on
+                report.error(f"{name}, {system} run {i + 1}", error)
+                continue
+            if figures.get("error"):
+                report.notes.append(f"{name}, {system} run {i + 1}: {figures['error']}")
+            if figures.get("gaps"):
+                report.notes.append(f"{name}, {system} run {i + 1}: {figures['gaps']} "
+                                    "block(s) out of sequence")
+            print(f"  {_summary(figures)}", file=sys.stderr, flush=True)
+            runs.append(figures)
+    report.details[name] = {"raw": raw_runs, "fission": fission_runs}
+    return raw_runs, fission_runs
+
+
+def _summary(figures: dict[str, Any]) -> str:
+    keys = ("blocks", "blocks_per_s", "mb_per_s", "cpu_us_per_block", "p50_us", "p99_us")
+    return ", ".join(f"{k}={figures[k]:,.1f}" if isinstance(figures[k], float) else
+                     f"{k}={figures[k]}" for k in keys if k in figures)
+
+
+def _clean(runs: list[dict[str, Any]]) -> bool:
+    """True when every run delivered every block, in order."""
+    return bool(runs) and all(not r.get("error") and not r.get("gaps") for r in runs)
+
+
+def bench_small(report: Report, args: argparse.Namespace) -> None:
+    raw, fis = _alternate(
+        report, "small", args.repeat,
+        lambda: raw_chain.run("small", args.small_count, transport=args.raw_transport),
+        lambda: fission_bench.run("small", args.small_count),
+    )
+    clean = _clean(fis)
+    r, f = _median(raw, "blocks_per_s"), _median(fis, "blocks_per_s")
+    ratio = _ratio(f, r)
+    report.rows.append(Row("small blocks: blocks/s", r, f, ratio, ">= 0.30 × raw",
+                           None if ratio is None else clean and ratio >= 0.30))
+    r, f = _median(raw, "cpu_us_per_block"), _median(fis, "cpu_us_per_block")
+    ratio = _ratio(f, r)
+    report.rows.append(Row("small blocks: CPU µs/block", r, f, ratio, "<= 4 × raw",
+                           None if ratio is None else clean and ratio <= 4.0, "{:.1f}"))
+
+
+def bench_large(report: Report, args: argparse.Namespace) -> None:
+    raw, fis = _alternate(
+        report, "large", args.repeat,
+        lambda: raw_chain.run("large", args.large_count, transport=args.raw_transport),
+        lambda: fission_bench.run("large", args.large_count),
+    )
+    r, f = _median(raw, "mb_per_s"), _median(fis, "mb_per_s")
+    ratio = _ratio(f, r)
+    report.rows.append(Row("16 KiB numpy blocks: MB/s", r, f, ratio, ">= 0.50 × raw",
+                           None if ratio is None else _clean(fis) and ratio >= 0.50))
+
+
+def bench_latency(report: Report, args: argparse.Namespace) -> None:
+    raw, fis = _alternate(
+        report, "latency", args.repeat,
+        lambda: raw_chain.run("latency", args.latency_count, rate=args.rate,
+                              transport=args.raw_transport),
+        lambda: fission_bench.run("latency", args.latency_count, rate=args.rate),
+    )
+    clean = _clean(fis)
+    rate = f"{args.rate:,.0f}/s"
+    r, f = _median(raw, "p50_us"), _median(fis, "p50_us")
+    ratio = _ratio(f, r)
+    report.rows.append(Row(f"latency, 2 hops, {rate}: p50 µs", r, f, ratio, "<= 2 × raw",
+                           None if ratio is None else clean and ratio <= 2.0))
+    r, f = _median(raw, "p99_us"), _median(fis, "p99_us")
+    report.rows.append(Row(f"latency, 2 hops, {rate}: p99 µs", r, f, _ratio(f, r), "<= 2,000 µs",
+                           None if f is None else clean and f <= 2000.0))
+
+
+def bench_rss(report: Report, args: argparse.Namespace) -> None:
+    print(f"rss: FISSION small chain at full speed for {args.rss_seconds:g} s ...",
+          file=sys.stderr, flush=True)
+    try:
+        figures = fission_bench.rss(args.rss_seconds)
+    except Exception as error:  # noqa: BLE001 - reported, the other benchmarks go on
+        report.error("rss", error)
+        report.rows.append(Row("RSS per job process, MB", None, None, None,
+                               f"<= {RSS_LIMIT_MB:.0f} MB", None))
+        return
+    report.details["rss"] = figures
+    for job in figures["jobs"]:
+        print(f"  job in {Path(job['cwd']).name or '?'}: {job['first_mb']:.1f} MB at "
+              f"{figures['first_mark_s']:g} s, {job['end_mb']:.1f} MB at the end",
+              file=sys.stderr, flush=True)
+    clean = not figures["gaps"]
+    if not clean:
+        report.notes.append(f"rss: {figures['gaps']} block(s) out of sequence")
+    mark = f"{figures['first_mark_s']:g} s"
+    end = f"{figures['seconds']:g} s"
+    report.rows.append(Row(f"RSS per job process at {mark}, MB (max)", None,
+                           figures["max_first_mb"], None, f"<= {RSS_LIMIT_MB:.0f} MB",
+                           figures["max_first_mb"] <= RSS_LIMIT_MB, "{:.1f}"))
+    report.rows.append(Row(f"RSS per job process at {end}, MB (max)", None,
+                           figures["max_end_mb"], None, f"<= {RSS_LIMIT_MB:.0f} MB",
+                           clean and figures["max_end_mb"] <= RSS_LIMIT_MB, "{:.1f}"))
+    report.rows.append(Row(f"RSS growth {mark} → {end}, MB (max)", None,
+                           figures["max_growth_mb"], None, f"<= {RSS_GROWTH_LIMIT_MB:g} MB",
+                           figures["max_growth_mb"] <= RSS_GROWTH_LIMIT_MB, "{:+.2f}"))
+    report.notes.append(
+        f"rss: {figures['blocks']:,} blocks in {figures['seconds']:g} s "
+        f"({(figures['blocks_per_s'] or 0):,.0f} blocks/s in the steady part)")
+
+
+def bench_first_block(report: Report, args: argparse.Namespace) -> None:
+    times = []
+    for i in range(args.repeat):
+        print(f"first block: demo_network_v3 run {i + 1}/{args.repeat} ...",
+              file=sys.stderr, flush=True)
+        try:
+            times.append(fission_bench.first_block_v3())
+        except Exception as error:  # noqa: BLE001 - reported, the other benchmarks go on
+            report.error(f"first block, run {i + 1}", error)
+            continue
+        print(f"  {times[-1]:.3f} s", file=sys.stderr, flush=True)
+    report.details["first_block_s"] = times
+    median = statistics.median(times) if times else None
+    report.rows.append(Row("demo_network_v3: launch → first row of join.csv, s", None, median,
+                           None, f"<= {FIRST_BLOCK_LIMIT_S:g} s",
+                           None if median is None else median <= FIRST_BLOCK_LIMIT_S, "{:.2f}"))
+
+
+BENCHMARKS = {
+    "small": bench_small,
+    "large": bench_large,
+    "latency": bench_latency,
+    "rss": bench_rss,
+    "startup": bench_first_block,
+}
+
+
+def _versions() -> str:
+    import numpy
+    import zmq
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=BENCH_DIR,
+                                capture_output=True, text=True, check=False).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "fission"], cwd=BENCH_DIR,
+                               capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        commit, dirty = "", ""
+    commit = (commit or "unknown") + (" + uncommitted changes in fission/" if dirty else "")
+    return (f"commit {commit}; Python {platform.python_version()}, pyzmq {zmq.__version__} "
+            f"(libzmq {zmq.zmq_version()}), numpy {numpy.__version__}; {os.cpu_count()} CPUs")
+
+
+def render(report: Report, args: argparse.Namespace) -> str:
+    header = ["figure", f"raw pyzmq ({args.raw_transport})", "FISSION (simulate, ipc)",
+              "FISSION / raw", "target", "result"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row.cells()) + " |" for row in report.rows]
+    when = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    counts = (f"small {args.small_count:,} blocks, large {args.large_count:,} blocks, "
+              f"latency {args.latency_count:,} blocks at {args.rate:,.0f}/s; "
+              f"median of {args.repeat} run(s) each{' (--quick)' if args.quick else ''}")
+    text = [
+        "# FISSION benchmark results",
+        "",
+        f"Measured {when}: {_versions()}.",
+        f"Runs: {counts}.",
+        "",
+        *lines,
+        "",
+        "Throughput and CPU per block cover the steady part of a run (from the block at 10 % "
+        "of the run to the last); CPU is the user+system time of every process of the chain "
+        "(FISSION: the simulate supervisor and its job processes). Latencies leave out the first "
+        "20 % of blocks. See benchmarks/README.md.",
+    ]
+    if report.notes:
+        text += ["", "Notes:", ""] + [f"- {note}" for note in report.notes]
+    return "\n".join(text) + "\n"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run: small counts, one run each, a short RSS run")
+    parser.add_argument("--repeat", type=int, help="runs per figure (default 3; --quick: 1)")
+    parser.add_argument("--rss-seconds", type=float,
+                        help="length of the RSS run (default 60; --quick: 8)")
+    parser.add_argument("--small-count", type=int, help="blocks per small run (default 1,000,000)")
+    parser.add_argument("--large-count", type=int, help="blocks per large run (default 100,000)")
+    parser.add_argument("--latency-count", type=int, help="blocks per latency run (default 6,000)")
+    parser.add_argument("--rate", type=float, default=1000.0, help="latency runs: blocks/s")
+    parser.add_argument("--raw-transport", choices=("tcp", "ipc"), default="tcp",
+                        help="transport of the raw baseline (FISSION's simulate uses ipc)")
+    parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), default=list(BENCHMARKS),
+                        help="run only these benchmarks")
+    parser.add_argument("--output", type=Path, default=BENCH_DIR / "results.md",
+                        help="where the Markdown table goes (default benchmarks/results.md)")
+    parser.add_argument("--json", type=Path, help="also write every run's figures here")
+    args = parser.parse_args(argv)
+    defaults = ((1, 8.0, 100_000, 10_000, 1_500) if args.quick
+                else (3, 60.0, 1_000_000, 100_000, 6_000))
+    names = ("repeat", "rss_seconds", "small_count", "large_count", "latency_count")
+    for name, default in zip(names, defaults, strict=True):
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    report = Report()
+    for name in args.only:
+        BENCHMARKS[name](report, args)
+    text = render(report, args)
+    print(text)
+    args.output.write_text(text)
+    print(f"written to {args.output}", file=sys.stderr)
+    if args.json:
+        args.json.write_text(json.dumps(report.details, indent=1))
+    return 0 if report.rows and all(row.ok for row in report.rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
