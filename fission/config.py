@@ -100,21 +100,32 @@ def load_settings(project: Path, network: str) -> Settings:
 
 
 def _import_config(project: Path, network: str) -> ModuleType:
+    # This project's folders come first, and no module of another project's
+    # network or shared package (loaded earlier in this process) may stand in.
     root = str(project)
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    for name in [m for m in sys.modules if m == network or m.startswith(network + ".")]:
-        del sys.modules[name]
+    while root in sys.path:
+        sys.path.remove(root)
+    sys.path.insert(0, root)
+    for package in (network, "shared"):
+        for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+            del sys.modules[name]
+    importlib.invalidate_caches()
     reset()
     try:
         return importlib.import_module(f"{network}.config")
     except ConfigError as error:
         raise ConfigError(f"{network}/config.py: {error}") from None
     except Exception as error:
-        frame = traceback.extract_tb(error.__traceback__)[-1]
+        if isinstance(error, SyntaxError):
+            where = f"{Path(error.filename or 'config.py').name}, line {error.lineno}"
+            message = error.msg
+        else:
+            frame = traceback.extract_tb(error.__traceback__)[-1]
+            where = f"{Path(frame.filename).name}, line {frame.lineno}"
+            message = str(error)
         raise ConfigError(
-            f"{network}/config.py could not be imported: {type(error).__name__}: {error} "
-            f"({Path(frame.filename).name}, line {frame.lineno})"
+            f"{network}/config.py could not be imported: {type(error).__name__}: {message} "
+            f"({where})"
         ) from error
 
 

@@ -53,7 +53,7 @@ def main() -> int:
     context = zmq.Context()
     runner = None
     try:
-        runner = JobRunner(spec, context)
+        runner = JobRunner(spec, context, wakeup_fd=_signal_wakeup_pipe())
         runner.run()
     except JobStopped:
         if runner is not None:
@@ -94,6 +94,15 @@ def _skip_fission_frames(tb: TracebackType | None) -> TracebackType | None:
     while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_FISSION_DIR):
         tb = tb.tb_next
     return tb
+
+
+def _signal_wakeup_pipe() -> int:
+    """The read end of a pipe that gets a byte whenever a handled signal arrives."""
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(read_fd, False)
+    os.set_blocking(write_fd, False)
+    signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    return read_fd
 
 
 def _raise_stopped(signum: int, frame: FrameType | None) -> None:

@@ -13,8 +13,10 @@ wants it, so a slow job makes its producers wait and memory stays bounded.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,8 +60,14 @@ class _Input:
 class JobRunner:
     """Runs one job inside its process until it finishes, fails or is stopped."""
 
-    def __init__(self, spec: JobSpec, context: zmq.Context) -> None:
+    def __init__(self, spec: JobSpec, context: zmq.Context, wakeup_fd: int | None = None) -> None:
+        """``wakeup_fd`` is the read end of the process's ``signal.set_wakeup_fd`` pipe.
+
+        Every blocking poll watches it: a signal that lands just before the poll
+        system call would otherwise not interrupt it, and the job would miss SIGTERM.
+        """
         self.job = job = spec.job
+        self._wakeup_fd = wakeup_fd
         self._incarnation = spec.incarnation
         self.control = ControlChannel(context, spec.control, job.id)
         self._handlers = {"stop": self._on_stop, "close_output": self._on_close_output}
@@ -93,8 +101,7 @@ class JobRunner:
             for pipe in job.outputs
         ]
         self._refresh_live()
-        self._poller = zmq.Poller()
-        self._poller.register(self.control.socket, zmq.POLLIN)
+        self._poller = self._new_poller()
         for port, _ in self._optional:
             self._poller.register(port.socket, zmq.POLLIN)
         self._next_control = 0.0
@@ -127,14 +134,14 @@ class JobRunner:
         wanting, receive = aligner.wanting, self._receive
         drain = self.job.MAX_QUEUE > 0
         while not self._stopping:
+            if drain:
+                self._drain_required()
             state = wanting()
             if state >= 0:
                 receive(state)
                 continue
             if state == DONE:
                 break
-            if drain:
-                self._drain_required()
             values = aligner.pop()
             result = run(*self._arguments(values)) if self._layout else run(*values)
             self.runs += 1
@@ -208,6 +215,8 @@ class JobRunner:
     # -- sending ---------------------------------------------------------------------
 
     def _emit(self, seq: int, result: Any) -> None:
+        if not self._outputs:
+            return  # a sink: what run returns goes nowhere
         header, incarnation = HEADER.pack, self._incarnation
         if isinstance(result, tuple):
             if len(result) != len(self._outputs):
@@ -232,11 +241,10 @@ class JobRunner:
 
     def _send_waiting(self, output: _Output, frame: bytes) -> None:
         """Send once the consumer has room, handling control messages meanwhile."""
-        poller = zmq.Poller()
+        poller = self._new_poller()
         poller.register(output.socket, zmq.POLLOUT)
-        poller.register(self.control.socket, zmq.POLLIN)
         while output.open:
-            events = dict(poller.poll())
+            events = self._poll(poller)
             if self.control.socket in events:
                 self._check_control()
             if output.socket in events and output.open:
@@ -279,7 +287,7 @@ class JobRunner:
         poller.register(port.socket, zmq.POLLIN)
         try:
             while not self._stopping:
-                events = dict(poller.poll())
+                events = self._poll(poller)
                 if self.control.socket in events:
                     self._check_control()
                 if len(events) > 1 or port.socket not in events:
@@ -363,9 +371,26 @@ class JobRunner:
             released = True
 
         handlers = {**self._handlers, "release": release, "stop": release}
+        poller = self._new_poller()
         while not released:
-            self.control.socket.poll()
+            self._poll(poller)
             self.control.dispatch(handlers)
+
+    def _new_poller(self) -> zmq.Poller:
+        """A poller on the control channel and the signal wake-up pipe."""
+        poller = zmq.Poller()
+        poller.register(self.control.socket, zmq.POLLIN)
+        if self._wakeup_fd is not None:
+            poller.register(self._wakeup_fd, zmq.POLLIN)
+        return poller
+
+    def _poll(self, poller: zmq.Poller) -> dict:
+        """Wait for any event; a signal's wake-up byte is consumed (its handler runs next)."""
+        events = dict(poller.poll())
+        if self._wakeup_fd in events:
+            with contextlib.suppress(BlockingIOError):
+                os.read(self._wakeup_fd, 512)
+        return events
 
     def statistics(self) -> dict[str, Any]:
         """Counters of this job, per pipe id, for its log and the backend."""
