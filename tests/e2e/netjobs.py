@@ -1,0 +1,156 @@
+"""Jobs and pipes the end-to-end tests wire into their networks.
+
+This module is not imported by pytest: each test copies it into the root of a temporary
+project, where a network's ``config.py`` imports it (``from netjobs import CountSource``) and
+every job process re-imports it by module path. Everything a job needs travels in
+``__init__`` arguments (pickled) or lands in files in its working directory
+(``simulation/<id>/``), where the tests read it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from fission.core.jobs import PythonJob
+from fission.core.pipes import OptionalPicklePipe, PicklePipe
+
+
+class Window5(PicklePipe):
+    BLOCK_COUNT = 5
+
+
+class OnceOptional(OptionalPicklePipe):
+    """Each value reaches one run; runs without a new value get the default."""
+
+    OPTIONAL_DEFAULT = "-"
+    OPTIONAL_STORE = False
+
+
+class KeepOptional(OptionalPicklePipe):
+    """The last value reaches every run until a newer one arrives."""
+
+    OPTIONAL_DEFAULT = "-"
+    OPTIONAL_STORE = True
+
+
+def _write_count(path: str | None, count: int) -> None:
+    if path is not None:
+        Path(path).write_text(str(count))
+
+
+class CountSource(PythonJob):
+    """A generator source: yields start, start+1, ... (``n`` values, or forever if ``n`` is None).
+
+    ``count_file``: after every ``every`` yields, the number of values handed out so far is
+    written there (the yield returns once the runtime has taken the value).
+    """
+
+    def __init__(self, n: int | None = None, start: int = 0, sleep: float = 0.0,
+                 count_file: str | None = None, every: int = 1, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.n, self.start, self.sleep = n, start, sleep
+        self.count_file, self.every = count_file, every
+
+    def run(self):
+        value, count = self.start, 0
+        while self.n is None or count < self.n:
+            yield value
+            count += 1
+            value += 1
+            if count % self.every == 0:
+                _write_count(self.count_file, count)
+            if self.sleep:
+                time.sleep(self.sleep)
+
+
+class CallSource(PythonJob):
+    """A non-generator source: ``run`` returns 0, 1, ..., n-1 and then None (the end)."""
+
+    def __init__(self, n: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.n = n
+        self.calls = 0
+
+    def run(self):
+        if self.calls >= self.n:
+            return None
+        self.calls += 1
+        return self.calls - 1
+
+
+class Double(PythonJob):
+    def run(self, x):
+        return 2 * x
+
+
+class Add(PythonJob):
+    def run(self, *values):
+        return sum(values)
+
+
+class Split(PythonJob):
+    """Two outputs: a tuple maps element-wise, so the first gets x and the second -x."""
+
+    def run(self, x):
+        return (x, -x)
+
+
+class WholeTuple(PythonJob):
+    """A tuple wrapped in a tuple goes whole to the single output."""
+
+    def run(self, x):
+        return ((x, x + 1),)
+
+
+class WrongTuple(PythonJob):
+    """Has two outputs but returns three values."""
+
+    def run(self, x):
+        return (x, x, x)
+
+
+class SumWindow(PythonJob):
+    def run(self, values):
+        return sum(values)
+
+
+class BadJob(PythonJob):
+    """Passes values through until ``fail_at``; then waits until ``wait_file`` has
+    ``wait_lines`` lines (so the sink has provably written what came before) and raises."""
+
+    def __init__(self, fail_at: int, wait_file: str | None = None, wait_lines: int = 0,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.fail_at, self.wait_file, self.wait_lines = fail_at, wait_file, wait_lines
+
+    def run(self, x):
+        if x == self.fail_at:
+            deadline = time.monotonic() + 10
+            while self.wait_file is not None and time.monotonic() < deadline:
+                path = Path(self.wait_file)
+                if path.exists() and len(path.read_text().splitlines()) >= self.wait_lines:
+                    break
+                time.sleep(0.02)
+            raise RuntimeError(f"boom at {x}")
+        return x
+
+
+class SlowCounter(PythonJob):
+    """Sleeps ``sleep`` per block and writes how many blocks it has run to ``count_file``."""
+
+    def __init__(self, sleep: float, count_file: str = "count", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.sleep, self.count_file, self.count = sleep, count_file, 0
+
+    def run(self, x):
+        time.sleep(self.sleep)
+        self.count += 1
+        _write_count(self.count_file, self.count)
+        return x
+
+
+class LossySlowCounter(SlowCounter):
+    """A SlowCounter that keeps at most 10 blocks waiting and drops the oldest."""
+
+    MAX_QUEUE = 10

@@ -1,0 +1,159 @@
+"""Helpers of the end-to-end tests: temporary projects and `manage.py NET simulate` processes.
+
+Every simulation is started in a new session, so it leads its own process group and its job
+processes stay in that group (see the ``sim`` fixture in conftest.py, which kills the groups).
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+import pytest
+
+import fission
+
+HERE = Path(__file__).resolve().parent
+REPO = Path(fission.__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a child process: ``fission`` importable even without an install."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def group_members(pgid: int) -> list[psutil.Process]:
+    """The live (not zombie) processes of process group ``pgid``."""
+    members = []
+    for process in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(process.pid) == pgid and process.info["status"] != psutil.STATUS_ZOMBIE:
+                members.append(process)
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            continue
+    return members
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, what: str,
+               interval: float = 0.05) -> object:
+    """Poll ``predicate`` until it returns something truthy; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    with path.open(newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def job_stats(log: Path) -> dict:
+    """The statistics dict a job logs when it finishes (``finished after N runs: {...}``)."""
+    match = re.search(r"finished after \d+ runs: (\{.*\})$", log.read_text(), re.MULTILINE)
+    assert match, f"{log} has no 'finished after ... runs' line:\n{log.read_text()}"
+    return ast.literal_eval(match.group(1))
+
+
+class Simulation:
+    """One ``python3 manage.py NET simulate ...`` process (the leader of its process group)."""
+
+    def __init__(self, project: Path, network: str, args: list[str]) -> None:
+        self.project, self.network = project, network
+        self.out_path = project / f".{network}.{time.monotonic_ns()}.stdout"
+        self.err_path = self.out_path.with_suffix(".stderr")
+        with self.out_path.open("wb") as out, self.err_path.open("wb") as err:
+            self.popen = subprocess.Popen(
+                [sys.executable, "manage.py", network, "simulate", *args],
+                cwd=project, env=child_env(), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                start_new_session=True,
+            )
+        self.pgid = self.popen.pid
+
+    @property
+    def folder(self) -> Path:
+        """``NET/simulation``: info.txt and one working directory per job id."""
+        return self.project / self.network / "simulation"
+
+    def job_dir(self, job_id: int) -> Path:
+        return self.folder / str(job_id)
+
+    @property
+    def stdout(self) -> str:
+        return self.out_path.read_text(errors="replace")
+
+    @property
+    def stderr(self) -> str:
+        return self.err_path.read_text(errors="replace")
+
+    def output(self) -> str:
+        return f"--- stdout ---\n{self.stdout}\n--- stderr ---\n{self.stderr}"
+
+    def wait(self, timeout: float) -> int:
+        """The exit status; fails the test if the simulation is still running after ``timeout``."""
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"simulate did not exit within {timeout} s\n{self.output()}")
+
+    def interrupt(self) -> None:
+        """Ctrl+C: SIGINT to the whole process group, as a terminal sends it."""
+        os.killpg(self.pgid, signal.SIGINT)
+
+    def members(self) -> list[psutil.Process]:
+        return group_members(self.pgid)
+
+    def job_process(self, job_id: int) -> psutil.Process | None:
+        """The live process of job ``job_id`` (the one working in its folder), if any."""
+        folder = str(self.job_dir(job_id))
+        for process in self.members():
+            try:
+                if process.pid != self.popen.pid and process.cwd() == folder:
+                    return process
+            except psutil.Error:
+                continue
+        return None
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.popen.wait(10)
+
+
+class Project:
+    """A temporary project folder with manage.py and ``netjobs.py`` at its root."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.copy(EXAMPLES / "manage.py", root / "manage.py")
+        shutil.copy(HERE / "netjobs.py", root / "netjobs.py")
+
+    def network(self, name: str, *config: str) -> Path:
+        """Write the network package ``name``: config.py is the ``config`` parts, dedented."""
+        folder = self.root / name
+        folder.mkdir()
+        (folder / "__init__.py").write_text("")
+        (folder / "config.py").write_text("\n".join(textwrap.dedent(part) for part in config))
+        return folder

@@ -1,0 +1,72 @@
+"""Bytes that are not FISSION blocks, pushed onto a live pipe of a running network."""
+
+from __future__ import annotations
+
+import pickle
+
+import psutil
+import pytest
+import zmq
+from simhelp import job_stats, read_csv, wait_until
+
+from fission.wire.frame import HEADER, VERSION, encode
+
+
+def _input_socket_path(run, job_id: int, pipe_id: int) -> str | None:
+    """The ipc path job ``job_id`` has bound for ``pipe_id``, read from its open sockets."""
+    folder = str(run.job_dir(job_id))
+    for process in run.members():
+        try:
+            if process.cwd() != folder:
+                continue
+            for connection in process.net_connections(kind="unix"):
+                if str(connection.laddr).endswith(f"/pipe-{pipe_id}"):
+                    return connection.laddr
+        except psutil.Error:
+            continue
+    return None
+
+
+@pytest.mark.timeout(40)
+def test_garbage_on_a_pipe_is_dropped_counted_and_logged(sim, project):
+    project.network("net", """
+        from fission.core.pipes import PicklePipe
+        from fission.core.jobs import CSVSinkJob
+        from netjobs import CountSource
+        JOBS = [
+            CountSource(n=100, sleep=0.02, outputs=[PicklePipe(1)]),
+            CSVSinkJob(path="out.csv", inputs=[PicklePipe(1)]),
+        ]
+    """)
+    run = sim(project.root, "net")
+    out = run.job_dir(2) / "out.csv"
+    path = wait_until(lambda: _input_socket_path(run, 2, 1), 15, "the sink's socket for pipe 1")
+    wait_until(lambda: out.exists() and len(read_csv(out)) > 5, 15, "the sink's first rows")
+
+    garbage = [
+        b"xy",                                                  # shorter than a header
+        HEADER.pack(VERSION + 1, 0, 0, 1, 0) + pickle.dumps(0),  # another format version
+        encode(99, 0, pickle.dumps(0)),                         # another pipe's id
+        encode(1, 50, b"\x80not a pickle"),                     # a payload that does not unpack
+    ]
+    context = zmq.Context()
+    try:
+        push = context.socket(zmq.PUSH)
+        push.setsockopt(zmq.LINGER, 2000)
+        push.connect(f"ipc://{path}")
+        for frame in garbage:
+            push.send(frame)
+        push.close()
+    finally:
+        context.term()
+
+    code = run.wait(30)
+    assert code == 0, run.output()
+    log = (run.job_dir(2) / "job.log").read_text()
+    assert log.count("dropped an unreadable block") == len(garbage), log
+    assert "[CSVSinkJob 2] WARNING: pipe 1: dropped an unreadable block" in run.stdout
+    stats = job_stats(run.job_dir(2) / "job.log")["inputs"][1]
+    assert stats["garbage"] == len(garbage)
+    assert stats["dummies"] == 0 and stats["stale"] == 0
+    # The stream itself is untouched: every block, in order, once.
+    assert read_csv(out)[1:] == [[str(i)] for i in range(100)]
