@@ -9,6 +9,7 @@ job's name, ``[JoinJob 4] ...``.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import pickle
@@ -82,18 +83,24 @@ def start_job(job: BaseJob, spec: bytes, cwd: Path, python_path: Iterable[Path])
     return JobProcess(job, popen)
 
 
-def stop_jobs(processes: Iterable[JobProcess], grace: float = 3.0) -> None:
-    """SIGTERM every live process, SIGKILL what is still alive after ``grace`` seconds."""
+def stop_jobs(processes: Iterable[JobProcess], patience: float = 1.0, grace: float = 2.0) -> None:
+    """Make sure every process has exited, politely first.
+
+    Processes already asked to stop (over the control channel) get ``patience``
+    seconds to end their current run and tear down; those still alive get SIGTERM,
+    and SIGKILL ``grace`` seconds later.
+    """
     alive = [p for p in processes if p.alive]
+    for deadline, escalate in ((patience, "terminate"), (grace, "kill")):
+        until = time.monotonic() + deadline
+        for process in alive:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.popen.wait(max(0.0, until - time.monotonic()))
+        alive = [p for p in alive if p.alive]
+        for process in alive:
+            getattr(process.popen, escalate)()
     for process in alive:
-        process.popen.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for process in alive:
-        try:
-            process.popen.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.popen.kill()
-            process.popen.wait()
+        process.popen.wait()
 
 
 class OutputRelay(threading.Thread):

@@ -118,6 +118,9 @@ class _Supervisor:
                 self._supervise(control, console, duration)
         finally:
             signal.signal(signal.SIGINT, previous_handler)
+            for process in self.processes.values():
+                if process.alive:
+                    self._send(control, process, {"op": "stop"})
             stop_jobs(self.processes.values())
             if relay is not None:
                 relay.join(timeout=2)

@@ -30,7 +30,7 @@ from fission.runtime.align import DONE, Aligner
 from fission.runtime.control import ControlChannel
 from fission.runtime.optional import OptionalInput
 from fission.runtime.spec import CONSOLE_PIPE_ID, JobSpec
-from fission.wire.frame import END, HEADER, HEADER_SIZE, VERSION
+from fission.wire.frame import END, HEADER, VERSION, decode
 
 log = logging.getLogger("fission.job")
 NOBLOCK = zmq.NOBLOCK
@@ -158,8 +158,7 @@ class JobRunner:
         """
         port = self._required[0]
         recv, unpack, pipe = port.socket.recv, port.unpack, port.pipe_id
-        run, emit = self.job.run, self._emit
-        unpack_header, monotonic, last = HEADER.unpack_from, time.monotonic, -1
+        run, emit, monotonic, last = self.job.run, self._emit, time.monotonic, -1
         while not self._stopping:
             try:
                 frame = recv(NOBLOCK)
@@ -168,12 +167,10 @@ class JobRunner:
                 if frame is None:
                     break
             try:
-                version, flags, _incarnation, pipe_id, seq = unpack_header(frame)
-                if version != VERSION or pipe_id != pipe:
-                    raise ValueError(f"header says version {version}, pipe {pipe_id}")
+                flags, _incarnation, seq, payload = decode(frame, pipe)
                 if flags & END:
                     break
-                value = unpack(memoryview(frame)[HEADER_SIZE:])
+                value = unpack(payload)
             except Exception as error:  # noqa: BLE001 - any unreadable block is dropped and counted
                 self._garbage(port, error)
                 continue
@@ -243,7 +240,7 @@ class JobRunner:
         """Send once the consumer has room, handling control messages meanwhile."""
         poller = self._new_poller()
         poller.register(output.socket, zmq.POLLOUT)
-        while output.open:
+        while output.open and not self._stop_requested:
             events = self._poll(poller)
             if self.control.socket in events:
                 self._check_control()
@@ -269,13 +266,11 @@ class JobRunner:
             if frame is None:
                 return
         try:
-            version, flags, _incarnation, pipe_id, seq = HEADER.unpack_from(frame)
-            if version != VERSION or pipe_id != port.pipe_id:
-                raise ValueError(f"header says version {version}, pipe {pipe_id}")
+            flags, _incarnation, seq, payload = decode(frame, port.pipe_id)
             if flags & END:
                 self._aligner.end(index, seq)
                 return
-            value = port.unpack(memoryview(frame)[HEADER_SIZE:])
+            value = port.unpack(payload)
         except Exception as error:  # noqa: BLE001 - any unreadable block is dropped and counted
             self._garbage(port, error)
             return
@@ -310,15 +305,11 @@ class JobRunner:
             while socket.poll(0):
                 frame = socket.recv()
                 try:
-                    version, flags, _incarnation, pipe_id, _seq = HEADER.unpack_from(frame)
-                    if version != VERSION or pipe_id != port.pipe_id:
-                        raise ValueError(f"header says version {version}, pipe {pipe_id}")
-                    if flags & END:
-                        continue
-                    policy.offer(port.unpack(memoryview(frame)[HEADER_SIZE:]))
+                    flags, _incarnation, _seq, payload = decode(frame, port.pipe_id)
+                    if not flags & END:
+                        policy.offer(port.unpack(payload))
                 except Exception as error:  # noqa: BLE001 - dropped and counted
                     self._garbage(port, error)
-                    continue
 
     def _garbage(self, port: _Input, error: Exception) -> None:
         port.garbage += 1
@@ -348,8 +339,11 @@ class JobRunner:
 
     def _finish(self) -> None:
         """Tell consumers the stream ended and the backend what happened."""
+        if self._stop_requested:
+            log.info("stopped after %d runs: %s", self.runs, self.statistics())
+            return
         for output in self._outputs:
-            if output.open and not self._stop_requested:
+            if output.open:
                 end = HEADER.pack(VERSION, END, self._incarnation, output.pipe_id, self.next_seq)
                 self._send_waiting(output, end)
         stats = self.statistics()
@@ -364,6 +358,8 @@ class JobRunner:
         queued for a busy peer, LINGER or not; the END blocks must not be lost, so
         the process stays until its consumers are done with them.
         """
+        if self._stop_requested:
+            return
         released = False
 
         def release(message: dict) -> None:

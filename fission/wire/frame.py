@@ -45,11 +45,17 @@ def encode(pipe: int, seq: int, payload: bytes, flags: int = 0, incarnation: int
     return HEADER.pack(VERSION, flags, incarnation, pipe, seq) + payload
 
 
-def decode_header(frame: bytes) -> tuple[int, int, int, int]:
-    """``(flags, incarnation, pipe, seq)`` of ``frame``; :class:`WireError` if it is not a block."""
+def decode(frame: bytes, pipe: int) -> tuple[int, int, int, memoryview]:
+    """``(flags, incarnation, seq, payload)`` of a block that arrived on ``pipe``.
+
+    Raises :class:`WireError` for anything else: a message shorter than a header,
+    another format version, or a block of another pipe.
+    """
     if len(frame) < HEADER_SIZE:
         raise WireError(f"a {len(frame)}-byte message is shorter than a block header")
-    version, flags, incarnation, pipe, seq = HEADER.unpack_from(frame)
+    version, flags, incarnation, pipe_id, seq = HEADER.unpack_from(frame)
     if version != VERSION:
         raise WireError(f"block format version {version} is not {VERSION}")
-    return flags, incarnation, pipe, seq
+    if pipe_id != pipe:
+        raise WireError(f"a block of pipe {pipe_id} arrived on pipe {pipe}")
+    return flags, incarnation, seq, memoryview(frame)[HEADER_SIZE:]

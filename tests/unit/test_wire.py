@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fission.errors import FissionError, WireError
-from fission.wire.frame import HEADER, HEADER_SIZE, VERSION, Flags, decode_header, encode
+from fission.wire.frame import HEADER, HEADER_SIZE, VERSION, Flags, decode, encode
 
 
 def test_the_header_is_16_bytes():
@@ -20,20 +20,26 @@ def test_the_header_is_16_bytes():
        st.binary(max_size=64))
 def test_encode_then_decode(pipe, seq, incarnation, flags, payload):
     frame = encode(pipe, seq, payload, flags=flags, incarnation=incarnation)
-    assert decode_header(frame) == (flags, incarnation, pipe, seq)
-    assert frame[HEADER_SIZE:] == payload
+    got_flags, got_incarnation, got_seq, got_payload = decode(frame, pipe)
+    assert (got_flags, got_incarnation, got_seq) == (flags, incarnation, seq)
+    assert bytes(got_payload) == payload == frame[HEADER_SIZE:]
 
 
 @pytest.mark.parametrize("size", [0, 1, 15])
 def test_a_short_message_is_a_wire_error(size):
     with pytest.raises(WireError, match=f"{size}-byte"):
-        decode_header(encode(1, 2, b"")[:size])
+        decode(encode(1, 2, b"")[:size], 1)
 
 
 def test_another_version_is_a_wire_error():
     frame = HEADER.pack(VERSION + 1, 0, 0, 1, 0) + b"payload"
     with pytest.raises(WireError, match="version"):
-        decode_header(frame)
+        decode(frame, 1)
+
+
+def test_a_block_of_another_pipe_is_a_wire_error():
+    with pytest.raises(WireError, match="pipe 7 arrived on pipe 1"):
+        decode(encode(7, 0, b"x"), 1)
 
 
 def test_wire_error_is_a_fission_error_and_a_value_error():
