@@ -74,10 +74,12 @@ class Command:
     scope: Scope
     help: str
     arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments
+    #: The module under fission.cli.commands that runs it, if not named after the command.
+    implementation: str | None = None
 
     @property
     def module(self) -> str:
-        return f"fission.cli.commands.{self.name}"
+        return f"fission.cli.commands.{self.implementation or self.name}"
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -97,8 +99,10 @@ COMMANDS: tuple[Command, ...] = (
         "send one line to an InteractiveJob of the running NET",
         _send_arguments,
     ),
-    Command("run", Scope.NETWORK, "run NET on its nodes (not in this release)"),
-    Command("collect", Scope.NETWORK, "collect results of a distributed run (not in this release)"),
+    Command("run", Scope.NETWORK, "run NET on its nodes (not in this release)",
+            implementation="distributed"),
+    Command("collect", Scope.NETWORK, "collect the logs of a distributed run (not in this release)",
+            implementation="distributed"),
 )
 
 _BY_NAME = {command.name: command for command in COMMANDS}
