@@ -154,3 +154,11 @@ class LossySlowCounter(SlowCounter):
     """A SlowCounter that keeps at most 10 blocks waiting and drops the oldest."""
 
     MAX_QUEUE = 10
+
+
+class Echo(PythonJob):
+    """Prints each value it passes on."""
+
+    def run(self, x):
+        print(f"echo {x}")
+        return x
