@@ -113,24 +113,28 @@ class Prompt(threading.Thread):
 
     A line is sent to the first InteractiveJob, or to job N when written ``@N text``.
     Ctrl+C or Ctrl+D at the prompt calls ``on_exit`` (the backend stops the network).
+    When the network stops for another reason, :meth:`close` ends the prompt, which
+    gives the terminal back in the mode it was found in.
     """
 
     def __init__(self, project: Path, network: str, jobs: Iterable[BaseJob],
                  on_exit: Callable[[], None]) -> None:
+        from prompt_toolkit import PromptSession
+
         super().__init__(name="fission-prompt", daemon=True)
         self._project, self._network = project, network
         self._default = next(iter(jobs)).id
         self._on_exit = on_exit
+        self._session: PromptSession = PromptSession()
+        self._closing = False
 
     def run(self) -> None:
-        from prompt_toolkit import PromptSession
-
-        session: PromptSession = PromptSession()
-        while True:
+        while not self._closing:
             try:
-                line = session.prompt(f"{self._network} > ")
+                line = self._session.prompt(f"{self._network} > ")
             except (EOFError, KeyboardInterrupt):
-                self._on_exit()
+                if not self._closing:
+                    self._on_exit()
                 return
             job_id, text = self._default, line
             if line.startswith("@") and " " in line and line[1:line.index(" ")].isdigit():
@@ -139,3 +143,11 @@ class Prompt(threading.Thread):
                 send_line(self._project, self._network, job_id, text)
             except FissionError as error:
                 print(f"error: {error}")
+
+    def close(self, timeout: float = 2.0) -> None:
+        """End the prompt from another thread and wait for the terminal to be restored."""
+        self._closing = True
+        app = self._session.app
+        if app.is_running and app.loop is not None:
+            app.loop.call_soon_threadsafe(lambda: app.exit(exception=EOFError()))
+        self.join(timeout)

@@ -238,5 +238,9 @@ def _prompt_if_terminal(supervisor: _Supervisor, interactive: list):
         supervisor.interrupted = True
 
     with patch_stdout(raw=True):
-        Prompt(supervisor.settings.project, supervisor.settings.name, interactive, stop).start()
-        yield
+        prompt = Prompt(supervisor.settings.project, supervisor.settings.name, interactive, stop)
+        prompt.start()
+        try:
+            yield
+        finally:
+            prompt.close()

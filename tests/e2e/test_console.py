@@ -57,14 +57,14 @@ def test_log_level_filters_the_backend_log(sim, project):
 class _Terminal:
     """``manage.py NET simulate`` on a pseudo-terminal, as a person at a terminal runs it."""
 
-    def __init__(self, project: Path, network: str) -> None:
+    def __init__(self, project: Path, network: str, *args: str) -> None:
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
         env = child_env()
         env["TERM"] = "xterm"
         env["PROMPT_TOOLKIT_NO_CPR"] = "1"  # this terminal does not answer cursor queries
         self.popen = subprocess.Popen(
-            [sys.executable, "manage.py", network, "simulate"], cwd=project, env=env,
+            [sys.executable, "manage.py", network, "simulate", *args], cwd=project, env=env,
             stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
         )
         os.close(slave)
@@ -117,3 +117,17 @@ def test_the_prompt_sends_typed_lines_and_ctrl_c_stops(examples_project):
     assert operators[0] == "+" and operators[-1] == "*", rows
     # Once switched, it stays switched (OPTIONAL_STORE = True).
     assert operators[operators.index("*"):] == ["*"] * (len(operators) - operators.index("*"))
+
+
+@pytest.mark.timeout(40)
+def test_the_terminal_is_restored_when_the_network_stops_by_itself(examples_project):
+    terminal = _Terminal(examples_project, "demo_network_v4", "--duration", "2")
+    try:
+        wait_until(lambda: b"demo_network_v4 >" in terminal.screen, 20, "the prompt")
+        assert not termios.tcgetattr(terminal.master)[3] & termios.ICANON, "prompt in raw mode"
+        assert terminal.popen.wait(20) == 0, terminal.screen.decode(errors="replace")
+        local_modes = termios.tcgetattr(terminal.master)[3]
+        assert local_modes & termios.ICANON and local_modes & termios.ECHO, \
+            "simulate left the terminal in raw mode"
+    finally:
+        terminal.close()
