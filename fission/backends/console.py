@@ -8,10 +8,12 @@ frames each line as a block and pushes it to the InteractiveJob's console input.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import zmq
@@ -75,23 +77,60 @@ class ConsoleServer:
         self.socket.close()
 
 
-def write_run_file(network_dir: Path, address: str) -> Path:
-    path = run_file(network_dir)
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps({"pid": os.getpid(), "send": address}))
-    return path
+@contextlib.contextmanager
+def claim_network(network_dir: Path, send_address: str) -> Iterator[None]:
+    """Hold the network's run lock and publish its send endpoint while it runs.
+
+    The lock (``flock``, released by the kernel even if the backend is killed) keeps a
+    second backend from clearing the results of a network that is still running, and
+    tells ``send`` whether the endpoint in ``run.json`` is live.
+    """
+    folder = network_dir / ".fission"
+    folder.mkdir(exist_ok=True)
+    lock = os.open(folder / "run.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FissionError(
+                f"network {network_dir.name!r} is already running (see {folder / 'run.json'}); "
+                "stop it before starting it again"
+            ) from None
+        record = run_file(network_dir)
+        record.write_text(json.dumps({"pid": os.getpid(), "send": send_address}))
+        try:
+            yield
+        finally:
+            record.unlink(missing_ok=True)
+    finally:
+        os.close(lock)
+
+
+def _is_running(network_dir: Path) -> bool:
+    try:
+        lock = os.open(network_dir / ".fission" / "run.lock", os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(lock)
+    return False
 
 
 def send_line(project: Path, network: str, job_id: int, text: str) -> None:
     """Deliver ``text`` to InteractiveJob ``job_id`` of the network running in ``project``."""
-    path = run_file(Path(project) / network)
+    network_dir = Path(project) / network
     not_running = (f"network {network!r} is not running (start it with "
                    f"'python3 manage.py {network} simulate')")
     try:
-        info = json.loads(path.read_text())
-        os.kill(int(info["pid"]), 0)
-    except (OSError, ValueError, KeyError):
+        info = json.loads(run_file(network_dir).read_text())
+    except (OSError, ValueError):
         raise NotRunningError(not_running) from None
+    if not _is_running(network_dir) or "send" not in info:
+        raise NotRunningError(not_running)
     context = zmq.Context.instance()
     socket = context.socket(zmq.REQ)
     socket.setsockopt(zmq.LINGER, 0)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import zmq
 
-from fission.backends.console import ConsoleServer, Prompt, write_run_file
+from fission.backends.console import ConsoleServer, Prompt, claim_network
 from fission.backends.processes import (
     JobProcess,
     JobState,
@@ -48,9 +48,11 @@ def simulate(project: Path, network: str, *, duration: float | None = None) -> i
     """Run ``network`` of ``project`` locally; return the exit status for the CLI."""
     settings = load_settings(Path(project), network)
     configure_logging(settings)
-    workdir = _prepare_simulation_folder(settings)
     with tempfile.TemporaryDirectory(prefix="fission-") as sockets:
-        return _Supervisor(settings, workdir, Path(sockets)).run(duration)
+        send_address = f"ipc://{Path(sockets) / 'send'}"
+        with claim_network(settings.directory, send_address):
+            workdir = _prepare_simulation_folder(settings)
+            return _Supervisor(settings, workdir, Path(sockets)).run(duration)
 
 
 def _prepare_simulation_folder(settings: Settings) -> Path:
@@ -103,7 +105,6 @@ class _Supervisor:
         interactive = [job for job in self.network.jobs if job.CONSOLE]
         console = ConsoleServer(self.context, self.address("send"),
                                 {job.id: self.address(f"console-{job.id}") for job in interactive})
-        run_file = write_run_file(self.settings.directory, console.address)
         previous_handler = signal.signal(signal.SIGINT, self._interrupt)
         relay = None
         try:
@@ -127,7 +128,6 @@ class _Supervisor:
             console.close()
             control.close()
             self.context.term()
-            run_file.unlink(missing_ok=True)
         return self._report()
 
     def _interrupt(self, signum: int, frame: object) -> None:
@@ -201,10 +201,9 @@ class _Supervisor:
                 continue
             process.state = JobState.FAILED
             how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
-            self.failure = self.failure or (
-                f"{process.job.name} {how} before finishing (see its output above and "
-                f"{self.workdir / str(job_id) / 'job.log'})"
-            )
+            job_log = self.workdir / str(job_id) / "job.log"
+            see = f"its output above and {job_log}" if job_log.exists() else "its output above"
+            self.failure = self.failure or f"{process.job.name} {how} before finishing (see {see})"
 
     def _report(self) -> int:
         name = self.settings.name
@@ -222,8 +221,11 @@ class _Supervisor:
 
 
 def _write_console(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass  # the console is gone (a closed pipe): keep draining so jobs never block on print
 
 
 @contextlib.contextmanager

@@ -49,6 +49,7 @@ class Network:
             job.id = index + 1
         pipes = _link_pipes(jobs)
         for job in jobs:
+            _check_class_attributes(job)
             _check_run_signature(job)
         return cls(jobs=jobs, pipes=pipes)
 
@@ -101,6 +102,27 @@ def _link_pipes(jobs: tuple[BaseJob, ...]) -> dict[int, PipeLink]:
             raise ConfigError(f"pipe {pipe_id} connects {source.name} to itself")
         links[pipe_id] = PipeLink(pipe, source.id, destination.id)
     return links
+
+
+def _check_class_attributes(job: BaseJob) -> None:
+    """MAX_QUEUE, GROUPS and DEFAULT_NODE have the types the runtime and placement expect."""
+    name = type(job).__name__
+    limit = job.MAX_QUEUE
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ConfigError(f"{name}.MAX_QUEUE must be an int >= 0, 0 meaning no limit "
+                          f"(got {limit!r})")
+    groups = job.GROUPS
+    if not isinstance(groups, str) and not (
+        isinstance(groups, (list, tuple)) and all(isinstance(g, str) for g in groups)
+    ):
+        raise ConfigError(f"{name}.GROUPS must be a group name or a list of them, "
+                          f"e.g. ['HAS_MIC', 'ALL'] (got {groups!r})")
+    if job.DEFAULT_NODE is not None and not isinstance(job.DEFAULT_NODE, str):
+        raise ConfigError(f"{name}.DEFAULT_NODE must be a node's IP address as a string "
+                          f"(got {job.DEFAULT_NODE!r})")
+    if not job.groups() and job.DEFAULT_NODE is None:
+        raise ConfigError(f"{name}.GROUPS is empty and it has no DEFAULT_NODE: "
+                          "no node could ever run it")
 
 
 def _check_run_signature(job: BaseJob) -> None:

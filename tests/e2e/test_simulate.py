@@ -376,3 +376,25 @@ def test_max_queue_drops_the_oldest_blocks_and_logs_it(sim, project):
     assert pipe["dummies"] == 0
     assert stats["runs"] == len(values)
     assert stats["runs"] + pipe["dropped"] + pipe["stale"] == 3000
+
+
+@pytest.mark.timeout(40)
+def test_a_second_simulate_of_a_running_network_is_refused(sim, manage, project):
+    project.network("net", PIPES, SINK, """
+        from netjobs import CountSource
+        JOBS = [
+            CountSource(sleep=0.05, outputs=[PicklePipe(1)]),
+            CSVSinkJob(path="out.csv", inputs=[PicklePipe(1)]),
+        ]
+    """)
+    first = sim(project.root, "net")
+    out = first.job_dir(2) / "out.csv"
+    wait_until(lambda: out.exists() and len(read_csv(out)) > 2, 15, "the first rows")
+    second = manage(project.root, "net", "simulate", "--duration", "1")
+    assert second.returncode == 1, second
+    assert "already running" in second.stderr and "Traceback" not in second.stderr
+    rows = len(read_csv(out))
+    wait_until(lambda: len(read_csv(out)) > rows, 10, "the first network to go on writing")
+    first.interrupt()
+    assert first.wait(10) == 0, first.output()
+    assert manage(project.root, "net", "send", "1", "x").returncode == 1  # nothing runs now

@@ -168,3 +168,25 @@ def test_job_pipe_lists_are_checked():
         CSVSinkJob(path="x.csv", inputs=[])
     with pytest.raises(ConfigError, match="no outputs"):
         CSVSinkJob(path="x.csv", inputs=[PicklePipe(2)], outputs=[PicklePipe(3)])
+
+
+@pytest.mark.parametrize(("attributes", "words"), [
+    ({"MAX_QUEUE": -1}, ["MAX_QUEUE", "-1"]),
+    ({"MAX_QUEUE": "10"}, ["MAX_QUEUE", "'10'"]),
+    ({"GROUPS": 5}, ["GROUPS", "5"]),
+    ({"GROUPS": ["HAS_MIC", 3]}, ["GROUPS"]),
+    ({"DEFAULT_NODE": 4}, ["DEFAULT_NODE", "4"]),
+    ({"GROUPS": []}, ["GROUPS", "DEFAULT_NODE"]),
+])
+def test_bad_class_attributes_are_config_errors_naming_them(attributes, words):
+    job_class = type("Odd", (PythonJob,), {"run": lambda self: None, **attributes})
+    with pytest.raises(ConfigError) as caught:
+        Network.from_jobs([job_class()])
+    for word in ["Odd", *words]:
+        assert word in str(caught.value)
+
+
+def test_groups_may_be_empty_with_a_default_node():
+    job_class = type("Pinned", (PythonJob,), {
+        "run": lambda self: None, "GROUPS": [], "DEFAULT_NODE": "192.168.4.4"})
+    assert Network.from_jobs([job_class()]).jobs[0].groups() == ()
