@@ -10,7 +10,6 @@ job's name, ``[JoinJob 4] ...``.
 from __future__ import annotations
 
 import contextlib
-import enum
 import os
 import pickle
 import selectors
@@ -20,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from fission.core.jobs import BaseJob
@@ -28,19 +27,11 @@ from fission.errors import ConfigError
 from fission.runtime.spec import JobSpec
 
 
-class JobState(enum.Enum):
-    STARTING = "starting"
-    RUNNING = "running"
-    FINISHED = "finished"
-    FAILED = "failed"
-
-
 @dataclass
 class JobProcess:
     job: BaseJob
     popen: subprocess.Popen
-    state: JobState = JobState.STARTING
-    stats: dict = field(default_factory=dict)
+    #: When the backend first saw the process gone (its last words may still be on their way).
     exited_at: float | None = None
 
     @property

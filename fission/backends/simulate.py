@@ -27,9 +27,9 @@ from pathlib import Path
 import zmq
 
 from fission.backends.console import ConsoleServer, Prompt, claim_network
+from fission.backends.lifecycle import JobState, Lifecycle, Message
 from fission.backends.processes import (
     JobProcess,
-    JobState,
     OutputRelay,
     pickle_spec,
     start_job,
@@ -75,10 +75,15 @@ class _Supervisor:
         self.workdir = workdir
         self.sockets = sockets
         self.context = zmq.Context()
+        self.control = self.context.socket(zmq.ROUTER)
+        self.control.setsockopt(zmq.LINGER, 0)
+        self.lifecycle = Lifecycle(self.network)
         self.processes: dict[int, JobProcess] = {}
         self.failure: str | None = None
         self.interrupted = False
         self.timed_out = False
+        self._ops = {"ready": self._on_ready, "finished": self._on_finished,
+                     "failed": self._on_failed}
 
     def address(self, name: str) -> str:
         return f"ipc://{self.sockets / name}"
@@ -99,9 +104,7 @@ class _Supervisor:
 
     def run(self, duration: float | None) -> int:
         specs = self.specs()  # every job must pickle before any starts
-        control = self.context.socket(zmq.ROUTER)
-        control.setsockopt(zmq.LINGER, 0)
-        control.bind(self.address("control"))
+        self.control.bind(self.address("control"))
         interactive = [job for job in self.network.jobs if job.CONSOLE]
         console = ConsoleServer(self.context, self.address("send"),
                                 {job.id: self.address(f"console-{job.id}") for job in interactive})
@@ -116,90 +119,79 @@ class _Supervisor:
             relay.start()
             log.info("started %d job processes for %s", len(self.processes), self.settings.name)
             with _prompt_if_terminal(self, interactive):
-                self._supervise(control, console, duration)
+                self._supervise(console, duration)
         finally:
             signal.signal(signal.SIGINT, previous_handler)
             for process in self.processes.values():
                 if process.alive:
-                    self._send(control, process, {"op": "stop"})
+                    self._send([(process.job.id, {"op": "stop"})])
             stop_jobs(self.processes.values())
             if relay is not None:
                 relay.join(timeout=2)
             console.close()
-            control.close()
+            self.control.close()
             self.context.term()
         return self._report()
 
     def _interrupt(self, signum: int, frame: object) -> None:
         self.interrupted = True
 
-    def _supervise(
-        self, control: zmq.Socket, console: ConsoleServer, duration: float | None
-    ) -> None:
+    def _supervise(self, console: ConsoleServer, duration: float | None) -> None:
         deadline = None if duration is None else time.monotonic() + duration
         poller = zmq.Poller()
-        poller.register(control, zmq.POLLIN)
+        poller.register(self.control, zmq.POLLIN)
         poller.register(console.socket, zmq.POLLIN)
         while not self.interrupted and self.failure is None:
             events = dict(poller.poll(100))
-            if control in events:
-                while control.poll(0):
-                    identity, payload = control.recv_multipart()
-                    self._on_control(control, zmq.utils.jsonapi.loads(payload))
+            if self.control in events:
+                while self.control.poll(0):
+                    self._on_control(self.control.recv_multipart()[-1])
             if console.socket in events:
                 console.handle()
             self._check_processes()
-            if all(p.state is JobState.FINISHED and not p.alive for p in self.processes.values()):
+            if self.lifecycle.all_finished and not any(p.alive for p in self.processes.values()):
                 return
             if deadline is not None and time.monotonic() >= deadline:
                 log.info("--duration of %s s has passed; stopping", duration)
                 self.timed_out = True
                 return
 
-    def _on_control(self, control: zmq.Socket, message: dict) -> None:
-        process = self.processes.get(message.get("job"))
-        if process is None:
-            log.warning("control message from an unknown job: %r", message)
+    def _on_control(self, payload: bytes) -> None:
+        try:
+            message = zmq.utils.jsonapi.loads(payload)
+            job_id, handler = int(message["job"]), self._ops[message["op"]]
+            process = self.processes[job_id]
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed control message: %r", payload[:200])
             return
-        op = message.get("op")
-        if op == "ready":
-            process.state = JobState.RUNNING
-        elif op == "finished":
-            process.state = JobState.FINISHED
-            process.stats = message.get("stats", {})
-            log.info("%s finished: %s", process.job.name, process.stats)
-            for pipe in process.job.inputs:
-                producer = self.processes[self.network.pipes[pipe.id].source]
-                if producer.state is JobState.FINISHED:
-                    self._release_if_done(control, producer)
-                else:
-                    self._send(control, producer, {"op": "close_output", "pipe": pipe.id})
-            self._release_if_done(control, process)
-        elif op == "failed":
-            process.state = JobState.FAILED
-            self.failure = f"{process.job.name} failed: {message.get('error')}"
+        handler(process, message)
 
-    def _send(self, control: zmq.Socket, process: JobProcess, message: dict) -> None:
-        control.send_multipart([str(process.job.id).encode(), zmq.utils.jsonapi.dumps(message)])
+    def _on_ready(self, process: JobProcess, message: dict) -> None:
+        self._send(self.lifecycle.ready(process.job.id))
 
-    def _release_if_done(self, control: zmq.Socket, process: JobProcess) -> None:
-        """Let a finished job exit once every consumer of its outputs has finished."""
-        consumers = (self.processes[self.network.pipes[pipe.id].destination]
-                     for pipe in process.job.outputs)
-        if all(c.state is JobState.FINISHED for c in consumers):
-            self._send(control, process, {"op": "release"})
+    def _on_finished(self, process: JobProcess, message: dict) -> None:
+        log.info("%s finished: %s", process.job.name, message.get("stats"))
+        self._send(self.lifecycle.finished(process.job.id))
+
+    def _on_failed(self, process: JobProcess, message: dict) -> None:
+        self._send(self.lifecycle.failed(process.job.id))
+        self.failure = self.failure or f"{process.job.name} failed: {message.get('error')}"
+
+    def _send(self, messages: list[Message]) -> None:
+        for job_id, message in messages:
+            self.control.send_multipart([str(job_id).encode(), zmq.utils.jsonapi.dumps(message)])
 
     def _check_processes(self) -> None:
         now = time.monotonic()
         for job_id, process in self.processes.items():
             code = process.popen.poll()
-            if code is None or process.state in (JobState.FINISHED, JobState.FAILED):
+            if code is None or self.lifecycle.in_state(job_id, JobState.FINISHED, JobState.FAILED):
                 continue
             if process.exited_at is None:  # its last control message may still be on its way
                 process.exited_at = now
             if now - process.exited_at < LAST_WORDS:
                 continue
-            process.state = JobState.FAILED
+            self.lifecycle.failed(job_id)
             how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
             job_log = self.workdir / str(job_id) / "job.log"
             see = f"its output above and {job_log}" if job_log.exists() else "its output above"

@@ -9,6 +9,7 @@ every job process re-imports it by module path. Everything a job needs travels i
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -35,8 +36,11 @@ class KeepOptional(OptionalPicklePipe):
 
 
 def _write_count(path: str | None, count: int) -> None:
+    """Replace the file whole, so a reader never sees it truncated and still empty."""
     if path is not None:
-        Path(path).write_text(str(count))
+        partial = Path(f"{path}.partial")
+        partial.write_text(str(count))
+        os.replace(partial, path)
 
 
 class CountSource(PythonJob):
