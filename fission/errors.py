@@ -21,16 +21,8 @@ class PipeTypeError(ConfigError, TypeError):
     """One pipe id was used with two different pipe classes or arguments."""
 
 
-class AllocationError(FissionError, RuntimeError):
-    """No node may run a job under its DEFAULT_NODE, GROUPS and preference rules."""
-
-
 class JobError(FissionError, RuntimeError):
     """A job broke its contract with the runtime (for instance a wrong number of outputs)."""
-
-
-class JobFailedError(FissionError, RuntimeError):
-    """A job process raised or exited abnormally; the network was stopped."""
 
 
 class WireError(FissionError, ValueError):

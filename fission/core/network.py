@@ -56,10 +56,6 @@ class Network:
     def job(self, job_id: int) -> BaseJob:
         return self.jobs[job_id - 1]
 
-    def producers(self, job: BaseJob) -> list[int]:
-        """Ids of the jobs that write the inputs of ``job``, in input order."""
-        return [self.pipes[pipe.id].source for pipe in job.inputs]
-
     def describe(self) -> str:
         """One line per job: id, class and pipes (for ``info.txt``)."""
         lines = []

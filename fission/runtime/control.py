@@ -2,8 +2,10 @@
 
 Messages are small JSON objects with an ``op`` field, sent over a ZeroMQ DEALER
 socket to the backend's ROUTER. The job reports ``ready``, ``finished`` and
-``failed``; the backend may send the ops in :data:`JOB_OPS`. Each side dispatches
-through a table of handlers, so adding an op is adding an entry.
+``failed``; the backend sends ``stop`` (end after the current run), ``close_output``
+(a consumer has finished: stop sending on that pipe) and ``release`` (every consumer
+has finished: a finished job may close its sockets). Each side dispatches through a
+table of handlers, so adding an op is adding an entry.
 """
 
 from __future__ import annotations
@@ -15,10 +17,6 @@ from typing import Any
 import zmq
 
 log = logging.getLogger("fission.control")
-
-#: Ops a backend may send to a job: stop it; stop sending on one output pipe because
-#: its consumer has finished; let a finished job exit because all its consumers have.
-JOB_OPS = ("stop", "close_output", "release")
 
 
 class ControlChannel:

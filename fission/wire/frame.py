@@ -31,13 +31,10 @@ class Flags(IntFlag):
     NONE = 0
     #: The producer has finished; no block follows on this pipe.
     END = 1
-    #: The producer substituted this block for one it never received.
-    DUMMY = 2
 
 
-#: The flags as plain ints, for the per-block path (IntFlag operators are slow).
+#: The flag as a plain int, for the per-block path (IntFlag operators are slow).
 END = int(Flags.END)
-DUMMY = int(Flags.DUMMY)
 
 
 def encode(pipe: int, seq: int, payload: bytes, flags: int = 0, incarnation: int = 0) -> bytes:

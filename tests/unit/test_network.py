@@ -58,7 +58,6 @@ def test_jobs_are_numbered_in_list_order_and_pipes_linked():
     assert {pid: (link.source, link.destination) for pid, link in network.pipes.items()} == {
         1: (1, 3), 2: (2, 3), 3: (3, 4)}
     assert network.pipes[1].pipe is PicklePipe(1)
-    assert network.producers(jobs[2]) == [1, 2]
     assert jobs[2].name == "Two 3"
     described = network.describe().splitlines()
     assert len(described) == 4
