@@ -9,6 +9,8 @@ down by itself:
 - a finished job keeps its sockets open until every consumer of its outputs has
   finished, and is then let go (``release``), so its END blocks are never lost in a
   closing socket.
+
+:func:`describe_losses` turns the counters a job reports into words for the console.
 """
 
 from __future__ import annotations
@@ -66,3 +68,18 @@ class Lifecycle:
     @property
     def all_finished(self) -> bool:
         return all(state is JobState.FINISHED for state in self.states.values())
+
+
+def describe_losses(stats: dict) -> str:
+    """What a job's counters say was lost or replaced, in words; "" if nothing was."""
+    totals = dict.fromkeys(("dummies", "dropped", "garbage", "stale"), 0)
+    for counters in stats.get("inputs", {}).values():
+        for key in totals:
+            totals[key] += counters.get(key, 0)
+    words = {
+        "dummies": "missing blocks replaced by dummies",
+        "dropped": "blocks dropped (MAX_QUEUE or a full optional buffer)",
+        "garbage": "unreadable blocks dropped",
+        "stale": "duplicate or out-of-order blocks dropped",
+    }
+    return "; ".join(f"{count} {words[key]}" for key, count in totals.items() if count)

@@ -27,7 +27,7 @@ from pathlib import Path
 import zmq
 
 from fission.backends.console import ConsoleServer, Prompt, claim_network
-from fission.backends.lifecycle import JobState, Lifecycle, Message
+from fission.backends.lifecycle import JobState, Lifecycle, Message, describe_losses
 from fission.backends.processes import (
     JobProcess,
     OutputRelay,
@@ -83,7 +83,8 @@ class _Supervisor:
         self.interrupted = False
         self.timed_out = False
         self._ops = {"ready": self._on_ready, "finished": self._on_finished,
-                     "failed": self._on_failed}
+                     "stopped": self._on_stopped, "failed": self._on_failed}
+        self.statistics: dict[int, dict] = {}
 
     def address(self, name: str) -> str:
         return f"ipc://{self.sockets / name}"
@@ -126,6 +127,8 @@ class _Supervisor:
                 if process.alive:
                     self._send([(process.job.id, {"op": "stop"})])
             stop_jobs(self.processes.values())
+            while self.control.poll(0):  # the counters of the jobs just stopped
+                self._on_control(self.control.recv_multipart()[-1])
             if relay is not None:
                 relay.join(timeout=2)
             console.close()
@@ -171,7 +174,12 @@ class _Supervisor:
 
     def _on_finished(self, process: JobProcess, message: dict) -> None:
         log.info("%s finished: %s", process.job.name, message.get("stats"))
+        self.statistics[process.job.id] = message.get("stats") or {}
         self._send(self.lifecycle.finished(process.job.id))
+
+    def _on_stopped(self, process: JobProcess, message: dict) -> None:
+        log.info("%s stopped: %s", process.job.name, message.get("stats"))
+        self.statistics[process.job.id] = message.get("stats") or {}
 
     def _on_failed(self, process: JobProcess, message: dict) -> None:
         self._send(self.lifecycle.failed(process.job.id))
@@ -199,6 +207,12 @@ class _Supervisor:
 
     def _report(self) -> int:
         name = self.settings.name
+        for job_id, stats in sorted(self.statistics.items()):
+            losses = describe_losses(stats)
+            if losses:
+                log_file = self.workdir / str(job_id) / "job.log"
+                print(f"FISSION: {self.network.job(job_id).name} {losses} (see {log_file})",
+                      file=sys.stderr)
         if self.failure is not None:
             print(f"error: {self.failure}. The network {name} was stopped; files written so far "
                   f"are in {self.workdir}.", file=sys.stderr)

@@ -1,11 +1,12 @@
 """The control channel between a job process and the backend that started it.
 
 Messages are small JSON objects with an ``op`` field, sent over a ZeroMQ DEALER
-socket to the backend's ROUTER. The job reports ``ready``, ``finished`` and
-``failed``; the backend sends ``stop`` (end after the current run), ``close_output``
-(a consumer has finished: stop sending on that pipe) and ``release`` (every consumer
-has finished: a finished job may close its sockets). Each side dispatches through a
-table of handlers, so adding an op is adding an entry.
+socket to the backend's ROUTER. The job reports ``ready``, ``finished`` or
+``stopped`` (with its counters) and ``failed``. The backend sends ``stop`` (end
+after the current run), ``close_output`` (a consumer has finished: stop sending on
+that pipe) and ``release`` (every consumer has finished: a finished job may close
+its sockets). Each side dispatches through a table of handlers, so adding an op is
+adding an entry.
 """
 
 from __future__ import annotations

@@ -56,9 +56,12 @@ def main() -> int:
         runner = JobRunner(spec, context, wakeup_fd=_signal_wakeup_pipe())
         runner.run()
     except JobStopped:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         if runner is not None:
             stats = runner.statistics()
             log.info("%s stopped after %d runs: %s", spec.job.name, runner.runs, stats)
+            runner.control.send("stopped", stats=stats)
+            runner.control.close()  # with its linger, so the counters reach the backend
         context.destroy(linger=0)
         return 0
     except Exception as error:  # noqa: BLE001 - the user's error, reported with their traceback

@@ -340,7 +340,9 @@ class JobRunner:
     def _finish(self) -> None:
         """Tell consumers the stream ended and the backend what happened."""
         if self._stop_requested:
-            log.info("stopped after %d runs: %s", self.runs, self.statistics())
+            stats = self.statistics()
+            log.info("stopped after %d runs: %s", self.runs, stats)
+            self.control.send("stopped", stats=stats)
             return
         for output in self._outputs:
             if output.open:

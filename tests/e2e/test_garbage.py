@@ -68,5 +68,6 @@ def test_garbage_on_a_pipe_is_dropped_counted_and_logged(sim, project):
     stats = job_stats(run.job_dir(2) / "job.log")["inputs"][1]
     assert stats["garbage"] == len(garbage)
     assert stats["dummies"] == 0 and stats["stale"] == 0
+    assert f"FISSION: CSVSinkJob 2 {len(garbage)} unreadable blocks dropped" in run.stderr
     # The stream itself is untouched: every block, in order, once.
     assert read_csv(out)[1:] == [[str(i)] for i in range(100)]

@@ -376,6 +376,9 @@ def test_max_queue_drops_the_oldest_blocks_and_logs_it(sim, project):
     assert pipe["dummies"] == 0
     assert stats["runs"] == len(values)
     assert stats["runs"] + pipe["dropped"] + pipe["stale"] == 3000
+    # ... and the console says so when the network ends.
+    assert (f"FISSION: LossySlowCounter 2 {pipe['dropped']} blocks dropped (MAX_QUEUE"
+            in run.stderr), run.stderr
 
 
 @pytest.mark.timeout(40)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fission.backends.lifecycle import JobState, Lifecycle
+from fission.backends.lifecycle import JobState, Lifecycle, describe_losses
 from fission.core.jobs import PythonJob
 from fission.core.network import Network
 from fission.core.pipes import PicklePipe
@@ -61,3 +61,11 @@ def test_states_follow_the_reports():
     assert lifecycle.in_state(1, JobState.RUNNING)
     assert lifecycle.in_state(2, JobState.FINISHED, JobState.FAILED)
     assert not lifecycle.all_finished
+
+
+def test_losses_are_described_in_words_and_nothing_lost_says_nothing():
+    assert describe_losses({"runs": 5, "inputs": {"1": {"dummies": 0, "dropped": 0}}}) == ""
+    assert describe_losses({"inputs": {"1": {"dummies": 2, "garbage": 1},
+                                       "2": {"dummies": 1, "dropped": 4}}}) == (
+        "3 missing blocks replaced by dummies; 4 blocks dropped (MAX_QUEUE or a full optional "
+        "buffer); 1 unreadable blocks dropped")
