@@ -30,7 +30,7 @@ from fission.runtime.align import DONE, Aligner
 from fission.runtime.control import ControlChannel
 from fission.runtime.optional import OptionalInput
 from fission.runtime.spec import CONSOLE_PIPE_ID, JobSpec
-from fission.wire.frame import END, HEADER, VERSION, decode
+from fission.wire.frame import END, HEADER, VERSION, decode, encode
 
 log = logging.getLogger("fission.job")
 NOBLOCK = zmq.NOBLOCK
@@ -215,26 +215,20 @@ class JobRunner:
         if not self._outputs:
             return  # a sink: what run returns goes nowhere
         header, incarnation = HEADER.pack, self._incarnation
-        if isinstance(result, tuple):
-            if len(result) != len(self._outputs):
-                raise JobError(
-                    f"{self.job.name} returned a tuple of {len(result)} values for its "
-                    f"{len(self._outputs)} outputs; return one value per output, or a non-tuple "
-                    "value for all of them (wrap a single tuple: return (my_tuple,))"
-                )
-            for index, pipe_id, pack, send, output in self._live:
-                frame = header(VERSION, 0, incarnation, pipe_id, seq) + pack(result[index])
-                try:
-                    send(frame, NOBLOCK)
-                except zmq.Again:
-                    self._send_waiting(output, frame)
-        else:
-            for _index, pipe_id, pack, send, output in self._live:
-                frame = header(VERSION, 0, incarnation, pipe_id, seq) + pack(result)
-                try:
-                    send(frame, NOBLOCK)
-                except zmq.Again:
-                    self._send_waiting(output, frame)
+        mapped = isinstance(result, tuple)
+        if mapped and len(result) != len(self._outputs):
+            raise JobError(
+                f"{self.job.name} returned a tuple of {len(result)} values for its "
+                f"{len(self._outputs)} outputs; return one value per output, or a non-tuple "
+                "value for all of them (wrap a single tuple: return (my_tuple,))"
+            )
+        for index, pipe_id, pack, send, output in self._live:
+            frame = header(VERSION, 0, incarnation, pipe_id, seq) + pack(
+                result[index] if mapped else result)
+            try:
+                send(frame, NOBLOCK)
+            except zmq.Again:
+                self._send_waiting(output, frame)
 
     def _send_waiting(self, output: _Output, frame: bytes) -> None:
         """Send once the consumer has room, handling control messages meanwhile."""
@@ -346,8 +340,8 @@ class JobRunner:
             return
         for output in self._outputs:
             if output.open:
-                end = HEADER.pack(VERSION, END, self._incarnation, output.pipe_id, self.next_seq)
-                self._send_waiting(output, end)
+                self._send_waiting(output, encode(output.pipe_id, self.next_seq, b"", END,
+                                                  self._incarnation))
         stats = self.statistics()
         log.info("finished after %d runs: %s", self.runs, stats)
         self.control.send("finished", stats=stats)
