@@ -36,6 +36,7 @@ from fission.backends.processes import (
     stop_jobs,
 )
 from fission.config import Settings, configure_logging, load_settings
+from fission.runtime.control import identity
 from fission.runtime.spec import JobSpec
 
 log = logging.getLogger("fission.simulate")
@@ -187,7 +188,7 @@ class _Supervisor:
 
     def _send(self, messages: list[Message]) -> None:
         for job_id, message in messages:
-            self.control.send_multipart([str(job_id).encode(), zmq.utils.jsonapi.dumps(message)])
+            self.control.send_multipart([identity(job_id, 0), zmq.utils.jsonapi.dumps(message)])
 
     def _check_processes(self) -> None:
         now = time.monotonic()

@@ -2,11 +2,18 @@
 
 Messages are small JSON objects with an ``op`` field, sent over a ZeroMQ DEALER
 socket to the backend's ROUTER. The job reports ``ready``, ``finished`` or
-``stopped`` (with its counters) and ``failed``. The backend sends ``stop`` (end
-after the current run), ``close_output`` (a consumer has finished: stop sending on
-that pipe) and ``release`` (every consumer has finished: a finished job may close
-its sockets). Each side dispatches through a table of handlers, so adding an op is
-adding an entry.
+``stopped`` (with its counters), ``failed`` and ``fenced``. The backend sends
+``stop`` (end after the current run), ``close_output`` (a consumer has finished:
+stop sending on that pipe), ``release`` (every consumer has finished: a finished
+job may close its sockets), ``connect`` (send an output pipe to this address from
+now on), ``fence`` (drop blocks of older incarnations on an input pipe, and say how
+far it has got) and ``begin`` (a gated source may start, at this sequence number).
+Each side dispatches through a table of handlers, so adding an op is adding an
+entry.
+
+A job's socket identity is its id *and* incarnation: after a failover the copy
+that was replaced may still be connected, and the backend must be able to tell the
+two apart and address each.
 """
 
 from __future__ import annotations
@@ -20,18 +27,26 @@ import zmq
 log = logging.getLogger("fission.control")
 
 
+def identity(job_id: int, incarnation: int) -> bytes:
+    """The control socket identity of one copy of a job, for the backend's ROUTER."""
+    return f"{job_id}.{incarnation}".encode()
+
+
 class ControlChannel:
     """The job's end of the control channel."""
 
-    def __init__(self, context: zmq.Context, address: str, job_id: int) -> None:
+    def __init__(self, context: zmq.Context, address: str, job_id: int,
+                 incarnation: int = 0) -> None:
         self.socket = context.socket(zmq.DEALER)
-        self.socket.setsockopt(zmq.IDENTITY, str(job_id).encode())
+        self.socket.setsockopt(zmq.IDENTITY, identity(job_id, incarnation))
         self.socket.setsockopt(zmq.LINGER, 2000)
         self.socket.connect(address)
         self.job_id = job_id
+        self.incarnation = incarnation
 
     def send(self, op: str, **fields: Any) -> None:
-        self.socket.send_json({"op": op, "job": self.job_id, **fields})
+        self.socket.send_json({"op": op, "job": self.job_id, "incarnation": self.incarnation,
+                               **fields})
 
     def dispatch(self, handlers: Mapping[str, Callable[[dict], None]]) -> None:
         """Handle every message waiting, without blocking."""

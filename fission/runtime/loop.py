@@ -8,7 +8,14 @@ control channel while data flows without pause. No logging happens per block.
 
 Backpressure: every pipe is a PUSH socket connected to a PULL socket with
 high-water marks on both ends, and the loop reads an input only when the aligner
-wants it, so a slow job makes its producers wait and memory stays bounded.
+wants it, so a slow job makes its producers wait and memory stays bounded. PUSH
+sockets queue only to connected peers (``IMMEDIATE``): while a consumer is gone, its
+producer waits instead of filling a queue that a failover would throw away.
+
+Failover support is two numbers per input: the lowest incarnation it accepts (a
+block of an older one comes from a copy that was replaced, and is dropped) and how
+far it has got (the next sequence number it expects), which a ``fence`` reports so
+that a replaced source continues the numbering instead of restarting it.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ class _Output:
     pipe_id: int
     pack: Callable[[Any], bytes]
     socket: zmq.Socket
+    address: str | None
     open: bool = True
 
 
@@ -55,6 +63,12 @@ class _Input:
     unpack: Callable[[Any], Any]
     socket: zmq.Socket
     garbage: int = 0
+    #: Blocks of older incarnations dropped (a replaced producer's).
+    fenced: int = 0
+    #: The lowest producer incarnation accepted.
+    incarnation: int = 0
+    #: One past the highest sequence number received.
+    next_seq: int = 0
 
 
 class JobRunner:
@@ -69,10 +83,13 @@ class JobRunner:
         self.job = job = spec.job
         self._wakeup_fd = wakeup_fd
         self._incarnation = spec.incarnation
-        self.control = ControlChannel(context, spec.control, job.id)
-        self._handlers = {"stop": self._on_stop, "close_output": self._on_close_output}
+        self.control = ControlChannel(context, spec.control, job.id, spec.incarnation)
+        self._handlers = {"stop": self._on_stop, "close_output": self._on_close_output,
+                          "connect": self._on_connect, "fence": self._on_fence,
+                          "begin": self._on_begin}
         self._stopping = False
         self._stop_requested = False
+        self._first_seq: int | None = None if spec.gated else 0
 
         required: list[_Input] = []
         required_pipes: list[BasePipe | _ConsoleLine] = []
@@ -97,7 +114,8 @@ class JobRunner:
         self._aligner = Aligner(required_pipes, max_queue=job.MAX_QUEUE)
 
         self._outputs = [
-            _Output(pipe.id, pipe.pack, _push(context, spec.outputs[pipe.id], pipe.HWM))
+            _Output(pipe.id, pipe.pack, _push(context, spec.outputs.get(pipe.id), pipe.HWM),
+                    spec.outputs.get(pipe.id))
             for pipe in job.outputs
         ]
         self._refresh_live()
@@ -115,7 +133,9 @@ class JobRunner:
 
     def run(self) -> None:
         """Set the job up, run it to its end, and tear it down whatever happens."""
-        self.control.send("ready")
+        bound = {port.pipe_id: port.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+                 for port in self._inputs()}
+        self.control.send("ready", inputs=bound)
         self.job.setup()
         try:
             if self._single_input:
@@ -158,7 +178,7 @@ class JobRunner:
         """
         port = self._required[0]
         recv, unpack, pipe = port.socket.recv, port.unpack, port.pipe_id
-        run, emit, monotonic, last = self.job.run, self._emit, time.monotonic, -1
+        run, emit, monotonic = self.job.run, self._emit, time.monotonic
         while not self._stopping:
             try:
                 frame = recv(NOBLOCK)
@@ -167,26 +187,32 @@ class JobRunner:
                 if frame is None:
                     break
             try:
-                flags, _incarnation, seq, payload = decode(frame, pipe)
+                flags, incarnation, seq, payload = decode(frame, pipe)
+                if incarnation != port.incarnation and not _admit(port, incarnation):
+                    continue
                 if flags & END:
                     break
                 value = unpack(payload)
             except Exception as error:  # noqa: BLE001 - any unreadable block is dropped and counted
                 self._garbage(port, error)
                 continue
-            if seq <= last:
+            if seq < port.next_seq:
                 self._aligner.stale[0] += 1
                 continue
-            last = seq
+            port.next_seq = seq + 1
             emit(seq, run(value))
             self.runs += 1
             if monotonic() >= self._next_control:
                 self._check_control()
-        self.next_seq = last + 1
+        self.next_seq = port.next_seq
 
     def _produce(self) -> None:
         """Call a source's generator or ``run`` until it is exhausted or returns None."""
         job = self.job
+        self._serve_control_until(lambda: self._first_seq is not None)
+        if self._stop_requested:
+            return
+        first = self._first_seq
         if inspect.isgeneratorfunction(job.run):
             values = job.run()
         elif self._layout:
@@ -194,14 +220,14 @@ class JobRunner:
         else:
             values = iter(job.run, None)
         emit, monotonic = self._emit, time.monotonic
-        for seq, value in enumerate(values):
+        for seq, value in enumerate(values, first):
             emit(seq, value)
             self.runs += 1
             if monotonic() >= self._next_control:
                 self._check_control()
             if self._stopping:
                 break
-        self.next_seq = self.runs
+        self.next_seq = first + self.runs
 
     def _arguments(self, values: list[Any]) -> list[Any]:
         self._drain_optional()
@@ -260,7 +286,9 @@ class JobRunner:
             if frame is None:
                 return
         try:
-            flags, _incarnation, seq, payload = decode(frame, port.pipe_id)
+            flags, incarnation, seq, payload = decode(frame, port.pipe_id)
+            if incarnation != port.incarnation and not _admit(port, incarnation):
+                return
             if flags & END:
                 self._aligner.end(index, seq)
                 return
@@ -268,6 +296,8 @@ class JobRunner:
         except Exception as error:  # noqa: BLE001 - any unreadable block is dropped and counted
             self._garbage(port, error)
             return
+        if seq >= port.next_seq:
+            port.next_seq = seq + 1
         self._aligner.push(index, seq, value)
 
     def _receive_waiting(self, port: _Input) -> bytes | None:
@@ -299,7 +329,9 @@ class JobRunner:
             while socket.poll(0):
                 frame = socket.recv()
                 try:
-                    flags, _incarnation, _seq, payload = decode(frame, port.pipe_id)
+                    flags, incarnation, _seq, payload = decode(frame, port.pipe_id)
+                    if incarnation != port.incarnation and not _admit(port, incarnation):
+                        continue
                     if not flags & END:
                         policy.offer(port.unpack(payload))
                 except Exception as error:  # noqa: BLE001 - dropped and counted
@@ -321,6 +353,28 @@ class JobRunner:
     def _on_stop(self, message: dict) -> None:
         log.info("stop requested by the backend")
         self._stop_requested = self._stopping = True
+
+    def _on_connect(self, message: dict) -> None:
+        for output in self._outputs:
+            if output.pipe_id == message.get("pipe"):
+                if output.address is not None:
+                    with contextlib.suppress(zmq.ZMQError):  # already gone
+                        output.socket.disconnect(output.address)
+                output.address = str(message["address"])
+                output.socket.connect(output.address)
+                log.info("pipe %s: sending to %s", output.pipe_id, output.address)
+
+    def _on_fence(self, message: dict) -> None:
+        for port in self._inputs():
+            if port.pipe_id == message.get("pipe"):
+                port.incarnation = max(port.incarnation, int(message["incarnation"]))
+                log.info("pipe %s: accepting incarnation %d and later only, at block %d",
+                         port.pipe_id, port.incarnation, port.next_seq)
+                self.control.send("fenced", pipe=port.pipe_id, position=port.next_seq)
+
+    def _on_begin(self, message: dict) -> None:
+        self._first_seq = int(message["seq"])
+        log.info("continuing at block %d", self._first_seq)
 
     def _on_close_output(self, message: dict) -> None:
         for output in self._outputs:
@@ -362,11 +416,19 @@ class JobRunner:
             nonlocal released
             released = True
 
-        handlers = {**self._handlers, "release": release, "stop": release}
+        self._serve_control_until(lambda: released, {"release": release, "stop": release})
+
+    def _serve_control_until(self, done: Callable[[], bool],
+                             extra: dict[str, Callable[[dict], None]] | None = None) -> None:
+        """Handle control messages (and signals) until ``done()`` or a stop."""
+        handlers = {**self._handlers, **(extra or {})}
         poller = self._new_poller()
-        while not released:
+        while not done() and not self._stop_requested:
             self._poll(poller)
             self.control.dispatch(handlers)
+
+    def _inputs(self) -> list[_Input]:
+        return self._required + [port for port, _ in self._optional]
 
     def _new_poller(self) -> zmq.Poller:
         """A poller on the control channel and the signal wake-up pipe."""
@@ -392,9 +454,10 @@ class JobRunner:
             per_input[port.pipe_id] = {"garbage": port.garbage,
                                        "dummies": aligner.dummies[index],
                                        "dropped": aligner.dropped[index],
-                                       "stale": aligner.stale[index]}
+                                       "stale": aligner.stale[index] + port.fenced}
         for port, policy in self._optional:
-            per_input[port.pipe_id] = {"garbage": port.garbage, "dropped": policy.dropped}
+            per_input[port.pipe_id] = {"garbage": port.garbage, "dropped": policy.dropped,
+                                       "stale": port.fenced}
         return {"runs": self.runs, "inputs": per_input,
                 "outputs": {o.pipe_id: {"open": o.open} for o in self._outputs},
                 "leftover": aligner.leftover()}
@@ -421,10 +484,25 @@ def _pull(context: zmq.Context, address: str, hwm: int) -> zmq.Socket:
     return socket
 
 
-def _push(context: zmq.Context, address: str, hwm: int) -> zmq.Socket:
+def _push(context: zmq.Context, address: str | None, hwm: int) -> zmq.Socket:
     socket = context.socket(zmq.PUSH)
     socket.setsockopt(zmq.SNDHWM, hwm)
     socket.setsockopt(zmq.RECONNECT_IVL, 10)
+    socket.setsockopt(zmq.IMMEDIATE, 1)
     socket.setsockopt(zmq.LINGER, 0)
-    socket.connect(address)
+    if address is not None:
+        socket.connect(address)
     return socket
+
+
+def _admit(port: _Input, incarnation: int) -> bool:
+    """Whether a block of another incarnation than the input's current one is taken.
+
+    A newer one means the producer was replaced: from now on only its blocks count.
+    An older one comes from the replaced copy, and is dropped.
+    """
+    if incarnation > port.incarnation:
+        port.incarnation = incarnation
+        return True
+    port.fenced += 1
+    return False

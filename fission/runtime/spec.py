@@ -14,10 +14,17 @@ CONSOLE_PIPE_ID = 0
 class JobSpec:
     """How to run one job: the job itself and where its pipes live.
 
-    ``inputs`` maps each input pipe id to the address this process binds;
-    ``outputs`` maps each output pipe id to the address it connects to. The
-    backend's ``control`` endpoint is connected to; ``console``, for a job with a
-    console input, is bound.
+    ``inputs`` maps each input pipe id to the address this process binds (a TCP
+    address may leave the port to the system, ``tcp://10.0.0.2:*``: the bound
+    addresses travel in the ``ready`` report); ``outputs`` maps each output pipe id
+    to the address it connects to, and an output missing there waits for a
+    ``connect`` from the backend. The backend's ``control`` endpoint is connected
+    to; ``console``, for a job with a console input, is bound.
+
+    ``incarnation`` is stamped on every block sent, so consumers can tell a
+    replacement's blocks from those of the copy it replaced. A ``gated`` job (a
+    replaced source) waits for ``begin`` before producing, which tells it the
+    sequence number to continue from.
     """
 
     job: BaseJob
@@ -27,3 +34,4 @@ class JobSpec:
     console: str | None = None
     log_level: str = "DEBUG"
     incarnation: int = 0
+    gated: bool = False
