@@ -31,3 +31,7 @@ class WireError(FissionError, ValueError):
 
 class NotRunningError(FissionError, RuntimeError):
     """A command needs a running network and none answers."""
+
+
+class AllocationError(FissionError, RuntimeError):
+    """No allowed node can take a job (its DEFAULT_NODE, GROUPS and the nodes up)."""
