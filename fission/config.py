@@ -38,6 +38,9 @@ class Settings:
     client_ip: str = "127.0.0.1"
     debug_window: bool = False
     pre_copy: bool = False
+    scheduler_port: int = 8786
+    node_wait: float = 30.0
+    node_timeout: float = 1.5
 
     @property
     def directory(self) -> Path:
@@ -96,7 +99,22 @@ def load_settings(project: Path, network: str) -> Settings:
         client_ip=str(key("CLIENT_IP", "127.0.0.1", str)),
         debug_window=bool(key("DEBUG_WINDOW", False, bool)),
         pre_copy=bool(key("PRE_COPY", False, bool)),
+        scheduler_port=_port(where, key("SCHEDULER_PORT", 8786, int)),
+        node_wait=_seconds(where, "NODE_WAIT", key("NODE_WAIT", 30.0, (int, float))),
+        node_timeout=_seconds(where, "NODE_TIMEOUT", key("NODE_TIMEOUT", 1.5, (int, float))),
     )
+
+
+def _port(where: str, value: object) -> int:
+    if isinstance(value, bool) or not 0 < int(value) < 65536:
+        raise ConfigError(f"{where}: SCHEDULER_PORT must be a port number 1-65535, got {value!r}")
+    return int(value)
+
+
+def _seconds(where: str, name: str, value: object) -> float:
+    if isinstance(value, bool) or not float(value) > 0:
+        raise ConfigError(f"{where}: {name} must be a number of seconds above 0, got {value!r}")
+    return float(value)
 
 
 def _import_config(project: Path, network: str) -> ModuleType:

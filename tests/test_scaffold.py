@@ -175,16 +175,6 @@ def test_simulate_unknown_network_names_the_folder(project: Path) -> None:
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("command", ["run", "collect"])
-def test_distributed_commands_say_they_are_not_in_this_release(project: Path, command: str) -> None:
-    result = manage(project, "mynet", command)
-    assert result.returncode == 2
-    assert "not part of this release" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert "Traceback" not in result.stderr
-
-
-@pytest.mark.timeout(60)
 def test_usage_errors_exit_2(project: Path) -> None:
     assert manage(project).returncode == 2
     assert manage(project, "mynet", "nosuchcommand").returncode == 2

@@ -39,6 +39,11 @@ class Lifecycle:
         self.states[job_id] = JobState.RUNNING
         return []
 
+    def restart(self, job_id: int) -> list[Message]:
+        """A new copy of the job is starting (a failover)."""
+        self.states[job_id] = JobState.STARTING
+        return []
+
     def failed(self, job_id: int) -> list[Message]:
         self.states[job_id] = JobState.FAILED
         return []

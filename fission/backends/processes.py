@@ -97,12 +97,15 @@ def stop_jobs(processes: Iterable[JobProcess], patience: float = 1.0, grace: flo
 class OutputRelay(threading.Thread):
     """Copies every line the job processes print to ``write``, prefixed with the job."""
 
-    def __init__(self, processes: Iterable[JobProcess], write: Callable[[str], None]) -> None:
+    def __init__(self, processes: Iterable[JobProcess], write: Callable[[str], None],
+                 where: str | None = None) -> None:
+        """``where``, if given, names the machine in each prefix: ``[JoinJob 4 @local]``."""
         super().__init__(name="fission-output-relay", daemon=True)
         self._write = write
         self._selector = selectors.DefaultSelector()
+        suffix = f" @{where}" if where else ""
         for process in processes:
-            prefix = f"[{process.job.name}] "
+            prefix = f"[{process.job.name}{suffix}] "
             for stream in (process.popen.stdout, process.popen.stderr):
                 os.set_blocking(stream.fileno(), False)
                 self._selector.register(stream, selectors.EVENT_READ, [prefix, b""])

@@ -22,6 +22,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import zmq
@@ -117,10 +118,10 @@ class _Supervisor:
             for job in self.network.jobs:
                 self.processes[job.id] = start_job(job, specs[job.id], self.workdir / str(job.id),
                                                    python_path)
-            relay = OutputRelay(self.processes.values(), _write_console)
+            relay = OutputRelay(self.processes.values(), write_console)
             relay.start()
             log.info("started %d job processes for %s", len(self.processes), self.settings.name)
-            with _prompt_if_terminal(self, interactive):
+            with prompt_if_terminal(self.settings, interactive, self._interrupt_from_prompt):
                 self._supervise(console, duration)
         finally:
             signal.signal(signal.SIGINT, previous_handler)
@@ -138,6 +139,9 @@ class _Supervisor:
         return self._report()
 
     def _interrupt(self, signum: int, frame: object) -> None:
+        self.interrupted = True
+
+    def _interrupt_from_prompt(self) -> None:
         self.interrupted = True
 
     def _supervise(self, console: ConsoleServer, duration: float | None) -> None:
@@ -227,7 +231,7 @@ class _Supervisor:
         return 0
 
 
-def _write_console(text: str) -> None:
+def write_console(text: str) -> None:
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -236,18 +240,15 @@ def _write_console(text: str) -> None:
 
 
 @contextlib.contextmanager
-def _prompt_if_terminal(supervisor: _Supervisor, interactive: list):
+def prompt_if_terminal(settings: Settings, interactive: list, stop: Callable[[], None]):
     """A prompt for InteractiveJobs when a person is at the terminal; else nothing."""
     if not interactive or not sys.stdin.isatty():
         yield
         return
     from prompt_toolkit.patch_stdout import patch_stdout
 
-    def stop() -> None:
-        supervisor.interrupted = True
-
     with patch_stdout(raw=True):
-        prompt = Prompt(supervisor.settings.project, supervisor.settings.name, interactive, stop)
+        prompt = Prompt(settings.project, settings.name, interactive, stop)
         prompt.start()
         try:
             yield

@@ -68,6 +68,23 @@ def _send_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("text", metavar="TEXT", help="one line to send (quote it for the shell)")
 
 
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    _simulate_arguments(parser)
+
+
+def _node_arguments(parser: argparse.ArgumentParser) -> None:
+    from fission.backends.dask_cluster import DEFAULT_PORT
+
+    parser.add_argument("--client", metavar="CLIENT_IP", required=True,
+                        help="address of the client whose runs this node serves (its CLIENT_IP)")
+    parser.add_argument("--port", metavar="PORT", type=int, default=DEFAULT_PORT,
+                        help=f"the client's SCHEDULER_PORT (default {DEFAULT_PORT})")
+    parser.add_argument("--host", metavar="NODE_IP", required=True,
+                        help="this node's address, as listed in the network's NODES")
+    parser.add_argument("--cpus", metavar="N", type=int, default=None,
+                        help="how many jobs this node takes (default: its CPU count)")
+
+
 @dataclass(frozen=True)
 class Command:
     name: str
@@ -99,10 +116,10 @@ COMMANDS: tuple[Command, ...] = (
         "send one line to an InteractiveJob of the running NET",
         _send_arguments,
     ),
-    Command("run", Scope.NETWORK, "run NET on its nodes (not in this release)",
-            implementation="distributed"),
-    Command("collect", Scope.NETWORK, "collect the logs of a distributed run (not in this release)",
-            implementation="distributed"),
+    Command("node", Scope.PROJECT, "serve the runs of a client as one of its nodes",
+            _node_arguments),
+    Command("run", Scope.NETWORK, "run NET on its nodes, with failover", _run_arguments),
+    Command("collect", Scope.NETWORK, "copy the job logs of every node to NET/collection/"),
 )
 
 _BY_NAME = {command.name: command for command in COMMANDS}

@@ -1,0 +1,71 @@
+"""``fission node``: the agent that makes a machine a FISSION node.
+
+It runs a Dask worker (no Nanny: a Nanny restarts a lost worker, and Dask then
+re-runs the tasks pinned to it, which would duplicate jobs) that joins the
+scheduler inside the client. A worker shuts down for good when it loses the
+scheduler or is removed from it, so the agent starts a fresh one each time: the
+agent waits for a client, outlives it, and joins the next run by itself.
+
+Whenever its worker ends, the agent stops every job process it started: a node
+declared dead must not keep old copies of jobs running (their blocks are fenced
+anyway). SIGINT or SIGTERM stop the jobs and the agent within a few seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+
+from fission.backends.dask_cluster import configure_dask
+from fission.backends.node_metrics import NodeMetrics
+from fission.backends.supervisor import stop_all
+
+log = logging.getLogger("fission.node")
+
+#: Seconds between two workers, so a scheduler that refuses us is not hammered.
+RESTART_DELAY = 0.2
+
+
+async def serve(client: str, port: int, host: str, cpus: int) -> None:
+    """Be a node of whichever client runs at ``client:port`` until a signal says stop."""
+    from distributed import Worker
+
+    configure_dask()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    stopping = asyncio.ensure_future(stop.wait())
+    metrics = NodeMetrics(cpus, disk_path=os.path.expanduser("~"))
+    print(f"fission node {host}: {cpus} cpus, waiting for a client at {client}:{port}",
+          flush=True)
+    while not stop.is_set():
+        worker = Worker(f"tcp://{client}:{port}", host=host, nthreads=max(cpus, 1),
+                        dashboard=False, memory_limit=0, plugins=(metrics,),
+                        name=f"fission-{host}-{os.getpid()}")
+        starting = asyncio.ensure_future(worker.start())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if starting.done() and starting.exception() is None:
+            print(f"fission node {host}: joined the client as {worker.address}", flush=True)
+            finished = asyncio.ensure_future(worker.finished())
+            await asyncio.wait({finished, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopped = await loop.run_in_executor(None, stop_all)
+        if stopped:
+            print(f"fission node {host}: stopped {stopped} job processes", flush=True)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(worker.close(reason="fission-node-restart"), 3)
+        if not starting.done():
+            starting.cancel()
+        if not stop.is_set():
+            print(f"fission node {host}: left the client; waiting for the next run",
+                  flush=True)
+            await asyncio.sleep(RESTART_DELAY)
+    print(f"fission node {host}: stopped", flush=True)
+
+
+def main(client: str, port: int, host: str, cpus: int | None) -> int:
+    asyncio.run(serve(client, port, host, cpus or os.cpu_count() or 1))
+    return 0

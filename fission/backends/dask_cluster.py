@@ -1,0 +1,203 @@
+"""The cluster engine of ``run``: a Dask scheduler inside the client, and a client to it.
+
+Dask gives FISSION membership, heartbeats with node metrics, and a way to start
+code on a chosen node. Its defaults are made for batch work: a silent worker is
+only removed after minutes. :class:`Membership` is a scheduler plugin that reads
+the time of each worker's last heartbeat (Dask records it) and removes a worker
+that has been silent for longer than ``NODE_TIMEOUT``; it reports every worker that
+joins or leaves to the run's supervisor. Nothing here is a protocol of its own.
+
+:data:`DASK_SETTINGS` are applied by both the client and the node agent, so both
+ends of every connection give up on a broken link in seconds, not in half a minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import dask
+import zmq
+from distributed import Client, Scheduler
+from distributed.diagnostics.plugin import SchedulerPlugin
+from tornado.ioloop import PeriodicCallback
+
+log = logging.getLogger("fission.cluster")
+
+#: The port the scheduler listens on unless config.py's SCHEDULER_PORT says otherwise.
+DEFAULT_PORT = 8786
+
+DASK_SETTINGS: dict[str, Any] = {
+    # Give up on an unreachable peer quickly: a node that cannot be reached is dead to us.
+    "distributed.comm.timeouts.connect": "3s",
+    # 11 s is Dask's floor (10 keepalive probes); silence is detected sooner by Membership.
+    "distributed.comm.timeouts.tcp": "11s",
+    # Membership decides silence itself (Membership below); Dask's TTL floor is ~5 s.
+    "distributed.scheduler.worker-ttl": None,
+    "distributed.scheduler.work-stealing": False,
+    "distributed.scheduler.unknown-task-duration": "1h",
+    # Job processes are not Dask's memory: never pause, spill or kill a worker for it.
+    "distributed.worker.memory.target": False,
+    "distributed.worker.memory.spill": False,
+    "distributed.worker.memory.pause": False,
+    "distributed.worker.memory.terminate": False,
+    "distributed.worker.profile.enabled": False,
+}
+
+
+def configure_dask() -> None:
+    """Apply :data:`DASK_SETTINGS`, and keep Dask's own log off the console.
+
+    A node that vanishes makes Dask log tracebacks on both ends; FISSION reports
+    node failures itself, in words and in events.jsonl.
+    """
+    dask.config.set(DASK_SETTINGS)
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+
+
+class Membership(SchedulerPlugin):
+    """Reports workers joining and leaving; removes a worker silent for ``silence`` s.
+
+    ``notify`` is called on the scheduler's thread with small dicts:
+    ``{"event": "node_up" | "node_down", "address": ..., "ip": ..., "why": ...}``.
+    :attr:`metrics` maps each worker's address to its latest ``fission`` metric.
+    """
+
+    name = "fission-membership"
+
+    def __init__(self, notify: Callable[[dict], None], silence: float) -> None:
+        self._notify = notify
+        self._silence = silence
+        self._silent: set[str] = set()
+        self.metrics: dict[str, dict] = {}
+
+    async def start(self, scheduler: Scheduler) -> None:
+        self._scheduler = scheduler
+        self._watch = PeriodicCallback(self._check, 100)
+        self._watch.start()
+
+    async def close(self) -> None:
+        self._watch.stop()
+
+    def add_worker(self, scheduler: Scheduler, worker: str) -> None:
+        state = scheduler.workers[worker]
+        self.metrics = {**self.metrics, worker: dict(state.metrics.get("fission", {}))}
+        self._notify({"event": "node_up", "address": worker, "ip": state.host})
+
+    def remove_worker(self, scheduler: Scheduler, worker: str, *, stimulus_id: str,
+                      **kwargs: Any) -> None:
+        self._silent.discard(worker)
+        self.metrics = {a: m for a, m in self.metrics.items() if a != worker}
+        why = "silent" if stimulus_id.startswith("fission-silent") else "gone"
+        self._notify({"event": "node_down", "address": worker,
+                      "ip": worker.split("://")[-1].rsplit(":", 1)[0], "why": why})
+
+    def _check(self) -> None:
+        now = time.time()
+        metrics = {}
+        for address, state in self._scheduler.workers.items():
+            metrics[address] = dict(state.metrics.get("fission", {}))
+            if now - state.last_seen > self._silence and address not in self._silent:
+                self._silent.add(address)
+                log.warning("node %s silent for %.1f s: removing it", address,
+                            now - state.last_seen)
+                asyncio.ensure_future(self._scheduler.remove_worker(
+                    address, stimulus_id=f"fission-silent-{now}", close=True))
+        self.metrics = metrics
+
+
+class SchedulerThread(threading.Thread):
+    """A Dask scheduler on its own event loop, in this process."""
+
+    def __init__(self, host: str, port: int, plugin: SchedulerPlugin) -> None:
+        super().__init__(name="fission-scheduler", daemon=True)
+        self._host, self._port, self._plugin = host, port, plugin
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing: asyncio.Event | None = None
+        self.address = ""
+
+    def run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._closing = asyncio.Event()
+        try:
+            scheduler = Scheduler(host=self._host, port=self._port, dashboard=False,
+                                  dashboard_address=None)
+            await scheduler
+            await scheduler.register_scheduler_plugin(self._plugin, idempotent=False)
+        except BaseException as error:  # noqa: BLE001 - handed to the thread that waits
+            self._error = error
+            self._ready.set()
+            return
+        self.address = scheduler.address
+        self._ready.set()
+        await self._closing.wait()
+        await scheduler.close()
+
+    def start_and_wait(self, timeout: float = 30.0) -> str:
+        self.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError("the Dask scheduler did not start")
+        if self._error is not None:
+            raise self._error
+        return self.address
+
+    def stop(self) -> None:
+        if self._loop is not None and self._closing is not None:
+            with contextlib.suppress(RuntimeError):  # its loop has ended already
+                self._loop.call_soon_threadsafe(self._closing.set)
+        self.join(timeout=10)
+
+
+class Mailbox:
+    """Hands small messages from any thread to the supervisor's ZeroMQ poll.
+
+    The scheduler's and the Dask client's callbacks run on their own threads; each
+    thread gets its own PUSH socket (ZeroMQ sockets are not shared between threads).
+    """
+
+    def __init__(self, context: zmq.Context, name: str) -> None:
+        self.address = f"inproc://fission-{name}-{id(self)}"
+        self.socket = context.socket(zmq.PULL)
+        self.socket.bind(self.address)
+        self._context = context
+        self._local = threading.local()
+        self._senders: list[zmq.Socket] = []
+        self._lock = threading.Lock()
+
+    def post(self, message: dict) -> None:
+        sender = getattr(self._local, "socket", None)
+        if sender is None:
+            sender = self._context.socket(zmq.PUSH)
+            sender.setsockopt(zmq.LINGER, 0)
+            sender.connect(self.address)
+            self._local.socket = sender
+            with self._lock:
+                self._senders.append(sender)
+        sender.send_string(json.dumps(message))
+
+    def receive(self) -> list[dict]:
+        messages = []
+        while self.socket.poll(0):
+            messages.append(json.loads(self.socket.recv_string()))
+        return messages
+
+    def close(self) -> None:
+        with self._lock:
+            for sender in self._senders:
+                sender.close(linger=0)
+        self.socket.close(linger=0)
+
+
+def connect_client(address: str) -> Client:
+    return Client(address, set_as_default=False, timeout=30)

@@ -1,0 +1,230 @@
+"""Moving files between the client and the nodes, straight over ZeroMQ.
+
+Code and data files must not travel through the Dask scheduler: it holds every
+upload in memory, and a job's data files can be large. So the client serves files
+itself (:class:`FileServer`), and a node fetches what a :class:`Manifest` lists
+(:func:`fetch`), in chunks, skipping files it already has in the same version. Logs
+travel the other way for ``collect``: a node pushes them (:func:`push_files`) to a
+:class:`FileSink` on the client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import zmq
+
+CHUNK = 1 << 20
+#: Seconds a node waits for one chunk before it gives up on the client.
+FETCH_TIMEOUT = 10.0
+#: Folders of a network package that hold results, not code.
+RESULT_FOLDERS = frozenset({"simulation", "local", "collection", ".fission", "__pycache__"})
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Files to ship: relative path -> (size, sha256)."""
+
+    files: dict[str, tuple[int, str]]
+
+    @classmethod
+    def of(cls, root: Path, paths: Iterable[str]) -> Manifest:
+        return cls({path: _describe(root / path) for path in sorted(set(paths))})
+
+
+def code_paths(project: Path, network: str) -> list[str]:
+    """The files of ``shared/`` and the network package, relative to the project."""
+    paths = []
+    for package in ("shared", network):
+        top = project / package
+        for folder, dirs, files in os.walk(top):
+            dirs[:] = sorted(d for d in dirs if d not in RESULT_FOLDERS and not d.startswith("."))
+            for name in files:
+                if not name.endswith((".pyc", ".log")):
+                    paths.append(str((Path(folder) / name).relative_to(project)))
+    return paths
+
+
+def dependency_paths(project: Path, dependencies: Iterable[str]) -> list[str]:
+    """Every file named by a job's DEPENDENCIES (a folder stands for its files)."""
+    paths = []
+    for dependency in dependencies:
+        path = project / dependency
+        if path.is_dir():
+            paths += [str(p.relative_to(project)) for p in sorted(path.rglob("*")) if p.is_file()]
+        else:
+            paths.append(str(path.relative_to(project)))
+    return paths
+
+
+def _describe(path: Path) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for chunk in iter(lambda: file.read(CHUNK), b""):
+            digest.update(chunk)
+    return path.stat().st_size, digest.hexdigest()
+
+
+class FileServer(threading.Thread):
+    """Serves the files under ``root`` that were published, in chunks, to any node."""
+
+    def __init__(self, context: zmq.Context, root: Path, host: str) -> None:
+        super().__init__(name="fission-file-server", daemon=True)
+        self.root = root
+        self._published: set[str] = set()
+        self._socket = context.socket(zmq.ROUTER)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        port = self._socket.bind_to_random_port(f"tcp://{host}")
+        self.address = f"tcp://{host}:{port}"
+        self._closing = threading.Event()
+
+    def publish(self, manifest: Manifest) -> None:
+        self._published.update(manifest.files)
+
+    def run(self) -> None:
+        socket = self._socket
+        while not self._closing.is_set():
+            if not socket.poll(200):
+                continue
+            peer, path, offset = socket.recv_multipart()
+            socket.send_multipart([peer, *self._read(path.decode(), int(offset))])
+        socket.close()
+
+    def _read(self, path: str, offset: int) -> list[bytes]:
+        if path not in self._published:
+            return [b"missing", b""]
+        with (self.root / path).open("rb") as file:
+            file.seek(offset)
+            return [b"ok", file.read(CHUNK)]
+
+    def close(self) -> None:
+        self._closing.set()
+        if self.is_alive():
+            self.join(timeout=2)
+        else:
+            self._socket.close()
+
+
+def fetch(server: str, manifest: Manifest, destination: Path) -> int:
+    """Make ``destination`` hold every file of ``manifest``; return how many were fetched.
+
+    A record of what was fetched (``.manifest.json``) lets later jobs skip files
+    already there in the same version without reading them again.
+    """
+    record_path = destination / ".manifest.json"
+    try:
+        record = json.loads(record_path.read_text())
+    except (OSError, ValueError):
+        record = {}
+    wanted = {path: list(entry) for path, entry in manifest.files.items()
+              if record.get(path) != list(entry) or not (destination / path).is_file()}
+    if not wanted:
+        return 0
+    context = zmq.Context.instance()
+    socket = context.socket(zmq.DEALER)
+    socket.setsockopt(zmq.LINGER, 0)
+    socket.connect(server)
+    try:
+        for path, entry in wanted.items():
+            _fetch_one(socket, path, entry[0], destination / path)
+            record[path] = entry
+    finally:
+        socket.close()
+    written = record_path.with_name(f".manifest.{os.getpid()}.{threading.get_ident()}")
+    written.write_text(json.dumps(record))
+    written.replace(record_path)
+    return len(wanted)
+
+
+def _fetch_one(socket: zmq.Socket, path: str, size: int, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Unique per writer: two agents on one machine may fetch into one folder.
+    partial = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.part")
+    with partial.open("wb") as file:
+        offset = 0
+        while offset < size or offset == 0:
+            socket.send_multipart([path.encode(), str(offset).encode()])
+            if not socket.poll(FETCH_TIMEOUT * 1000):
+                raise ConnectionError(f"the client sent no part of {path} for {FETCH_TIMEOUT} s")
+            status, chunk = socket.recv_multipart()
+            if status != b"ok":
+                raise FileNotFoundError(f"the client does not serve {path}")
+            file.write(chunk)
+            offset += len(chunk)
+            if not chunk:
+                break
+    partial.replace(target)
+
+
+class FileSink(threading.Thread):
+    """Receives files pushed by nodes and writes them under ``root/<node ip>/``."""
+
+    def __init__(self, context: zmq.Context, root: Path, host: str) -> None:
+        super().__init__(name="fission-file-sink", daemon=True)
+        self.root = root
+        self._socket = context.socket(zmq.PULL)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        port = self._socket.bind_to_random_port(f"tcp://{host}")
+        self.address = f"tcp://{host}:{port}"
+        self._closing = threading.Event()
+        self.received = 0
+
+    def run(self) -> None:
+        open_files: dict[tuple[bytes, bytes], object] = {}
+        while not self._closing.is_set() or self._socket.poll(0):
+            if not self._socket.poll(200):
+                continue
+            node, path, chunk, last = self._socket.recv_multipart()
+            key = (node, path)
+            if key not in open_files:
+                target = self.root / node.decode() / path.decode()
+                if not target.resolve().is_relative_to(self.root.resolve()):
+                    continue  # a path that climbs out of the collection folder
+                target.parent.mkdir(parents=True, exist_ok=True)
+                open_files[key] = target.open("wb")
+            open_files[key].write(chunk)
+            if last == b"1":
+                open_files.pop(key).close()
+                self.received += 1
+        for file in open_files.values():
+            file.close()
+        self._socket.close()
+
+    def close(self) -> None:
+        self._closing.set()
+        if self.is_alive():
+            self.join(timeout=5)
+        else:
+            self._socket.close()
+
+
+def push_files(sink: str, node: str, root: Path, pattern: str = "**/*.log") -> int:
+    """Send every file under ``root`` matching ``pattern`` to a :class:`FileSink`."""
+    socket = zmq.Context.instance().socket(zmq.PUSH)
+    socket.setsockopt(zmq.LINGER, 30000)
+    socket.connect(sink)
+    count = 0
+    try:
+        for path in sorted(root.glob(pattern)):
+            if not path.is_file():
+                continue
+            name = str(path.relative_to(root)).encode()
+            with path.open("rb") as file:
+                chunk = file.read(CHUNK)
+                while True:
+                    following = file.read(CHUNK)
+                    socket.send_multipart([node.encode(), name, chunk,
+                                           b"0" if following else b"1"])
+                    if not following:
+                        break
+                    chunk = following
+            count += 1
+    finally:
+        socket.close()
+    return count

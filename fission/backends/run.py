@@ -1,0 +1,666 @@
+"""``run``: the network on its nodes, kept running when a node fails.
+
+The client starts a Dask scheduler in this process, waits for the nodes of
+``NODES`` to join, places every job (:mod:`fission.placement`) and starts it: local
+jobs as processes of this machine in ``NET/local/<id>/``, the others through a
+Dask task pinned to their node (:mod:`fission.backends.supervisor`). From then on,
+Dask only tells who is up; blocks go from job to job over ZeroMQ, and this
+supervisor talks to every job over one control socket.
+
+Wiring. Every consumer binds its inputs on its own node, on a port of the
+system's choosing, and reports the addresses when it is ready; the supervisor then
+tells each producer where to send (``connect``). Start-up and failover are the
+same procedure: a replacement is just a new copy whose addresses are not known yet.
+
+Failover. When a node is declared dead (its worker gone, or silent for
+``NODE_TIMEOUT``), its jobs are placed again with the same rules and started with
+the next *incarnation*. Before a replacement may send anything, every live
+consumer of its outputs is *fenced*: it drops blocks of older incarnations from
+then on, so a copy left running on a partitioned node can never deliver a block
+after its replacement started. The fence reply says how far each consumer has got,
+and a replaced source continues numbering from there (``begin``), so sequence
+alignment goes on where it was. Producers of a replaced job are pointed at its new
+addresses; blocks in flight to the dead node are lost, and show up downstream as
+dummies or skipped windows, as for any lost block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from fission.backends.console import ConsoleServer, claim_network
+from fission.backends.dask_cluster import (
+    Mailbox,
+    Membership,
+    SchedulerThread,
+    configure_dask,
+    connect_client,
+)
+from fission.backends.files import FileServer, FileSink, Manifest, code_paths, dependency_paths
+from fission.backends.lifecycle import JobState, Lifecycle, Message, describe_losses
+from fission.backends.processes import JobProcess, OutputRelay, pickle_spec, start_job, stop_jobs
+from fission.backends.simulate import prompt_if_terminal, write_console
+from fission.backends.supervisor import JobLaunch, push_logs, run_job, stop_network
+from fission.config import Settings, configure_logging, load_settings
+from fission.core.jobs import BaseJob
+from fission.core.nodes import BaseNode, LocalNode
+from fission.errors import AllocationError, ConfigError, FissionError
+from fission.events import EventLog
+from fission.placement import NodeView, place_all, replace
+from fission.runtime.control import identity
+from fission.runtime.spec import JobSpec
+
+log = logging.getLogger("fission.run")
+
+LOCAL = "local"
+#: Seconds to wait for the control message of a job whose process has exited.
+LAST_WORDS = 0.3
+#: Seconds a replacement waits for a consumer's fence reply before going on without it.
+FENCE_PATIENCE = 2.0
+#: Seconds remote jobs get to stop by themselves before their node signals them.
+REMOTE_PATIENCE = 1.5
+
+
+@dataclass
+class Copy:
+    """One running copy of a job: where it runs and what it has reported."""
+
+    job: BaseJob
+    incarnation: int
+    node: str
+    address: str
+    gated: bool = False
+    ready: bool = False
+    begun: bool = False
+    inputs: dict[int, str] = field(default_factory=dict)
+    process: JobProcess | None = None
+    future: Any = None
+    exit_status: int | None = None
+    exited_at: float | None = None
+
+    @property
+    def identity(self) -> bytes:
+        return identity(self.job.id, self.incarnation)
+
+    @property
+    def where(self) -> str:
+        return LOCAL if self.address == LOCAL else self.node
+
+
+def run_network(project: Path, network: str, *, duration: float | None = None) -> int:
+    """Run ``network`` of ``project`` on its nodes; return the exit status for the CLI."""
+    settings = load_settings(Path(project), network)
+    configure_logging(settings)
+    configure_dask()
+    with tempfile.TemporaryDirectory(prefix="fission-") as sockets:
+        send_address = f"ipc://{Path(sockets) / 'send'}"
+        with claim_network(settings.directory, send_address):
+            return _Run(settings, Path(sockets), send_address).run(duration)
+
+
+class _Run:
+    def __init__(self, settings: Settings, sockets: Path, send_address: str) -> None:
+        self.settings = settings
+        self.network = settings.network
+        self.sockets = sockets
+        self.send_address = send_address
+        self.host = settings.client_ip
+        self.local_dir = settings.directory / "local"
+        self.context = zmq.Context()
+        self.control = self._bind(zmq.ROUTER)
+        self.output = self._bind(zmq.PULL)
+        self.mailbox = Mailbox(self.context, "cluster")
+        self.membership = Membership(self.mailbox.post, settings.node_timeout)
+        self.lifecycle = Lifecycle(self.network)
+        self.copies: dict[int, Copy] = {}
+        self.nodes: dict[str, str] = {}  # worker address -> node ip, for the nodes up
+        self.connected: dict[int, tuple[int, str]] = {}  # pipe -> (producer incarnation, address)
+        self.fencing: dict[int, float] = {}  # pipe -> when its consumer's fence reply is late
+        self.positions: dict[int, int] = {}  # pipe -> how far its consumer had got at the fence
+        self.recovering: dict[int, float] = {}  # job id -> when its failover started
+        self.statistics: dict[int, dict] = {}
+        self.failure: str | None = None
+        self.interrupted = False
+        self.timed_out = False
+        self.client = None
+        self.events: EventLog | None = None
+        self._ops = {"ready": self._on_ready, "finished": self._on_finished,
+                     "stopped": self._on_stopped, "failed": self._on_failed,
+                     "fenced": self._on_fenced}
+        self._cluster_ops = {"node_up": self._on_node_up, "node_down": self._on_node_down,
+                             "exited": self._on_exited}
+
+    def _bind(self, kind: int) -> zmq.Socket:
+        socket = self.context.socket(kind)
+        socket.setsockopt(zmq.LINGER, 0)
+        socket.bind_to_random_port(f"tcp://{self.host}")
+        return socket
+
+    def endpoint(self, socket: zmq.Socket) -> str:
+        return socket.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    # -- the run, start to end -------------------------------------------------------
+
+    def run(self, duration: float | None) -> int:
+        for job in self.network.jobs:  # every job must travel before anything starts
+            pickle_spec(JobSpec(job=job, control=""))
+        self._check_dependencies()
+        shutil.rmtree(self.local_dir, ignore_errors=True)
+        self.local_dir.mkdir(parents=True)
+        self.events = EventLog(self.local_dir / "events.jsonl")
+        scheduler = SchedulerThread(self.host, self.settings.scheduler_port, self.membership)
+        files = FileServer(self.context, self.settings.project, self.host)
+        interactive = [job for job in self.network.jobs if job.CONSOLE]
+        console = ConsoleServer(self.context, self.send_address,
+                                {job.id: self._console(job.id) for job in interactive})
+        previous_handler = signal.signal(signal.SIGINT, self._interrupt)
+        relay = None
+        try:
+            address = scheduler.start_and_wait()
+            self.client = connect_client(address)
+            files.start()
+            self.files = files
+            self.code = Manifest.of(self.settings.project,
+                                    code_paths(self.settings.project, self.settings.name))
+            files.publish(self.code)
+            self._wait_for_nodes()
+            if self.failure is None and not self.interrupted:
+                self._start_all()
+                relay = OutputRelay([c.process for c in self.copies.values() if c.process],
+                                    write_console, where=LOCAL)
+                relay.start()
+                with prompt_if_terminal(self.settings, interactive, self._stop_from_prompt):
+                    self._supervise(console, duration)
+        except AllocationError as error:
+            self._event("allocation_error", error=str(error))
+            self.failure = str(error)
+        except _NodesMissing as error:
+            self.failure = str(error)
+        finally:
+            signal.signal(signal.SIGINT, previous_handler)
+            self._stop_everything()
+            if relay is not None:
+                relay.join(timeout=2)
+            console.close()
+            if self.client is not None:
+                with contextlib.suppress(Exception):
+                    self.client.close(timeout=3)
+            scheduler.stop()
+            files.close()
+            self.mailbox.close()
+            self.context.destroy(linger=0)
+            self.events.close()
+        return self._report()
+
+    def _console(self, job_id: int) -> str:
+        return f"ipc://{self.sockets / f'console-{job_id}'}"
+
+    def _interrupt(self, signum: int, frame: object) -> None:
+        self.interrupted = True
+
+    def _stop_from_prompt(self) -> None:
+        self.interrupted = True
+
+    def _check_dependencies(self) -> None:
+        for job in self.network.jobs:
+            for dependency in job.DEPENDENCIES:
+                if not (self.settings.project / dependency).exists():
+                    raise ConfigError(
+                        f"{job.name}: DEPENDENCIES names {dependency!r}, which is not in "
+                        f"{self.settings.project}; paths are relative to the project folder"
+                    )
+
+    # -- nodes -------------------------------------------------------------------------
+
+    def _configured(self, ip: str) -> BaseNode | None:
+        return next((node for node in self.settings.nodes if node.matches(ip)), None)
+
+    def _wait_for_nodes(self) -> None:
+        """Wait until every node of NODES has joined (a MultiNode: one match)."""
+        wanted = self.settings.nodes
+        deadline = time.monotonic() + self.settings.node_wait
+        print(f"FISSION: waiting for {len(wanted)} node(s) of {self.settings.name} "
+              f"(scheduler at {self.host}:{self.settings.scheduler_port})", file=sys.stderr)
+        while not self.interrupted:
+            for message in self.mailbox.receive():
+                self._on_cluster(message)
+            missing = [node for node in wanted
+                       if not any(node.matches(ip) for ip in self.nodes.values())]
+            if not missing:
+                break
+            if time.monotonic() >= deadline:
+                names = ", ".join(node.ip for node in missing)
+                raise _NodesMissing(
+                    f"node(s) {names} did not join within NODE_WAIT = {self.settings.node_wait:g} "
+                    f"s; start `fission node --client {self.host} --port "
+                    f"{self.settings.scheduler_port} --host NODE_IP` on each, or change NODES"
+                )
+            self.mailbox.socket.poll(100)
+        self._print_nodes()
+
+    def _views(self, ignore: set[int] = frozenset()) -> list[NodeView]:
+        """What placement sees of the nodes up; the jobs in ``ignore`` take no slot."""
+        counts: dict[str, int] = {}
+        for copy in self.copies.values():
+            if copy.job.id not in ignore:
+                counts[copy.address] = counts.get(copy.address, 0) + 1
+        metrics = self.membership.metrics
+        views = []
+        for address, ip in self.nodes.items():
+            node = self._configured(ip)
+            if node is None:
+                continue
+            measured = metrics.get(address, {})
+            cpus = node.cpus or int(measured.get("cpus", 1))
+            views.append(NodeView(
+                address=address, ip=ip, node=node, cpus=cpus, jobs=counts.get(address, 0),
+                cpu=float(measured.get("cpu", 100.0)), memory=int(measured.get("memory", 0)),
+                disk=int(measured.get("disk", 0)), swap=float(measured.get("swap", 0.0)),
+                TQ=int(measured.get("TQ", 255))))
+        views.append(NodeView(address=LOCAL, ip=self.host, node=LocalNode(self.host), cpus=0,
+                              jobs=counts.get(LOCAL, 0), local=True))
+        return views
+
+    def _print_nodes(self) -> None:
+        views = [v for v in self._views() if not v.local]
+        lines = [f"{'node':<16} {'cpus':>4} {'cpu free':>8} {'memory free':>12} {'jobs':>4}"]
+        for view in sorted(views, key=lambda v: v.ip):
+            lines.append(f"{view.ip:<16} {view.cpus:>4} {view.cpu:>7.0f}% "
+                         f"{view.memory / 2**20:>9.0f} MB {view.jobs:>4}")
+        print("\n".join(lines), file=sys.stderr)
+
+    def _on_cluster(self, message: dict) -> None:
+        handler = self._cluster_ops.get(message.get("event"))
+        if handler is not None:
+            handler(message)
+
+    def _on_node_up(self, message: dict) -> None:
+        ip = message["ip"]
+        if self._configured(ip) is None:
+            log.warning("node %s joined but is not in NODES; ignoring it", ip)
+            return
+        self.nodes[message["address"]] = ip
+        self._event("node_up", node=ip, address=message["address"])
+        print(f"FISSION: node {ip} is up", file=sys.stderr)
+        if self.settings.pre_copy and self.client is not None:
+            self._prefetch(message["address"])
+
+    def _on_node_down(self, message: dict) -> None:
+        address = message["address"]
+        ip = self.nodes.pop(address, None)
+        if ip is None:
+            return
+        self._event("node_down", node=ip, why=message.get("why"))
+        print(f"FISSION: node {ip} is down ({message.get('why')})", file=sys.stderr)
+        lost = [copy for copy in self.copies.values() if copy.address == address]
+        if lost and not self._stopping:
+            self._fail_over(ip, lost)
+
+    # -- starting jobs ---------------------------------------------------------------
+
+    def _prefetch(self, address: str) -> None:
+        from fission.backends.supervisor import prefetch
+
+        everything = Manifest.of(self.settings.project, dependency_paths(
+            self.settings.project, [d for job in self.network.jobs for d in job.DEPENDENCIES]))
+        self.files.publish(everything)
+        self.client.submit(prefetch, self.files.address, [self.code, everything],
+                           self.settings.remote_root, self.settings.name, workers=[address],
+                           allow_other_workers=False, pure=False)
+
+    def _start_all(self) -> None:
+        if self.settings.pre_copy:
+            for address in list(self.nodes):
+                self._prefetch(address)
+        placement = place_all(self.network.jobs, self._views())
+        for job in self.network.jobs:
+            self._start(job, placement[job.id], incarnation=0)
+        log.info("started %d jobs of %s", len(self.copies), self.settings.name)
+
+    def _start(self, job: BaseJob, address: str, incarnation: int) -> None:
+        ip = self.host if address == LOCAL else self.nodes[address]
+        copy = Copy(job, incarnation, ip, address, gated=incarnation > 0 and not job.inputs)
+        copy.begun = not copy.gated
+        self.copies[job.id] = copy
+        self._event("placed", job=job.id, node=ip, incarnation=incarnation)
+        spec = JobSpec(
+            job=job,
+            control=self.endpoint(self.control),
+            inputs={pipe.id: f"tcp://{ip}:*" for pipe in job.inputs},
+            outputs={},
+            console=self._console(job.id) if job.CONSOLE else None,
+            log_level="DEBUG",
+            incarnation=incarnation,
+            gated=copy.gated,
+        )
+        if address == LOCAL:
+            workdir = self.local_dir / str(job.id)
+            workdir.mkdir(parents=True, exist_ok=True)
+            copy.process = start_job(job, pickle_spec(spec), workdir, [self.settings.project])
+            return
+        dependencies = Manifest.of(self.settings.project,
+                                   dependency_paths(self.settings.project, job.DEPENDENCIES))
+        self.files.publish(dependencies)
+        launch = JobLaunch(
+            network=self.settings.name, job_id=job.id, incarnation=incarnation,
+            spec=pickle_spec(spec), remote_root=self.settings.remote_root,
+            files=self.files.address, code=self.code, dependencies=dependencies,
+            output=self.endpoint(self.output) if self.settings.debug_window else None,
+        )
+        copy.future = self.client.submit(
+            run_job, launch, key=f"fission-{self.settings.name}-{job.id}-{incarnation}",
+            workers=[address], allow_other_workers=False, pure=False)
+        copy.future.add_done_callback(self._future_done(job.id, incarnation))
+
+    def _future_done(self, job_id: int, incarnation: int):
+        post = self.mailbox.post
+
+        def done(future: Any) -> None:
+            if future.cancelled():
+                return
+            error = future.exception()
+            post({"event": "exited", "job": job_id, "incarnation": incarnation,
+                  "status": None if error is not None else future.result(),
+                  "error": None if error is None else f"{type(error).__name__}: {error}"})
+
+        return done
+
+    # -- failover ----------------------------------------------------------------------
+
+    def _fail_over(self, ip: str, lost: list[Copy]) -> None:
+        now = time.monotonic()
+        jobs = [copy.job for copy in lost]
+        self._event("failover_started", node=ip, jobs=[job.id for job in jobs])
+        print(f"FISSION: failover: {', '.join(job.name for job in jobs)} of node {ip} are "
+              "placed again", file=sys.stderr)
+        for copy in lost:
+            self._send([(copy.job.id, {"op": "stop"})], to=copy.identity)  # if it still hears
+            if copy.future is not None:
+                copy.future.release()
+        try:
+            placement = replace(jobs, self._views(ignore={job.id for job in jobs}))
+        except AllocationError as error:
+            self._event("allocation_error", error=str(error))
+            self.failure = f"failover after node {ip} went down: {error}"
+            return
+        replaced = {job.id for job in jobs}
+        for job in jobs:
+            self.lifecycle.restart(job.id)
+            self.recovering[job.id] = now
+            for pipe in job.inputs + job.outputs:
+                self.connected.pop(pipe.id, None)
+            for pipe in job.outputs:
+                consumer = self.network.pipes[pipe.id].destination
+                if consumer not in replaced:
+                    self.fencing[pipe.id] = now + FENCE_PATIENCE
+                    self.positions.pop(pipe.id, None)
+                    self._send([(consumer, {"op": "fence", "pipe": pipe.id,
+                                            "incarnation": self.copies[job.id].incarnation + 1})])
+        for job in jobs:
+            self._start(job, placement[job.id], self.copies[job.id].incarnation + 1)
+
+    def _wire(self) -> None:
+        """Send every connect and begin that has become possible."""
+        now = time.monotonic()
+        for pipe_id, late in list(self.fencing.items()):
+            if now >= late:
+                log.warning("pipe %s: no fence reply from its consumer; going on", pipe_id)
+                del self.fencing[pipe_id]
+        for pipe_id, link in self.network.pipes.items():
+            producer, consumer = self.copies[link.source], self.copies[link.destination]
+            if not (producer.ready and consumer.ready) or pipe_id in self.fencing:
+                continue
+            address = consumer.inputs.get(pipe_id)
+            wanted = (producer.incarnation, address)
+            if address and self.connected.get(pipe_id) != wanted:
+                self.connected[pipe_id] = wanted
+                self._send([(link.source, {"op": "connect", "pipe": pipe_id,
+                                           "address": address})])
+        for copy in self.copies.values():
+            if copy.ready and not copy.begun and not any(
+                    pipe.id in self.fencing for pipe in copy.job.outputs):
+                copy.begun = True
+                self._send([(copy.job.id, {"op": "begin", "seq": self._continue_at(copy)})])
+        self._check_recovered()
+
+    def _continue_at(self, copy: Copy) -> int:
+        """Where a replaced source continues: as far as its consumers had got."""
+        own = [self.positions[p.id] for p in copy.job.outputs if p.id in self.positions]
+        return max(own or self.positions.values() or [0])
+
+    def _check_recovered(self) -> None:
+        done = [job_id for job_id in self.recovering
+                if self.copies[job_id].ready and self.copies[job_id].begun
+                and all(self.connected.get(p.id, (None,))[0] == self.copies[job_id].incarnation
+                        for p in self.copies[job_id].job.outputs
+                        if self.copies[self.network.pipes[p.id].destination].ready)]
+        for job_id in done:
+            started = self.recovering.pop(job_id)
+            copy = self.copies[job_id]
+            self._event("failover_done", job=job_id, node=copy.node,
+                        seconds=round(time.monotonic() - started, 3))
+
+    # -- supervising -----------------------------------------------------------------
+
+    @property
+    def _stopping(self) -> bool:
+        return self.interrupted or self.timed_out or self.failure is not None
+
+    def _supervise(self, console: ConsoleServer, duration: float | None) -> None:
+        deadline = None if duration is None else time.monotonic() + duration
+        poller = zmq.Poller()
+        for socket in (self.control, self.output, self.mailbox.socket, console.socket):
+            poller.register(socket, zmq.POLLIN)
+        while not self._stopping:
+            events = dict(poller.poll(100))
+            if self.control in events:
+                self._drain_control()
+            if self.mailbox.socket in events:
+                for message in self.mailbox.receive():
+                    self._on_cluster(message)
+            if self.output in events:
+                self._relay_output()
+            if console.socket in events:
+                console.handle()
+            self._check_exits()
+            self._wire()
+            if self.lifecycle.all_finished and not any(
+                    c.exit_status is None for c in self.copies.values()):
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                log.info("--duration of %s s has passed; stopping", duration)
+                self.timed_out = True
+
+    def _drain_control(self) -> None:
+        while self.control.poll(0):
+            self._on_control(self.control.recv_multipart()[-1])
+
+    def _on_control(self, payload: bytes) -> None:
+        try:
+            message = zmq.utils.jsonapi.loads(payload)
+            job_id, handler = int(message["job"]), self._ops[message["op"]]
+            copy = self.copies[job_id]
+            incarnation = int(message.get("incarnation", 0))
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed control message: %r", payload[:200])
+            return
+        if incarnation != copy.incarnation:
+            log.info("ignoring %r of %s incarnation %d (replaced)", message.get("op"),
+                     copy.job.name, incarnation)
+            return
+        handler(copy, message)
+
+    def _on_ready(self, copy: Copy, message: dict) -> None:
+        copy.ready = True
+        copy.inputs = {int(pipe): address for pipe, address in message.get("inputs", {}).items()}
+        self._event("job_started", job=copy.job.id, node=copy.node,
+                    incarnation=copy.incarnation)
+        self._send(self.lifecycle.ready(copy.job.id))
+        self._wire()
+
+    def _on_finished(self, copy: Copy, message: dict) -> None:
+        log.info("%s finished: %s", copy.job.name, message.get("stats"))
+        self.statistics[copy.job.id] = message.get("stats") or {}
+        self._event("job_finished", job=copy.job.id, node=copy.node)
+        self._send(self.lifecycle.finished(copy.job.id))
+
+    def _on_stopped(self, copy: Copy, message: dict) -> None:
+        self.statistics[copy.job.id] = message.get("stats") or {}
+
+    def _on_failed(self, copy: Copy, message: dict) -> None:
+        self._send(self.lifecycle.failed(copy.job.id))
+        self._event("job_failed", job=copy.job.id, node=copy.node, error=message.get("error"))
+        self.failure = self.failure or (f"{copy.job.name} failed on {copy.where}: "
+                                        f"{message.get('error')}")
+
+    def _on_fenced(self, copy: Copy, message: dict) -> None:
+        pipe = int(message["pipe"])
+        self.positions[pipe] = int(message.get("position", 0))
+        self.fencing.pop(pipe, None)
+        self._wire()
+
+    def _on_exited(self, message: dict) -> None:
+        copy = self.copies.get(int(message["job"]))
+        if copy is None or copy.incarnation != message["incarnation"]:
+            return
+        copy.exit_status = message["status"] if message["status"] is not None else -1
+        if message.get("error") and copy.exited_at is None:
+            self.failure = self.failure or (f"{copy.job.name} could not run on {copy.where}: "
+                                            f"{message['error']}")
+        copy.exited_at = copy.exited_at or time.monotonic()
+
+    def _check_exits(self) -> None:
+        now = time.monotonic()
+        for copy in self.copies.values():
+            if copy.process is not None and copy.exit_status is None:
+                status = copy.process.popen.poll()
+                if status is not None:
+                    copy.exit_status, copy.exited_at = status, now
+            if copy.exited_at is None or now - copy.exited_at < LAST_WORDS:
+                continue
+            if self.lifecycle.in_state(copy.job.id, JobState.FINISHED, JobState.FAILED):
+                continue
+            self.lifecycle.failed(copy.job.id)
+            status = copy.exit_status
+            how = (f"was killed by signal {-status}" if status < 0
+                   else f"exited with status {status}")
+            self._event("job_failed", job=copy.job.id, node=copy.node, status=status)
+            self.failure = self.failure or (
+                f"{copy.job.name} {how} on {copy.where} before finishing (see its output above "
+                f"and its job.log)")
+
+    def _relay_output(self) -> None:
+        while self.output.poll(0):
+            try:
+                job_id, incarnation, line = self.output.recv_multipart()
+                copy = self.copies[int(job_id)]
+            except (ValueError, KeyError):
+                continue
+            write_console(f"[{copy.job.name} @{copy.node}] "
+                          f"{line.decode(errors='replace')}\n")
+
+    def _send(self, messages: list[Message], to: bytes | None = None) -> None:
+        for job_id, message in messages:
+            target = to or self.copies[job_id].identity
+            self.control.send_multipart([target, zmq.utils.jsonapi.dumps(message)])
+
+    def _event(self, event: str, **fields: Any) -> None:
+        if self.events is not None:
+            self.events.write(event, **fields)
+
+    # -- the end -----------------------------------------------------------------------
+
+    def _stop_everything(self) -> None:
+        """Every job on every node stopped, politely first; the agents stay up."""
+        for copy in self.copies.values():
+            if copy.exit_status is None:
+                self._send([(copy.job.id, {"op": "stop"})])
+        remote = [c for c in self.copies.values() if c.future is not None]
+        deadline = time.monotonic() + REMOTE_PATIENCE
+        stop_jobs([c.process for c in self.copies.values() if c.process is not None])
+        while time.monotonic() < deadline and any(not c.future.done() for c in remote):
+            self._drain_control()
+            time.sleep(0.02)
+        if any(not c.future.done() for c in remote) and self.nodes:
+            with contextlib.suppress(Exception):
+                self.client.run(stop_network, self.settings.name, workers=list(self.nodes),
+                                wait=True)
+        self._drain_control()
+        for copy in remote:
+            copy.future.release()
+        time.sleep(0.05)
+        self._relay_output()
+
+    def _report(self) -> int:
+        name = self.settings.name
+        for job_id, stats in sorted(self.statistics.items()):
+            losses = describe_losses(stats)
+            if losses:
+                print(f"FISSION: {self.network.job(job_id).name} {losses}", file=sys.stderr)
+        if self.failure is not None:
+            print(f"error: {self.failure}. The network {name} was stopped on every node; "
+                  f"files written so far are in {self.local_dir}.", file=sys.stderr)
+            return 1
+        why = ("interrupted" if self.interrupted else "--duration has passed" if self.timed_out
+               else "finished")
+        print(f"FISSION: {name} {why}; local results are in {self.local_dir}", file=sys.stderr)
+        return 0
+
+
+class _NodesMissing(FissionError):
+    pass
+
+
+def collect(project: Path, network: str) -> int:
+    """Copy every node's job logs of ``network`` to ``NET/collection/<ip>/``."""
+    settings = load_settings(Path(project), network)
+    configure_dask()
+    context = zmq.Context()
+    mailbox = Mailbox(context, "collect")
+    membership = Membership(mailbox.post, settings.node_timeout)
+    scheduler = SchedulerThread(settings.client_ip, settings.scheduler_port, membership)
+    target = settings.directory / "collection"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    sink = FileSink(context, target, settings.client_ip)
+    sink.start()
+    try:
+        client = connect_client(scheduler.start_and_wait())
+        deadline = time.monotonic() + settings.node_wait
+        nodes: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            for message in mailbox.receive():
+                if message["event"] == "node_up" and any(
+                        n.matches(message["ip"]) for n in settings.nodes):
+                    nodes[message["address"]] = message["ip"]
+            if all(any(n.matches(ip) for ip in nodes.values()) for n in settings.nodes):
+                break
+            mailbox.socket.poll(100)
+        for address, ip in nodes.items():
+            client.run(push_logs, sink.address, ip, settings.remote_root, network,
+                       workers=[address])
+        client.close()
+    finally:
+        sink.close()
+        scheduler.stop()
+        mailbox.close()
+        context.destroy(linger=0)
+    missing = [n.ip for n in settings.nodes if not any(n.matches(ip) for ip in nodes.values())]
+    print(f"FISSION: collected {sink.received} log files into {target}", file=sys.stderr)
+    if missing:
+        print(f"error: node(s) {', '.join(missing)} did not answer within NODE_WAIT; their "
+              "logs were not collected", file=sys.stderr)
+        return 1
+    return 0
+

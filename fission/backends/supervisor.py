@@ -1,0 +1,174 @@
+"""The node's side of a job: a Dask task that starts the job process and watches it.
+
+The client submits :func:`run_job` pinned to one worker by its full address. The
+task leaves Dask's thread pool (``secede``), fetches the network's code from the
+client if the node does not have it yet, and starts the job runtime as a child
+process in a session of its own. The child asks Linux to kill it when the thread
+that started it ends (``PR_SET_PDEATHSIG``, set in the runtime's entry), and this
+thread lives exactly as long as the child: so the job dies with its agent in
+every case, SIGKILL included.
+
+What the job prints is forwarded, line by line, straight to the client over
+ZeroMQ (``DEBUG_WINDOW``); it is also in the job's ``job.log`` on the node.
+
+Every job process of this agent is registered here, so :func:`stop_all` can stop
+them when the agent loses the scheduler or is asked to quit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import zmq
+
+from fission.backends.files import Manifest, fetch
+
+
+@dataclass(frozen=True)
+class JobLaunch:
+    """Everything a node needs to start one copy of one job."""
+
+    network: str
+    job_id: int
+    incarnation: int
+    #: The pickled JobSpec; only the job process unpickles it (it needs the user's code).
+    spec: bytes
+    remote_root: str
+    #: The client's file server, and what to fetch from it.
+    files: str
+    code: Manifest
+    dependencies: Manifest
+    #: The client's endpoint for the job's output lines, or None to keep them on the node.
+    output: str | None
+
+
+_running: dict[tuple[str, int, int], subprocess.Popen] = {}
+_registry_lock = threading.Lock()
+_fetch_locks: dict[Path, threading.Lock] = {}
+
+
+def network_folder(remote_root: str, network: str) -> Path:
+    return Path(remote_root).expanduser() / network
+
+
+def run_job(launch: JobLaunch) -> int:
+    """Start the job's process, forward its output, and return its exit status."""
+    from distributed import secede
+
+    secede()  # a job runs for as long as the network does: give the thread slot back
+    folder = network_folder(launch.remote_root, launch.network)
+    code = folder / "code"
+    with _fetch_lock(code):
+        fetch(launch.files, launch.code, code)
+        fetch(launch.files, launch.dependencies, code)
+    workdir = folder / str(launch.job_id)
+    workdir.mkdir(parents=True, exist_ok=True)
+    for path in launch.dependencies.files:
+        _place_dependency(code / path, workdir / Path(path).name)
+    env = dict(os.environ, PYTHONPATH=str(code), PYTHONUNBUFFERED="1")
+    forward = launch.output is not None
+    key = (launch.network, launch.job_id, launch.incarnation)
+    with _registry_lock:
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "fission.runtime.entry"], cwd=workdir, env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE if forward else subprocess.DEVNULL,
+            stderr=subprocess.STDOUT if forward else subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        _running[key] = popen
+    try:
+        with contextlib.suppress(BrokenPipeError):
+            popen.stdin.write(launch.spec)
+            popen.stdin.close()
+        if forward:
+            _forward_output(popen, launch)
+        return popen.wait()
+    finally:
+        with _registry_lock:
+            _running.pop(key, None)
+
+
+def prefetch(files: str, manifests: list[Manifest], remote_root: str, network: str) -> int:
+    """Fetch a network's code and data files ahead of any job (``PRE_COPY = True``)."""
+    code = network_folder(remote_root, network) / "code"
+    with _fetch_lock(code):
+        return sum(fetch(files, manifest, code) for manifest in manifests)
+
+
+def _fetch_lock(folder: Path) -> threading.Lock:
+    with _registry_lock:
+        return _fetch_locks.setdefault(folder, threading.Lock())
+
+
+def _place_dependency(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        target.unlink()
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _forward_output(popen: subprocess.Popen, launch: JobLaunch) -> None:
+    socket = zmq.Context.instance().socket(zmq.PUSH)
+    socket.setsockopt(zmq.LINGER, 1000)
+    socket.setsockopt(zmq.SNDHWM, 10000)
+    socket.connect(launch.output)
+    header = [str(launch.job_id).encode(), str(launch.incarnation).encode()]
+    try:
+        for line in popen.stdout:
+            with contextlib.suppress(zmq.Again):  # a client that cannot keep up loses lines
+                socket.send_multipart([*header, line.rstrip(b"\r\n")], zmq.NOBLOCK)
+    finally:
+        socket.close()
+
+
+def running() -> list[tuple[str, int, int]]:
+    """(network, job id, incarnation) of every job process alive on this node."""
+    with _registry_lock:
+        return [key for key, popen in _running.items() if popen.poll() is None]
+
+
+def stop_all(network: str | None = None, grace: float = 1.0) -> int:
+    """Stop this node's job processes (of ``network``, or all): SIGTERM, then SIGKILL."""
+    with _registry_lock:
+        targets = [p for (net, _, _), p in _running.items()
+                   if (network is None or net == network) and p.poll() is None]
+    for popen in targets:
+        _signal_group(popen, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(p.poll() is None for p in targets):
+        time.sleep(0.02)
+    for popen in targets:
+        if popen.poll() is None:
+            _signal_group(popen, signal.SIGKILL)
+    return len(targets)
+
+
+async def stop_network(network: str, grace: float = 1.0) -> int:
+    """:func:`stop_all` for one network, run by the client on the worker (``client.run``)."""
+    return await asyncio.get_running_loop().run_in_executor(None, stop_all, network, grace)
+
+
+def _signal_group(popen: subprocess.Popen, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(popen.pid, signum)
+
+
+def push_logs(sink: str, node: str, remote_root: str, network: str) -> int:
+    """Send this node's job logs of ``network`` to the client (``collect``)."""
+    from fission.backends.files import push_files
+
+    folder = network_folder(remote_root, network)
+    return push_files(sink, node, folder) if folder.is_dir() else 0

@@ -1,0 +1,52 @@
+"""``NET/local/events.jsonl``: what happened during a run, one JSON object a line.
+
+Tests and tools read it instead of scraping the console. Each record has ``time``
+(unix seconds), ``event`` (one of :data:`EVENTS`) and, where they apply, ``job``
+(its id) and ``node`` (its ip). Every record is flushed as it is written, so the
+file is complete up to the moment a run is killed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+EVENTS = frozenset({
+    "node_up", "node_down", "placed", "job_started", "job_finished", "job_failed",
+    "failover_started", "failover_done", "allocation_error",
+})
+
+
+class EventLog:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = path.open("a", encoding="utf-8")
+
+    def write(self, event: str, *, job: int | None = None, node: str | None = None,
+              **details: Any) -> None:
+        if event not in EVENTS:
+            raise ValueError(f"unknown event {event!r}")
+        record: dict[str, Any] = {"time": round(time.time(), 6), "event": event}
+        if job is not None:
+            record["job"] = job
+        if node is not None:
+            record["node"] = node
+        record.update(details)
+        self._file.write(json.dumps(record) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """Every record of an events.jsonl file (a partial last line is skipped)."""
+    records = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+    return records
