@@ -75,7 +75,8 @@ def run_job(launch: JobLaunch) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     for path in launch.dependencies.files:
         _place_dependency(code / path, workdir / Path(path).name)
-    env = dict(os.environ, PYTHONPATH=str(code), PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
     forward = launch.output is not None
     key = (launch.network, launch.job_id, launch.incarnation)
     with _registry_lock:

@@ -1,0 +1,35 @@
+"""Jobs of the cluster tests; copied into a test project's ``shared/`` so nodes get them."""
+
+from __future__ import annotations
+
+import time
+
+from fission.core.jobs import PythonJob
+
+
+class Counter(PythonJob):
+    """Yields 0, 1, ... ``n`` values (forever if None), ``sleep`` seconds apart."""
+
+    def __init__(self, n=None, sleep=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.n, self.sleep = n, sleep
+
+    def run(self):
+        value = 0
+        while self.n is None or value < self.n:
+            yield value
+            value += 1
+            if self.sleep:
+                time.sleep(self.sleep)
+
+
+class Twice(PythonJob):
+    def run(self, x):
+        return 2 * x
+
+
+class Fails(PythonJob):
+    def run(self, x):
+        if x == 3:
+            raise ValueError(f"cannot take {x}")
+        return x

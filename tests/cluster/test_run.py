@@ -1,0 +1,136 @@
+"""`run` of the tutorial's version-3 network on three node agents, and what the agents do."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from clusterhelp import (
+    CLIENT_IP,
+    check_products,
+    csv_rows,
+    job_processes,
+    make_project,
+    wait_until,
+)
+
+V3 = "demo_network_v3"
+REMOTE_JOBS = {1, 2, 3, 4, 5}
+
+
+@pytest.mark.timeout(90)
+def test_v3_runs_on_three_nodes(cluster, runs, tmp_path: Path) -> None:
+    project = make_project(tmp_path, cluster)
+    run = runs(project, V3, "--duration", "5")
+    assert run.wait(30) == 0, run.output
+    rows = csv_rows(run.local / "6" / "join.csv")
+    assert len(rows) >= 3, run.output
+    check_products(rows)
+    assert [row[:3] for row in rows[:3]] == [["1"] * 3, ["2"] * 3, ["3"] * 3]
+    assert (run.local / "7" / "reduce.csv").exists()
+
+    placed = run.placed()
+    assert set(placed) == set(range(1, 8))
+    hosts = {agent.host for agent in cluster.agents}
+    assert {placed[job] for job in REMOTE_JOBS} <= hosts
+    assert placed[6] == placed[7] == CLIENT_IP  # CSVSinkJobs are LOCAL
+    assert len(run.events_of("node_up")) == 3
+    assert {e["job"] for e in run.events_of("job_started")} == set(range(1, 8))
+    assert not run.events_of("node_down")
+
+    # Each remote job worked in REMOTE_ROOT/<network>/<id>/ on its own node, code beside it.
+    for job in REMOTE_JOBS:
+        folder = cluster.agent(placed[job]).folder(V3)
+        assert (folder / str(job) / "job.log").exists()
+        assert (folder / "code" / "shared" / "jobs" / "jobs.py").exists()
+    # DEBUG_WINDOW: remote output reaches the client, prefixed with job and node.
+    assert f"[JoinJob 4 @{placed[4]}] 4 -> 8" in run.output
+    assert not job_processes(cluster.root)
+
+
+@pytest.mark.timeout(90)
+def test_agents_serve_the_next_run_and_collect(cluster, runs, tmp_path: Path, manage) -> None:
+    project = make_project(tmp_path, cluster)
+    pids = [agent.popen.pid for agent in cluster.agents]
+    for _ in range(2):
+        run = runs(project, V3, "--duration", "3")
+        assert run.wait(30) == 0, run.output
+        check_products(csv_rows(run.local / "6" / "join.csv"))
+    assert [agent.popen.pid for agent in cluster.agents] == pids
+    assert all(agent.alive for agent in cluster.agents)
+
+    result = manage(project, V3, "collect", timeout=40)
+    assert result.returncode == 0, result.stdout + result.stderr
+    placed = run.placed()
+    for job in REMOTE_JOBS:
+        assert (project / V3 / "collection" / placed[job] / str(job) / "job.log").exists()
+
+
+@pytest.mark.timeout(90)
+def test_ctrl_c_stops_every_job_on_every_node(cluster, runs, tmp_path: Path) -> None:
+    project = make_project(tmp_path, cluster)
+    run = runs(project, V3)
+    wait_until(lambda: len(csv_rows(run.local / "6" / "join.csv")) >= 2, 30, "two rows")
+    assert job_processes(cluster.root), "no remote job process found while running"
+    stopped_at = time.monotonic()
+    run.interrupt()
+    assert run.wait(10) == 0, run.output
+    assert time.monotonic() - stopped_at < 5
+    assert not job_processes(cluster.root)
+    assert not job_processes(project)
+    assert all(agent.alive for agent in cluster.agents)
+    assert "interrupted" in run.output
+
+
+@pytest.mark.timeout(60)
+def test_missing_nodes_are_named_and_nothing_starts(cluster, runs, tmp_path: Path) -> None:
+    project = make_project(tmp_path, cluster, nodes='[BaseNode("127.0.0.2"), BaseNode("127.0.0.9")]',
+                           extra="NODE_WAIT = 2")
+    run = runs(project, V3)
+    assert run.wait(20) == 1
+    assert "127.0.0.9" in run.output and "NODE_WAIT" in run.output
+    assert "127.0.0.2," not in run.output.split("error:")[-1]
+    assert "Traceback" not in run.output
+    assert not run.events_of("placed")
+    assert not job_processes(cluster.root)
+
+
+@pytest.mark.timeout(60)
+def test_a_job_that_raises_on_a_node_stops_the_run(cluster, runs, tmp_path: Path) -> None:
+    project = make_project(tmp_path, cluster)
+    (project / "failing").mkdir()
+    (project / "failing" / "__init__.py").write_text("")
+    (project / "failing" / "config.py").write_text(
+        (project / V3 / "config.py").read_text().split("JOBS = [")[0]
+        + "from fission.core.pipes import PicklePipe\n"
+        + "from shared.clusterjobs import Counter, Fails\n"
+        + "JOBS = [Counter(sleep=0.05, outputs=[PicklePipe(1)]),\n"
+        + "        Fails(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)]),\n"
+        + "        CSVSinkJob(path='out.csv', inputs=[PicklePipe(2)])]\n"
+        + "NODES = " + "[" + ", ".join(f'BaseNode("{a.host}")' for a in cluster.agents) + "]\n"
+        + f"SCHEDULER_PORT = {cluster.port}\n"
+    )
+    run = runs(project, "failing")
+    assert run.wait(30) == 1, run.output
+    error = run.output.split("error:")[-1]
+    assert "Fails 2 failed on 127.0.0." in error and "ValueError: cannot take 3" in error
+    assert "raise ValueError" in run.output  # the user's traceback, relayed from the node
+    assert [row for row in csv_rows(run.local / "3" / "out.csv")] == [["0"], ["1"], ["2"]]
+    assert run.events_of("job_failed", job=2)
+    assert not job_processes(cluster.root)
+
+
+@pytest.mark.timeout(60)
+def test_agent_stops_on_sigterm_with_its_jobs(own_cluster, runs, tmp_path: Path) -> None:
+    project = make_project(tmp_path, own_cluster)
+    run = runs(project, V3)
+    wait_until(lambda: len(csv_rows(run.local / "6" / "join.csv")) >= 1, 30, "a first row")
+    agent = own_cluster.agents[0]
+    assert job_processes(agent.home)
+    agent.popen.send_signal(signal.SIGTERM)
+    agent.popen.wait(5)
+    wait_until(lambda: not job_processes(agent.home), 3, "the agent's jobs to stop")
+    run.interrupt()
+    run.wait(10)
