@@ -86,8 +86,8 @@ def test_ctrl_c_stops_every_job_on_every_node(cluster, runs, tmp_path: Path) -> 
 
 @pytest.mark.timeout(60)
 def test_missing_nodes_are_named_and_nothing_starts(cluster, runs, tmp_path: Path) -> None:
-    project = make_project(tmp_path, cluster, nodes='[BaseNode("127.0.0.2"), BaseNode("127.0.0.9")]',
-                           extra="NODE_WAIT = 2")
+    nodes = '[BaseNode("127.0.0.2"), BaseNode("127.0.0.9")]'
+    project = make_project(tmp_path, cluster, nodes=nodes, extra="NODE_WAIT = 2")
     run = runs(project, V3)
     assert run.wait(20) == 1
     assert "127.0.0.9" in run.output and "NODE_WAIT" in run.output

@@ -1,0 +1,88 @@
+"""Failover: a node that dies or goes silent loses its jobs to the others; data keeps flowing."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from clusterhelp import check_products, csv_rows, job_processes, make_project, wait_until
+
+V3 = "demo_network_v3"
+
+
+def _fail_over(own_cluster, runs, tmp_path: Path, fault) -> tuple:
+    """Run v3, apply ``fault`` to the JoinJob's node, return (run, node, rows at the fault)."""
+    project = make_project(tmp_path, own_cluster)
+    run = runs(project, V3)
+    join_csv = run.local / "6" / "join.csv"
+    wait_until(lambda: len(csv_rows(join_csv)) >= 2, 30, "two rows before the fault")
+    node = run.placed()[4]
+    agent = own_cluster.agent(node)
+    before = len(csv_rows(join_csv))
+    fault(agent)
+    wait_until(lambda: run.events_of("failover_done", job=4), 15,
+               f"JoinJob 4 to be replaced\n{run.output}")
+    wait_until(lambda: len(csv_rows(join_csv)) >= before + 3, 15,
+               f"join.csv to grow after the failover\n{run.output}")
+    return run, agent, before
+
+
+def _check_failover(run, agent, before: int) -> None:
+    rows = csv_rows(run.local / "6" / "join.csv")
+    check_products(rows)
+    # Every source's column keeps going up: sequence alignment went on where it was.
+    new_node = run.placed(incarnation=1)[4]
+    assert new_node != agent.host
+    events = [e["event"] for e in run.events()]
+    assert events.index("node_down") < events.index("failover_started") < events.index(
+        "failover_done")
+    down = run.events_of("node_down")[0]
+    assert down["node"] == agent.host
+    started = run.events_of("failover_started")[0]
+    assert 4 in started["jobs"]
+    assert len(rows) >= before + 3
+
+
+@pytest.mark.timeout(90)
+def test_sigkill_of_the_join_node(own_cluster, runs, tmp_path: Path) -> None:
+    run, agent, before = _fail_over(own_cluster, runs, tmp_path, lambda agent: agent.kill())
+    _check_failover(run, agent, before)
+    assert run.events_of("node_down")[0]["why"] == "gone"
+    # Its job processes died with it (PDEATHSIG), although they run in sessions of their own.
+    wait_until(lambda: not job_processes(agent.home), 3, "the dead node's jobs to die")
+    run.interrupt()
+    assert run.wait(10) == 0, run.output
+    assert not job_processes(own_cluster.root)
+
+
+@pytest.mark.timeout(90)
+def test_silent_join_node_is_replaced_and_its_old_copies_fenced(own_cluster, runs,
+                                                                  tmp_path: Path) -> None:
+    frozen_at = []
+
+    def freeze(agent) -> None:
+        frozen_at.append(time.time())
+        agent.signal_session(signal.SIGSTOP)  # the agent only: its jobs run on, unaware
+
+    run, agent, before = _fail_over(own_cluster, runs, tmp_path, freeze)
+    try:
+        _check_failover(run, agent, before)
+        down = run.events_of("node_down")[0]
+        assert down["why"] == "silent"
+        assert down["time"] - frozen_at[0] < 4  # NODE_TIMEOUT = 1.5 s, not Dask's minutes
+        # The old copies were told to stop; none is left on the frozen node.
+        wait_until(lambda: not job_processes(agent.home), 5, "the old copies to stop")
+    finally:
+        agent.signal_session(signal.SIGCONT)
+    # The agent comes back and joins again as a fresh node.
+    wait_until(lambda: agent.joins() >= 2, 30, f"the agent to rejoin\n{agent.log}")
+    wait_until(lambda: len(run.events_of("node_up", node=agent.host)) >= 2, 10,
+               "node_up of the returning node")
+    rows = len(csv_rows(run.local / "6" / "join.csv"))
+    wait_until(lambda: len(csv_rows(run.local / "6" / "join.csv")) >= rows + 1, 10, "more rows")
+    check_products(csv_rows(run.local / "6" / "join.csv"))
+    run.interrupt()
+    assert run.wait(10) == 0, run.output
+    assert not job_processes(own_cluster.root)
