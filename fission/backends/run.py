@@ -54,7 +54,7 @@ from fission.backends.simulate import prompt_if_terminal, write_console
 from fission.backends.supervisor import JobLaunch, push_logs, run_job, stop_network
 from fission.config import Settings, configure_logging, load_settings
 from fission.core.jobs import BaseJob
-from fission.core.nodes import BaseNode, LocalNode
+from fission.core.nodes import BaseNode, LocalNode, MultiNode
 from fission.errors import AllocationError, ConfigError, FissionError
 from fission.events import EventLog
 from fission.placement import NodeView, place_all, replace
@@ -68,6 +68,8 @@ LOCAL = "local"
 LAST_WORDS = 0.3
 #: Seconds a replacement waits for a consumer's fence reply before going on without it.
 FENCE_PATIENCE = 2.0
+#: Seconds the wait for nodes goes on, once NODES are satisfied, when a MultiNode is among them.
+MULTINODE_SETTLE = 1.0
 #: Seconds remote jobs get to stop by themselves before their node signals them.
 REMOTE_PATIENCE = 1.5
 
@@ -227,26 +229,36 @@ class _Run:
         return next((node for node in self.settings.nodes if node.matches(ip)), None)
 
     def _wait_for_nodes(self) -> None:
-        """Wait until every node of NODES has joined (a MultiNode: one match)."""
+        """Wait until every node of NODES has joined.
+
+        A MultiNode stands for any number of machines, so one match satisfies it; to
+        give the others that are already trying to join a chance, the wait goes on for
+        :data:`MULTINODE_SETTLE` seconds once everything else is there.
+        """
         wanted = self.settings.nodes
         deadline = time.monotonic() + self.settings.node_wait
+        settle = MULTINODE_SETTLE if any(isinstance(n, MultiNode) for n in wanted) else 0.0
+        satisfied_at = None
         print(f"FISSION: waiting for {len(wanted)} node(s) of {self.settings.name} "
               f"(scheduler at {self.host}:{self.settings.scheduler_port})", file=sys.stderr)
         while not self.interrupted:
             for message in self.mailbox.receive():
                 self._on_cluster(message)
+            now = time.monotonic()
             missing = [node for node in wanted
                        if not any(node.matches(ip) for ip in self.nodes.values())]
             if not missing:
-                break
-            if time.monotonic() >= deadline:
+                satisfied_at = satisfied_at or now
+                if now - satisfied_at >= settle:
+                    break
+            elif now >= deadline:
                 names = ", ".join(node.ip for node in missing)
                 raise _NodesMissing(
                     f"node(s) {names} did not join within NODE_WAIT = {self.settings.node_wait:g} "
                     f"s; start `fission node --client {self.host} --port "
                     f"{self.settings.scheduler_port} --host NODE_IP` on each, or change NODES"
                 )
-            self.mailbox.socket.poll(100)
+            self.mailbox.socket.poll(50)
         self._print_nodes()
 
     def _views(self, ignore: set[int] = frozenset()) -> list[NodeView]:
