@@ -34,4 +34,11 @@ class NotRunningError(FissionError, RuntimeError):
 
 
 class AllocationError(FissionError, RuntimeError):
-    """No allowed node can take a job (its DEFAULT_NODE, GROUPS and the nodes up)."""
+    """No allowed node can take a job (its DEFAULT_NODE, GROUPS and the nodes up).
+
+    ``job`` is the id of the job that could not be placed, for events and tools.
+    """
+
+    def __init__(self, message: str, job: int | None = None) -> None:
+        super().__init__(message)
+        self.job = job

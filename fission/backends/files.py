@@ -38,17 +38,35 @@ class Manifest:
         return cls({path: _describe(root / path) for path in sorted(set(paths))})
 
 
-def code_paths(project: Path, network: str) -> list[str]:
-    """The files of ``shared/`` and the network package, relative to the project."""
+def code_paths(project: Path, packages: Iterable[str]) -> list[str]:
+    """The files of the given top-level packages or modules, relative to the project.
+
+    A package is a folder (its result folders left out); a module is ``NAME.py``.
+    Names that are neither in the project (an installed library) are skipped.
+    """
     paths = []
-    for package in ("shared", network):
+    for package in sorted(set(packages)):
         top = project / package
+        if (project / f"{package}.py").is_file():
+            paths.append(f"{package}.py")
         for folder, dirs, files in os.walk(top):
             dirs[:] = sorted(d for d in dirs if d not in RESULT_FOLDERS and not d.startswith("."))
             for name in files:
                 if not name.endswith((".pyc", ".log")):
                     paths.append(str((Path(folder) / name).relative_to(project)))
     return paths
+
+
+def user_packages(project: Path, network: str, classes: Iterable[type]) -> set[str]:
+    """``shared``, the network, and every top-level package of the project that defines
+    one of ``classes`` (or a base class of one): what a job process must import."""
+    packages = {"shared", network}
+    for cls in classes:
+        for base in cls.__mro__:
+            top = base.__module__.split(".")[0]
+            if (project / top).is_dir() or (project / f"{top}.py").is_file():
+                packages.add(top)
+    return packages
 
 
 def dependency_paths(project: Path, dependencies: Iterable[str]) -> list[str]:

@@ -47,7 +47,14 @@ from fission.backends.dask_cluster import (
     configure_dask,
     connect_client,
 )
-from fission.backends.files import FileServer, FileSink, Manifest, code_paths, dependency_paths
+from fission.backends.files import (
+    FileServer,
+    FileSink,
+    Manifest,
+    code_paths,
+    dependency_paths,
+    user_packages,
+)
 from fission.backends.lifecycle import JobState, Lifecycle, Message, describe_losses
 from fission.backends.processes import JobProcess, OutputRelay, pickle_spec, start_job, stop_jobs
 from fission.backends.simulate import prompt_if_terminal, write_console
@@ -55,6 +62,7 @@ from fission.backends.supervisor import JobLaunch, push_logs, run_job, stop_netw
 from fission.config import Settings, configure_logging, load_settings
 from fission.core.jobs import BaseJob
 from fission.core.nodes import BaseNode, LocalNode, MultiNode
+from fission.core.pipes import BasePipe
 from fission.errors import AllocationError, ConfigError, FissionError
 from fission.events import EventLog
 from fission.placement import NodeView, place_all, replace
@@ -173,8 +181,7 @@ class _Run:
             self.client = connect_client(address)
             files.start()
             self.files = files
-            self.code = Manifest.of(self.settings.project,
-                                    code_paths(self.settings.project, self.settings.name))
+            self.code = self._code_manifest()
             files.publish(self.code)
             self._wait_for_nodes()
             if self.failure is None and not self.interrupted:
@@ -185,7 +192,7 @@ class _Run:
                 with prompt_if_terminal(self.settings, interactive, self._stop_from_prompt):
                     self._supervise(console, duration)
         except AllocationError as error:
-            self._event("allocation_error", error=str(error))
+            self._event("allocation_error", job=error.job, error=str(error))
             self.failure = str(error)
         except _NodesMissing as error:
             self.failure = str(error)
@@ -204,6 +211,13 @@ class _Run:
             self.context.destroy(linger=0)
             self.events.close()
         return self._report()
+
+    def _code_manifest(self) -> Manifest:
+        project, network = self.settings.project, self.network
+        classes = [type(job) for job in network.jobs]
+        classes += [type(pipe) for job in network.jobs for pipe in job.inputs + job.outputs]
+        packages = user_packages(project, self.settings.name, classes)
+        return Manifest.of(project, code_paths(project, packages))
 
     def _console(self, job_id: int) -> str:
         return f"ipc://{self.sockets / f'console-{job_id}'}"
@@ -403,7 +417,7 @@ class _Run:
         try:
             placement = replace(jobs, self._views(ignore={job.id for job in jobs}))
         except AllocationError as error:
-            self._event("allocation_error", error=str(error))
+            self._event("allocation_error", job=error.job, node=ip, error=str(error))
             self.failure = f"failover after node {ip} went down: {error}"
             return
         replaced = {job.id for job in jobs}
@@ -433,18 +447,28 @@ class _Run:
             producer, consumer = self.copies[link.source], self.copies[link.destination]
             if not (producer.ready and consumer.ready) or pipe_id in self.fencing:
                 continue
+            if any(pipe.id in self.fencing for pipe in consumer.job.outputs):
+                continue  # where to replay from is not known yet
             address = consumer.inputs.get(pipe_id)
             wanted = (producer.incarnation, address)
             if address and self.connected.get(pipe_id) != wanted:
                 self.connected[pipe_id] = wanted
-                self._send([(link.source, {"op": "connect", "pipe": pipe_id,
-                                           "address": address})])
+                self._send([(link.source, {"op": "connect", "pipe": pipe_id, "address": address,
+                                           "since": self._replay_from(link.pipe, consumer)})])
         for copy in self.copies.values():
             if copy.ready and not copy.begun and not any(
                     pipe.id in self.fencing for pipe in copy.job.outputs):
                 copy.begun = True
                 self._send([(copy.job.id, {"op": "begin", "seq": self._continue_at(copy)})])
         self._check_recovered()
+
+    def _replay_from(self, pipe: BasePipe, consumer: Copy) -> int:
+        """The first block of ``pipe`` a replacement ``consumer`` needs: its consumers
+        reported how far they had got, and it runs on from there (0 if unknown)."""
+        if consumer.incarnation == 0:
+            return 0
+        reached = [self.positions[p.id] for p in consumer.job.outputs if p.id in self.positions]
+        return min(reached) * pipe.BLOCK_COUNT if reached else 0
 
     def _continue_at(self, copy: Copy) -> int:
         """Where a replaced source continues: as far as its consumers had got."""

@@ -46,11 +46,17 @@ class BasePipe(metaclass=_PipeMeta):
       value received (or :meth:`zero` before the first), ``"zero"`` uses :meth:`zero`.
     - ``HWM``: blocks the sending and the receiving side each buffer before a
       producer waits for its consumer (backpressure).
+    - ``REPLAY_COUNT``: how many of its last blocks the producer keeps, to send them
+      again to the replacement of a consumer whose node failed (``run`` only). Blocks
+      the failed node had received but not passed on are then computed again instead
+      of being lost. It costs up to this many blocks of memory in the producer; 0
+      turns it off.
     """
 
     BLOCK_COUNT: ClassVar[int] = 1
     DUMMY_MODE: ClassVar[str] = "prev"
     HWM: ClassVar[int] = 256
+    REPLAY_COUNT: ClassVar[int] = 64
     optional: ClassVar[bool] = False
 
     def __init__(self, id: int) -> None:  # noqa: A002 - the seed's name
@@ -67,6 +73,12 @@ class BasePipe(metaclass=_PipeMeta):
             )
         if isinstance(self.HWM, bool) or not isinstance(self.HWM, int) or self.HWM < 1:
             raise ConfigError(f"pipe {self.id}: HWM must be an int >= 1 (got {self.HWM!r})")
+        replay = self.REPLAY_COUNT
+        if isinstance(replay, bool) or not isinstance(replay, int) or replay < 0:
+            raise ConfigError(f"pipe {self.id}: REPLAY_COUNT must be an int >= 0 (got {replay!r})")
+        if replay > self.HWM:
+            raise ConfigError(f"pipe {self.id}: REPLAY_COUNT ({replay}) must not exceed HWM "
+                              f"({self.HWM}): a replay must fit in the pipe's buffers")
 
     def pack(self, value: Any) -> bytes:
         """Turn one value into the bytes of a block."""

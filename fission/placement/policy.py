@@ -62,7 +62,7 @@ def choose(job: BaseJob, nodes: Sequence[NodeView]) -> NodeView:
         if not local:
             raise AllocationError(
                 f"{job.name} must run on the client (its GROUPS include LOCAL) but the "
-                f"client is not among the nodes up ({_listing(nodes)})"
+                f"client is not among the nodes up ({_listing(nodes)})", job=job.id
             )
         return min(local, key=lambda node: node.address)
     if job.DEFAULT_NODE is not None:
@@ -75,7 +75,7 @@ def choose(job: BaseJob, nodes: Sequence[NodeView]) -> NodeView:
                     if not node.local and not node.full and group in node.node.groups()]
         if eligible:
             return _preferred(job, eligible)
-    raise AllocationError(_nowhere(job, nodes))
+    raise AllocationError(_nowhere(job, nodes), job=job.id)
 
 
 def place_all(jobs: Sequence[BaseJob], nodes: Sequence[NodeView]) -> dict[int, str]:
@@ -130,7 +130,7 @@ def _preferred(job: BaseJob, eligible: list[NodeView]) -> NodeView:
     except Exception as exc:
         raise AllocationError(
             f"{job.name}.preference(nodes) raised {type(exc).__name__}: {exc}; "
-            "fix it, or return None to let FISSION choose"
+            "fix it, or return None to let FISSION choose", job=job.id
         ) from exc
     if chosen is None:
         return _best(eligible)
@@ -144,7 +144,7 @@ def _preferred(job: BaseJob, eligible: list[NodeView]) -> NodeView:
     offered = ", ".join(node.ip for node in eligible)
     raise AllocationError(
         f"{job.name}.preference(nodes) returned {chosen!r}, which is not one of the nodes it "
-        f"was given ({offered}); return one of them, or None to let FISSION choose"
+        f"was given ({offered}); return one of them, or None to let FISSION choose", job=job.id
     )
 
 
@@ -168,7 +168,7 @@ def _nowhere(job: BaseJob, nodes: tuple[NodeView, ...]) -> str:
 
 def _listing(nodes: tuple[NodeView, ...]) -> str:
     """``nodes up: 10.0.0.1 [ALL] 0 of 2 slots free, ...``, the client left out."""
-    workers = [f"{node.address} [{', '.join(node.node.groups())}] "
+    workers = [f"{node.ip} [{', '.join(node.node.groups())}] "
                f"{node.free_slots} of {node.cpus} slots free"
                for node in nodes if not node.local]
     return "nodes up: " + ("; ".join(workers) if workers else "none besides the client")

@@ -15,7 +15,10 @@ producer waits instead of filling a queue that a failover would throw away.
 Failover support is two numbers per input: the lowest incarnation it accepts (a
 block of an older one comes from a copy that was replaced, and is dropped) and how
 far it has got (the next sequence number it expects), which a ``fence`` reports so
-that a replaced source continues the numbering instead of restarting it.
+that a replaced source continues the numbering instead of restarting it. Each
+output remembers its last ``REPLAY_COUNT`` blocks: when a ``connect`` points it at a
+replacement consumer, the blocks from the one the replacement needs first on are
+sent again, so what the failed node had not passed on is computed again.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import inspect
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +48,8 @@ NOBLOCK = zmq.NOBLOCK
 
 #: Seconds between looks at the control channel while data flows without pause.
 CONTROL_INTERVAL = 0.05
+#: Milliseconds a replay waits for the connection to a replacement consumer.
+REPLAY_WAIT_MS = 1000
 #: How many unreadable blocks are logged one by one before only being counted.
 GARBAGE_LOG_LIMIT = 5
 
@@ -54,6 +60,8 @@ class _Output:
     pack: Callable[[Any], bytes]
     socket: zmq.Socket
     address: str | None
+    #: The last blocks sent, to replay to a replacement consumer.
+    history: deque[bytes]
     open: bool = True
 
 
@@ -81,6 +89,7 @@ class JobRunner:
         system call would otherwise not interrupt it, and the job would miss SIGTERM.
         """
         self.job = job = spec.job
+        self._context = context
         self._wakeup_fd = wakeup_fd
         self._incarnation = spec.incarnation
         self.control = ControlChannel(context, spec.control, job.id, spec.incarnation)
@@ -115,7 +124,7 @@ class JobRunner:
 
         self._outputs = [
             _Output(pipe.id, pipe.pack, _push(context, spec.outputs.get(pipe.id), pipe.HWM),
-                    spec.outputs.get(pipe.id))
+                    spec.outputs.get(pipe.id), deque(maxlen=pipe.REPLAY_COUNT))
             for pipe in job.outputs
         ]
         self._refresh_live()
@@ -248,29 +257,35 @@ class JobRunner:
                 f"{len(self._outputs)} outputs; return one value per output, or a non-tuple "
                 "value for all of them (wrap a single tuple: return (my_tuple,))"
             )
-        for index, pipe_id, pack, send, output in self._live:
+        for index, pipe_id, pack, send, remember, output in self._live:
             frame = header(VERSION, 0, incarnation, pipe_id, seq) + pack(
                 result[index] if mapped else result)
+            remember(frame)
             try:
                 send(frame, NOBLOCK)
             except zmq.Again:
                 self._send_waiting(output, frame)
 
     def _send_waiting(self, output: _Output, frame: bytes) -> None:
-        """Send once the consumer has room, handling control messages meanwhile."""
-        poller = self._new_poller()
-        poller.register(output.socket, zmq.POLLOUT)
+        """Send once the consumer has room, handling control messages meanwhile.
+
+        A ``connect`` handled meanwhile replaces the output's socket: the wait goes
+        on with the new one.
+        """
         while output.open and not self._stop_requested:
+            socket = output.socket
+            poller = self._new_poller()
+            poller.register(socket, zmq.POLLOUT)
             events = self._poll(poller)
             if self.control.socket in events:
                 self._check_control()
-            if output.socket in events and output.open:
-                output.socket.send(frame, zmq.NOBLOCK)
+            if socket in events and output.open and output.socket is socket:
+                socket.send(frame, zmq.NOBLOCK)
                 return
 
     def _refresh_live(self) -> None:
         """Precompute what :meth:`_emit` needs of each output still open."""
-        self._live = [(index, o.pipe_id, o.pack, o.socket.send, o)
+        self._live = [(index, o.pipe_id, o.pack, o.socket.send, o.history.append, o)
                       for index, o in enumerate(self._outputs) if o.open]
         if self._outputs and not self._live:
             self._stopping = True  # every consumer has finished
@@ -355,14 +370,45 @@ class JobRunner:
         self._stop_requested = self._stopping = True
 
     def _on_connect(self, message: dict) -> None:
+        """Send an output to a (new) consumer address.
+
+        A redirect gets a fresh socket: ``disconnect`` is asynchronous in ZeroMQ, and
+        blocks sent just after it could still go down the pipe to the consumer that
+        failed. Closing the old socket drops what was queued for it.
+        """
         for output in self._outputs:
-            if output.pipe_id == message.get("pipe"):
-                if output.address is not None:
-                    with contextlib.suppress(zmq.ZMQError):  # already gone
-                        output.socket.disconnect(output.address)
-                output.address = str(message["address"])
-                output.socket.connect(output.address)
-                log.info("pipe %s: sending to %s", output.pipe_id, output.address)
+            if output.pipe_id != message.get("pipe"):
+                continue
+            address = str(message["address"])
+            if output.address is None:
+                output.socket.connect(address)
+            else:
+                hwm = output.socket.getsockopt(zmq.SNDHWM)
+                output.socket.close(linger=0)
+                output.socket = _push(self._context, address, hwm)
+            output.address = address
+            log.info("pipe %s: sending to %s", output.pipe_id, address)
+            self._replay(output, int(message.get("since", 0)))
+        self._refresh_live()
+
+    def _replay(self, output: _Output, since: int) -> None:
+        """Send the remembered blocks numbered ``since`` or later to the new consumer.
+
+        This runs before any newer block is sent, so the consumer gets them in order.
+        Blocks it already has are dropped by it as duplicates.
+        """
+        frames = [frame for frame in output.history if HEADER.unpack_from(frame)[4] >= since]
+        if not frames:
+            return
+        if not output.socket.poll(REPLAY_WAIT_MS, zmq.POLLOUT):
+            log.warning("pipe %s: %s did not accept a connection within %d ms; %d blocks "
+                        "are not sent again", output.pipe_id, output.address, REPLAY_WAIT_MS,
+                        len(frames))
+            return
+        for frame in frames:
+            output.socket.send(frame)
+        log.info("pipe %s: sent %d blocks again, from block %d on", output.pipe_id,
+                 len(frames), since)
 
     def _on_fence(self, message: dict) -> None:
         for port in self._inputs():

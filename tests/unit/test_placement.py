@@ -340,9 +340,10 @@ def test_the_allocation_error_says_what_was_tried_and_what_is_up():
     assert message.startswith("Picky 1 cannot be placed")
     assert "DEFAULT_NODE 10.0.0.8 is not up" in message
     assert "GROUPS (HAS_MIC, ALL)" in message
-    assert "tcp://10.0.0.1:9000 [ALL] 0 of 2 slots free" in message
-    assert "tcp://10.0.0.5:9000 [HAS_MIC] 0 of 1 slots free" in message
+    assert "10.0.0.1 [ALL] 0 of 2 slots free" in message
+    assert "10.0.0.5 [HAS_MIC] 0 of 1 slots free" in message
     assert "Picky.GROUPS" in message
+    assert caught.value.job == 1
 
 
 @settings(max_examples=150, deadline=None,
