@@ -134,3 +134,17 @@ def test_agent_stops_on_sigterm_with_its_jobs(own_cluster, runs, tmp_path: Path)
     wait_until(lambda: not job_processes(agent.home), 3, "the agent's jobs to stop")
     run.interrupt()
     run.wait(10)
+
+
+@pytest.mark.timeout(90)
+def test_agents_outlive_a_killed_client(cluster, runs, tmp_path: Path) -> None:
+    project = make_project(tmp_path, cluster)
+    run = runs(project, V3)
+    wait_until(lambda: len(csv_rows(run.local / "6" / "join.csv")) >= 1, 30, "a first row")
+    run.kill()  # SIGKILL to the client and its local jobs: no goodbye to anyone
+    wait_until(lambda: not job_processes(cluster.root), 15,
+               "the nodes to stop the jobs of the vanished client")
+    assert all(agent.alive for agent in cluster.agents)
+    again = runs(project, V3, "--duration", "3")
+    assert again.wait(30) == 0, again.output
+    check_products(csv_rows(again.local / "6" / "join.csv"))

@@ -1,0 +1,87 @@
+"""Code shipping and log collection over ZeroMQ: real sockets on loopback, no cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import zmq
+
+from fission.backends.files import (
+    CHUNK,
+    FileServer,
+    FileSink,
+    Manifest,
+    code_paths,
+    fetch,
+    push_files,
+    user_packages,
+)
+
+
+@pytest.fixture
+def context():
+    context = zmq.Context()
+    yield context
+    context.destroy(linger=0)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    (root / "shared" / "jobs").mkdir(parents=True)
+    (root / "shared" / "jobs" / "jobs.py").write_text("X = 1\n")
+    (root / "net" / "simulation" / "1").mkdir(parents=True)
+    (root / "net" / "simulation" / "1" / "out.csv").write_text("results, not code\n")
+    (root / "net" / "config.py").write_text("JOBS = []\n")
+    (root / "net" / "job.log").write_text("a log\n")
+    (root / "tools.py").write_text("Y = 2\n")
+    (root / "big.bin").write_bytes(bytes(range(256)) * (CHUNK // 256 * 2 + 7))
+    return root
+
+
+@pytest.mark.timeout(30)
+def test_code_paths_take_packages_and_modules_but_no_results(project: Path) -> None:
+    paths = code_paths(project, ["shared", "net", "tools", "numpy"])
+    assert sorted(paths) == ["net/config.py", "shared/jobs/jobs.py", "tools.py"]
+
+
+def test_user_packages_follow_the_classes_of_the_project(project: Path) -> None:
+    tools = type("Tool", (), {"__module__": "tools.sub"})
+    library = type("Lib", (), {"__module__": "numpy.core"})
+    assert user_packages(project, "net", [tools, library]) == {"shared", "net", "tools"}
+
+
+@pytest.mark.timeout(30)
+def test_fetch_copies_what_is_published_and_skips_what_is_there(context, project: Path,
+                                                                tmp_path: Path) -> None:
+    server = FileServer(context, project, "127.0.0.1")
+    server.start()
+    try:
+        manifest = Manifest.of(project, ["shared/jobs/jobs.py", "big.bin"])
+        server.publish(manifest)
+        target = tmp_path / "node"
+        assert fetch(server.address, manifest, target) == 2
+        assert (target / "big.bin").read_bytes() == (project / "big.bin").read_bytes()
+        assert (target / "shared/jobs/jobs.py").read_text() == "X = 1\n"
+        assert fetch(server.address, manifest, target) == 0  # same versions: nothing travels
+        (project / "shared/jobs/jobs.py").write_text("X = 2\n")
+        changed = Manifest.of(project, ["shared/jobs/jobs.py", "big.bin"])
+        assert fetch(server.address, changed, target) == 1
+        assert (target / "shared/jobs/jobs.py").read_text() == "X = 2\n"
+        with pytest.raises(FileNotFoundError, match="tools.py"):
+            fetch(server.address, Manifest.of(project, ["tools.py"]), target)  # not published
+    finally:
+        server.close()
+
+
+@pytest.mark.timeout(30)
+def test_logs_pushed_by_a_node_land_under_its_ip(context, project: Path, tmp_path: Path) -> None:
+    sink = FileSink(context, tmp_path / "collection", "127.0.0.1")
+    sink.start()
+    try:
+        assert push_files(sink.address, "10.0.0.2", project) == 1
+    finally:
+        sink.close()
+    assert (tmp_path / "collection" / "10.0.0.2" / "net" / "job.log").read_text() == "a log\n"
+    assert sink.received == 1
