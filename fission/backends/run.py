@@ -56,6 +56,7 @@ from fission.backends.files import (
     user_packages,
 )
 from fission.backends.lifecycle import JobState, Lifecycle, Message, describe_losses
+from fission.backends.node_table import NodeRow, NodeTable
 from fission.backends.processes import JobProcess, OutputRelay, pickle_spec, start_job, stop_jobs
 from fission.backends.simulate import prompt_if_terminal, write_console
 from fission.backends.supervisor import JobLaunch, push_logs, run_job, stop_network
@@ -145,6 +146,7 @@ class _Run:
         self.timed_out = False
         self.client = None
         self.events: EventLog | None = None
+        self.table = NodeTable()
         self._ops = {"ready": self._on_ready, "finished": self._on_finished,
                      "stopped": self._on_stopped, "failed": self._on_failed,
                      "fenced": self._on_fenced}
@@ -255,25 +257,26 @@ class _Run:
         satisfied_at = None
         print(f"FISSION: waiting for {len(wanted)} node(s) of {self.settings.name} "
               f"(scheduler at {self.host}:{self.settings.scheduler_port})", file=sys.stderr)
-        while not self.interrupted:
-            for message in self.mailbox.receive():
-                self._on_cluster(message)
-            now = time.monotonic()
-            missing = [node for node in wanted
-                       if not any(node.matches(ip) for ip in self.nodes.values())]
-            if not missing:
-                satisfied_at = satisfied_at or now
-                if now - satisfied_at >= settle:
-                    break
-            elif now >= deadline:
-                names = ", ".join(node.ip for node in missing)
-                raise _NodesMissing(
-                    f"node(s) {names} did not join within NODE_WAIT = {self.settings.node_wait:g} "
-                    f"s; start `fission node --client {self.host} --port "
-                    f"{self.settings.scheduler_port} --host NODE_IP` on each, or change NODES"
-                )
-            self.mailbox.socket.poll(50)
-        self._print_nodes()
+        with self.table.live():
+            while not self.interrupted:
+                for message in self.mailbox.receive():
+                    self._on_cluster(message)
+                self.table.update(self._node_rows())
+                now = time.monotonic()
+                missing = [node for node in wanted
+                           if not any(node.matches(ip) for ip in self.nodes.values())]
+                if not missing:
+                    satisfied_at = satisfied_at or now
+                    if now - satisfied_at >= settle:
+                        return
+                elif now >= deadline:
+                    names = ", ".join(node.ip for node in missing)
+                    raise _NodesMissing(
+                        f"node(s) {names} did not join within NODE_WAIT = "
+                        f"{self.settings.node_wait:g} s; start `fission node --client "
+                        f"{self.host} --port {self.settings.scheduler_port} --host NODE_IP` on "
+                        "each, or change NODES")
+                self.mailbox.socket.poll(50)
 
     def _views(self, ignore: set[int] = frozenset()) -> list[NodeView]:
         """What placement sees of the nodes up; the jobs in ``ignore`` take no slot."""
@@ -298,13 +301,13 @@ class _Run:
                               jobs=counts.get(LOCAL, 0), local=True))
         return views
 
-    def _print_nodes(self) -> None:
-        views = [v for v in self._views() if not v.local]
-        lines = [f"{'node':<16} {'cpus':>4} {'cpu free':>8} {'memory free':>12} {'jobs':>4}"]
-        for view in sorted(views, key=lambda v: v.ip):
-            lines.append(f"{view.ip:<16} {view.cpus:>4} {view.cpu:>7.0f}% "
-                         f"{view.memory / 2**20:>9.0f} MB {view.jobs:>4}")
-        print("\n".join(lines), file=sys.stderr)
+    def _node_rows(self) -> list[NodeRow]:
+        jobs: dict[str, list[int]] = {}
+        for copy in self.copies.values():
+            jobs.setdefault(copy.address, []).append(copy.job.id)
+        return [NodeRow(view.ip, view.cpus, view.cpu, view.memory,
+                        tuple(sorted(jobs.get(view.address, ()))))
+                for view in self._views() if not view.local]
 
     def _on_cluster(self, message: dict) -> None:
         handler = self._cluster_ops.get(message.get("event"))
@@ -352,6 +355,7 @@ class _Run:
         placement = place_all(self.network.jobs, self._views())
         for job in self.network.jobs:
             self._start(job, placement[job.id], incarnation=0)
+        self.table.show(self._node_rows())
         log.info("started %d jobs of %s", len(self.copies), self.settings.name)
 
     def _start(self, job: BaseJob, address: str, incarnation: int) -> None:

@@ -62,6 +62,8 @@ class _Output:
     address: str | None
     #: The last blocks sent, to replay to a replacement consumer.
     history: deque[bytes]
+    #: The last block the latest replay sent (the one a blocked send waits with, maybe).
+    replayed: bytes | None = None
     open: bool = True
 
 
@@ -279,6 +281,8 @@ class JobRunner:
             events = self._poll(poller)
             if self.control.socket in events:
                 self._check_control()
+            if output.replayed is frame:
+                return  # a redirect meanwhile, whose replay has sent it already
             if socket in events and output.open and output.socket is socket:
                 socket.send(frame, zmq.NOBLOCK)
                 return
@@ -380,14 +384,15 @@ class JobRunner:
             if output.pipe_id != message.get("pipe"):
                 continue
             address = str(message["address"])
-            if output.address is None:
-                output.socket.connect(address)
-            else:
-                hwm = output.socket.getsockopt(zmq.SNDHWM)
-                output.socket.close(linger=0)
-                output.socket = _push(self._context, address, hwm)
-            output.address = address
             log.info("pipe %s: sending to %s", output.pipe_id, address)
+            if output.address is None:  # the first consumer: nothing was delivered yet
+                output.socket.connect(address)
+                output.address = address
+                continue
+            hwm = output.socket.getsockopt(zmq.SNDHWM)
+            output.socket.close(linger=0)
+            output.socket = _push(self._context, address, hwm)
+            output.address = address
             self._replay(output, int(message.get("since", 0)))
         self._refresh_live()
 
@@ -407,6 +412,7 @@ class JobRunner:
             return
         for frame in frames:
             output.socket.send(frame)
+        output.replayed = frames[-1]
         log.info("pipe %s: sent %d blocks again, from block %d on", output.pipe_id,
                  len(frames), since)
 
