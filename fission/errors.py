@@ -33,6 +33,10 @@ class NotRunningError(FissionError, RuntimeError):
     """A command needs a running network and none answers."""
 
 
+class ClusterError(FissionError, RuntimeError):
+    """The cluster could not be set up: the scheduler cannot listen, a node never joined."""
+
+
 class AllocationError(FissionError, RuntimeError):
     """No allowed node can take a job (its DEFAULT_NODE, GROUPS and the nodes up).
 

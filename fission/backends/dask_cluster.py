@@ -28,6 +28,8 @@ from distributed import Client, Scheduler
 from distributed.diagnostics.plugin import SchedulerPlugin
 from tornado.ioloop import PeriodicCallback
 
+from fission.errors import ClusterError
+
 log = logging.getLogger("fission.cluster")
 
 #: The port the scheduler listens on unless config.py's SCHEDULER_PORT says otherwise.
@@ -48,6 +50,9 @@ DASK_SETTINGS: dict[str, Any] = {
     "distributed.worker.memory.pause": False,
     "distributed.worker.memory.terminate": False,
     "distributed.worker.profile.enabled": False,
+    # No HTTP endpoints (dashboard, metrics) on the client or the nodes.
+    "distributed.scheduler.http.routes": [],
+    "distributed.worker.http.routes": [],
 }
 
 
@@ -132,7 +137,7 @@ class SchedulerThread(threading.Thread):
         self._closing = asyncio.Event()
         try:
             scheduler = Scheduler(host=self._host, port=self._port, dashboard=False,
-                                  dashboard_address=None)
+                                  dashboard_address="127.0.0.1:0")
             await scheduler
             await scheduler.register_scheduler_plugin(self._plugin, idempotent=False)
         except BaseException as error:  # noqa: BLE001 - handed to the thread that waits
@@ -145,11 +150,18 @@ class SchedulerThread(threading.Thread):
         await scheduler.close()
 
     def start_and_wait(self, timeout: float = 30.0) -> str:
+        """Start the scheduler; its address, or a ClusterError saying why it cannot run."""
         self.start()
+        where = f"{self._host}:{self._port}"
         if not self._ready.wait(timeout):
-            raise TimeoutError("the Dask scheduler did not start")
+            raise ClusterError(f"the scheduler on {where} did not start within {timeout:g} s")
         if self._error is not None:
-            raise self._error
+            cause = self._error.__cause__ or self._error
+            raise ClusterError(
+                f"cannot start the scheduler on {where} ({type(cause).__name__}: {cause}); "
+                "CLIENT_IP must be an address of this machine, and SCHEDULER_PORT a port no "
+                "other program (another run?) listens on"
+            ) from self._error
         return self.address
 
     def stop(self) -> None:

@@ -64,7 +64,7 @@ from fission.config import Settings, configure_logging, load_settings
 from fission.core.jobs import BaseJob
 from fission.core.nodes import BaseNode, LocalNode, MultiNode
 from fission.core.pipes import BasePipe
-from fission.errors import AllocationError, ConfigError, FissionError
+from fission.errors import AllocationError, ClusterError, ConfigError
 from fission.events import EventLog
 from fission.placement import NodeView, place_all, replace
 from fission.runtime.control import identity
@@ -196,7 +196,7 @@ class _Run:
         except AllocationError as error:
             self._event("allocation_error", job=error.job, error=str(error))
             self.failure = str(error)
-        except _NodesMissing as error:
+        except ClusterError as error:
             self.failure = str(error)
         finally:
             signal.signal(signal.SIGINT, previous_handler)
@@ -271,7 +271,7 @@ class _Run:
                         return
                 elif now >= deadline:
                     names = ", ".join(node.ip for node in missing)
-                    raise _NodesMissing(
+                    raise ClusterError(
                         f"node(s) {names} did not join within NODE_WAIT = "
                         f"{self.settings.node_wait:g} s; start `fission node --client "
                         f"{self.host} --port {self.settings.scheduler_port} --host NODE_IP` on "
@@ -649,17 +649,14 @@ class _Run:
             if losses:
                 print(f"FISSION: {self.network.job(job_id).name} {losses}", file=sys.stderr)
         if self.failure is not None:
-            print(f"error: {self.failure}. The network {name} was stopped on every node; "
-                  f"files written so far are in {self.local_dir}.", file=sys.stderr)
+            what = (f"The network {name} was stopped on every node; files written so far are "
+                    f"in {self.local_dir}." if self.copies else "No job was started.")
+            print(f"error: {self.failure}. {what}", file=sys.stderr)
             return 1
         why = ("interrupted" if self.interrupted else "--duration has passed" if self.timed_out
                else "finished")
         print(f"FISSION: {name} {why}; local results are in {self.local_dir}", file=sys.stderr)
         return 0
-
-
-class _NodesMissing(FissionError):
-    pass
 
 
 def collect(project: Path, network: str) -> int:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import signal
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -10,6 +13,7 @@ import pytest
 from clusterhelp import (
     CLIENT_IP,
     check_products,
+    child_env,
     csv_rows,
     job_processes,
     make_project,
@@ -156,3 +160,30 @@ def test_agents_outlive_a_killed_client(cluster, runs, tmp_path: Path) -> None:
     again = runs(project, V3, "--duration", "3")
     assert again.wait(30) == 0, again.output
     check_products(csv_rows(again.local / "6" / "join.csv"))
+
+
+@pytest.mark.timeout(60)
+def test_a_scheduler_port_in_use_is_a_clear_error(cluster, runs, tmp_path: Path) -> None:
+    project = make_project(tmp_path, cluster)
+    with socket.socket() as squatter:
+        squatter.bind((CLIENT_IP, 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        config = project / V3 / "config.py"
+        config.write_text(config.read_text() + f"\nSCHEDULER_PORT = {port}\n")
+        run = runs(project, V3)
+        assert run.wait(20) == 1
+    error = run.output.split("error:")[-1]
+    assert f"{CLIENT_IP}:{port}" in error and "SCHEDULER_PORT" in error
+    assert "No job was started" in error and "Traceback" not in run.output
+
+
+@pytest.mark.timeout(30)
+def test_an_agent_for_an_address_not_of_this_machine_says_so() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "fission.cli.main", "node", "--client", CLIENT_IP,
+         "--host", "192.0.2.1"], env=child_env(), capture_output=True, text=True, timeout=20,
+        stdin=subprocess.DEVNULL)
+    assert result.returncode == 1
+    assert "--host 192.0.2.1" in result.stderr and "cannot listen" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from argparse import Namespace
 
 from fission.cli.context import CommandError, Context
@@ -10,6 +11,20 @@ from fission.cli.context import CommandError, Context
 def run(ctx: Context, args: Namespace) -> int:
     if args.cpus is not None and args.cpus < 1:
         raise CommandError(f"--cpus must be at least 1 (got {args.cpus})")
+    _check_local_address(args.host)
     from fission.backends.agent import main
 
     return main(args.client, args.port, args.host, args.cpus)
+
+
+def _check_local_address(host: str) -> None:
+    """Fail now, in words, if this machine cannot listen on ``host``."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family) as probe:
+            probe.bind((host, 0))
+    except OSError as error:
+        raise CommandError(
+            f"--host {host}: this machine cannot listen on that address ({error.strerror}); "
+            "give one of its own addresses, the one listed for it in the network's NODES"
+        ) from None
