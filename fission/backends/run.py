@@ -39,6 +39,7 @@ from typing import Any
 
 import zmq
 
+from fission.backends.addresses import can_listen_on
 from fission.backends.console import ConsoleServer, claim_network
 from fission.backends.dask_cluster import (
     Mailbox,
@@ -112,6 +113,12 @@ class Copy:
 def run_network(project: Path, network: str, *, duration: float | None = None) -> int:
     """Run ``network`` of ``project`` on its nodes; return the exit status for the CLI."""
     settings = load_settings(Path(project), network)
+    why = can_listen_on(settings.client_ip)
+    if why is not None:
+        raise ClusterError(
+            f"{network}/config.py: CLIENT_IP {settings.client_ip} is not an address of this "
+            f"machine ({why}); set it to this machine's address in the nodes' network"
+        )
     configure_logging(settings)
     configure_dask()
     with tempfile.TemporaryDirectory(prefix="fission-") as sockets:
@@ -145,6 +152,7 @@ class _Run:
         self.interrupted = False
         self.timed_out = False
         self.client = None
+        self.files: FileServer | None = None
         self.events: EventLog | None = None
         self.table = NodeTable()
         self._ops = {"ready": self._on_ready, "finished": self._on_finished,

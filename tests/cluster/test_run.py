@@ -187,3 +187,14 @@ def test_an_agent_for_an_address_not_of_this_machine_says_so() -> None:
     assert result.returncode == 1
     assert "--host 192.0.2.1" in result.stderr and "cannot listen" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.timeout(30)
+def test_a_client_ip_not_of_this_machine_is_named(cluster, runs, tmp_path: Path) -> None:
+    project = make_project(tmp_path, cluster)
+    config = project / V3 / "config.py"
+    config.write_text(config.read_text() + '\nCLIENT_IP = "192.0.2.1"\n')
+    run = runs(project, V3)
+    assert run.wait(20) == 1
+    assert "CLIENT_IP 192.0.2.1 is not an address of this machine" in run.output
+    assert "Traceback" not in run.output

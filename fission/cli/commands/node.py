@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from argparse import Namespace
 
 from fission.cli.context import CommandError, Context
@@ -19,12 +18,11 @@ def run(ctx: Context, args: Namespace) -> int:
 
 def _check_local_address(host: str) -> None:
     """Fail now, in words, if this machine cannot listen on ``host``."""
-    try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        with socket.socket(family) as probe:
-            probe.bind((host, 0))
-    except OSError as error:
+    from fission.backends.addresses import can_listen_on
+
+    why = can_listen_on(host)
+    if why is not None:
         raise CommandError(
-            f"--host {host}: this machine cannot listen on that address ({error.strerror}); "
+            f"--host {host}: this machine cannot listen on that address ({why}); "
             "give one of its own addresses, the one listed for it in the network's NODES"
-        ) from None
+        )
