@@ -19,19 +19,22 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	cd examples && ../$(PYTHON) manage.py $(DEMO_NET) simulate --duration 20
+	cd examples && ../$(PYTHON) manage.py $(DEMO_NET) simulate --duration 12
 	@echo
-	@echo "CSV files written by the demo:"
+	@echo "CSV files written by the simulation:"
 	@echo "  $(DEMO_SIM)/6/join.csv"
 	@head -n 5 $(DEMO_SIM)/6/join.csv
 	@echo "  $(DEMO_SIM)/7/reduce.csv"
 	@head -n 5 $(DEMO_SIM)/7/reduce.csv
+	@echo
+	@echo "The same network on three nodes of this machine, one of which dies:"
+	$(PYTHON) demo/loopback_cluster.py
 
 test: $(STAMP)
 	$(PYTHON) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check fission tests benchmarks
+	$(VENV)/bin/ruff check fission tests benchmarks demo
 
 bench: $(STAMP)
 	$(PYTHON) benchmarks/run_all.py
