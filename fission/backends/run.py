@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from concurrent.futures import CancelledError
 import shutil
 import signal
 import sys
@@ -405,11 +406,15 @@ class _Run:
         post = self.mailbox.post
 
         def done(future: Any) -> None:
-            if future.cancelled():
+            # Runs on the Dask client's thread; a released or cancelled future (a copy
+            # replaced in a failover, or the end of the run) has nothing to report.
+            try:
+                error = future.exception()
+                status = None if error is not None else future.result()
+            except CancelledError:  # distributed's FutureCancelledError too
                 return
-            error = future.exception()
             post({"event": "exited", "job": job_id, "incarnation": incarnation,
-                  "status": None if error is not None else future.result(),
+                  "status": status,
                   "error": None if error is None else f"{type(error).__name__}: {error}"})
 
         return done
