@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from concurrent.futures import CancelledError
 import shutil
 import signal
 import sys
 import tempfile
 import time
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
