@@ -7,7 +7,10 @@ the raw and FISSION runs alternate: both see the same machine. Targets:
 - 16 KiB numpy blocks: FISSION MB/s >= 50 % of raw;
 - latency over two hops at 1000 blocks/s: p50 <= 2x raw p50; p99 <= 2 ms;
 - RSS of each job process after ``--rss-seconds`` at full speed <= 40 MB, not growing;
-- first data row of the tutorial's demo_network_v3 within 1.5 s of launching it.
+- first data row of the tutorial's demo_network_v3 within 1.5 s of launching it;
+- ``failover`` (``failover.py``, ``run`` on node agents of this machine): v3's first row
+  within 2 s on warm agents; data from a replacement within 0.3 s of a node's SIGKILL and
+  2.5 s of its SIGSTOP or a link cut; no node declared dead while both cores are busy.
 
 Prints a Markdown table and writes it to ``benchmarks/results.md``. Exit status: 0 when
 every target is met, 1 when one is missed or a run failed.
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import failover
 import fission_bench
 import raw_chain
 
@@ -52,13 +56,18 @@ class Row:
     target: str
     ok: bool | None  # None: could not be measured
     unit_format: str = "{:,.0f}"
+    #: Shown instead of the formatted FISSION figure, e.g. "0.104 (max 0.116)".
+    shown: str | None = None
+    #: Shown instead of pass/FAIL/error, e.g. "skipped" (``ok`` then says how it counts).
+    verdict: str | None = None
 
     def cells(self) -> list[str]:
         def fmt(value: float | None, pattern: str) -> str:
             return "—" if value is None or math.isnan(value) else pattern.format(value)
 
-        verdict = {True: "pass", False: "**FAIL**", None: "**error**"}[self.ok]
-        return [self.figure, fmt(self.raw, self.unit_format), fmt(self.fission, self.unit_format),
+        verdict = self.verdict or {True: "pass", False: "**FAIL**", None: "**error**"}[self.ok]
+        fission = self.shown if self.shown is not None else fmt(self.fission, self.unit_format)
+        return [self.figure, fmt(self.raw, self.unit_format), fission,
                 fmt(self.ratio, "{:.2f}"), self.target, verdict]
 
 
@@ -67,6 +76,8 @@ class Report:
         self.rows: list[Row] = []
         self.notes: list[str] = []
         self.details: dict[str, Any] = {}
+        #: Markdown sections printed after the table and its notes.
+        self.sections: list[str] = []
 
     def error(self, what: str, error: BaseException) -> None:
         message = str(error) if isinstance(error, fission_bench.BenchError) else (
@@ -221,12 +232,31 @@ def bench_first_block(report: Report, args: argparse.Namespace) -> None:
                            None if median is None else median <= FIRST_BLOCK_LIMIT_S, "{:.2f}"))
 
 
+def bench_failover(report: Report, args: argparse.Namespace) -> None:
+    """failover.py: ``run`` on node agents; its rows, and its own section with the details."""
+    print("failover: start-up, SIGKILL, SIGSTOP, link cut and soak of `run` ...",
+          file=sys.stderr, flush=True)
+    try:
+        results = failover.run(quick=args.quick, soak=args.soak)
+    except Exception as error:  # noqa: BLE001 - reported, the other benchmarks go on
+        report.error("failover", error)
+        report.rows.append(Row("failover (failover.py)", None, None, None, "see its section",
+                               None))
+        return
+    report.details["failover"] = results
+    for row in failover.rows(results):
+        report.rows.append(Row(row["figure"], None, row["value"], None, row["target"], row["ok"],
+                               shown=row["shown"], verdict=row.get("verdict")))
+    report.sections.append(failover.render_section(results, heading_level=2))
+
+
 BENCHMARKS = {
     "small": bench_small,
     "large": bench_large,
     "latency": bench_latency,
     "rss": bench_rss,
     "startup": bench_first_block,
+    "failover": bench_failover,
 }
 
 
@@ -247,8 +277,8 @@ def _versions() -> str:
 
 
 def render(report: Report, args: argparse.Namespace) -> str:
-    header = ["figure", f"raw pyzmq ({args.raw_transport})", "FISSION (simulate, ipc)",
-              "FISSION / raw", "target", "result"]
+    header = ["figure", f"raw pyzmq ({args.raw_transport})",
+              "FISSION (simulate, ipc; failover: run)", "FISSION / raw", "target", "result"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row.cells()) + " |" for row in report.rows]
     when = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
@@ -270,6 +300,8 @@ def render(report: Report, args: argparse.Namespace) -> str:
     ]
     if report.notes:
         text += ["", "Notes:", ""] + [f"- {note}" for note in report.notes]
+    for section in report.sections:
+        text += ["", section.rstrip("\n")]
     return "\n".join(text) + "\n"
 
 
@@ -284,6 +316,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--large-count", type=int, help="blocks per large run (default 100,000)")
     parser.add_argument("--latency-count", type=int, help="blocks per latency run (default 6,000)")
     parser.add_argument("--rate", type=float, default=1000.0, help="latency runs: blocks/s")
+    parser.add_argument("--soak", type=float, metavar="SECONDS",
+                        help="failover: length of the no-false-failover run (default 600; "
+                             "--quick: 60)")
     parser.add_argument("--raw-transport", choices=("tcp", "ipc"), default="tcp",
                         help="transport of the raw baseline (FISSION's simulate uses ipc)")
     parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), default=list(BENCHMARKS),

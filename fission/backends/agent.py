@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import signal
@@ -27,6 +28,8 @@ log = logging.getLogger("fission.node")
 
 #: Seconds between two workers, so a scheduler that refuses us is not hammered.
 RESTART_DELAY = 0.2
+#: Seconds between two looks for a client's scheduler.
+PROBE_INTERVAL = 0.1
 
 
 async def serve(client: str, port: int, host: str, cpus: int) -> None:
@@ -42,10 +45,12 @@ async def serve(client: str, port: int, host: str, cpus: int) -> None:
     metrics = NodeMetrics(cpus, disk_path=os.path.expanduser("~"))
     print(f"fission node {host}: {cpus} cpus, waiting for a client at {client}:{port}",
           flush=True)
-    while not stop.is_set():
+    for generation in itertools.count():
+        if not await _scheduler_listens(client, port, stop):
+            break
         worker = Worker(f"tcp://{client}:{port}", host=host, nthreads=max(cpus, 1),
                         dashboard=False, memory_limit=0, plugins=(metrics,),
-                        name=f"fission-{host}-{os.getpid()}")
+                        name=f"fission-{host}-{os.getpid()}-{generation}")
         starting = asyncio.ensure_future(worker.start())
         await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if starting.done() and starting.exception() is None:
@@ -64,6 +69,25 @@ async def serve(client: str, port: int, host: str, cpus: int) -> None:
                   flush=True)
             await asyncio.sleep(RESTART_DELAY)
     print(f"fission node {host}: stopped", flush=True)
+
+
+async def _scheduler_listens(client: str, port: int, stop: asyncio.Event) -> bool:
+    """Wait until a client's scheduler accepts connections; False if told to stop first.
+
+    An idle Dask worker retries its connection with a random back-off of up to a
+    second or more; a plain TCP probe every :data:`PROBE_INTERVAL` seconds lets the
+    agent join a new run as soon as it starts.
+    """
+    while not stop.is_set():
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(client, port), 1.0)
+        except (OSError, asyncio.TimeoutError):
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), PROBE_INTERVAL)
+            continue
+        writer.close()
+        return True
+    return False
 
 
 def main(client: str, port: int, host: str, cpus: int | None) -> int:

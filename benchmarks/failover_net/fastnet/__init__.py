@@ -1,0 +1,1 @@
+"""The failover benchmark's network: Counter -> Forward -> ArrivalSink, 200 blocks/s."""

@@ -1,0 +1,1 @@
+"""Nothing is shared between networks of the failover project; FISSION ships this folder."""
