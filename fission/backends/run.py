@@ -32,6 +32,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
@@ -83,6 +84,8 @@ FENCE_PATIENCE = 2.0
 MULTINODE_SETTLE = 1.0
 #: Seconds remote jobs get to stop by themselves before their node signals them.
 REMOTE_PATIENCE = 1.5
+#: Seconds the nodes get to signal the jobs that did not stop by themselves.
+NODE_STOP_WAIT = 2.0
 
 
 @dataclass
@@ -341,7 +344,14 @@ class _Run:
             return
         self._event("node_down", node=ip, why=message.get("why"))
         print(f"FISSION: node {ip} is down ({message.get('why')})", file=sys.stderr)
-        lost = [copy for copy in self.copies.values() if copy.address == address]
+        lost = []
+        for copy in self.copies.values():
+            if copy.address != address:
+                continue
+            if self.lifecycle.in_state(copy.job.id, JobState.FINISHED):
+                copy.exit_status = -signal.SIGKILL  # its work was done: nothing to replace
+            else:
+                lost.append(copy)
         if lost and not self._stopping:
             self._fail_over(ip, lost)
 
@@ -639,21 +649,31 @@ class _Run:
         for copy in self.copies.values():
             if copy.exit_status is None:
                 self._send([(copy.job.id, {"op": "stop"})])
-        remote = [c for c in self.copies.values() if c.future is not None]
+        remote = [c for c in self.copies.values()
+                  if c.future is not None and c.address in self.nodes]
         deadline = time.monotonic() + REMOTE_PATIENCE
         stop_jobs([c.process for c in self.copies.values() if c.process is not None])
         while time.monotonic() < deadline and any(not c.future.done() for c in remote):
             self._drain_control()
             time.sleep(0.02)
-        if any(not c.future.done() for c in remote) and self.nodes:
-            with contextlib.suppress(Exception):
-                self.client.run(stop_network, self.settings.name, workers=list(self.nodes),
-                                wait=True)
+        if any(not c.future.done() for c in remote):
+            # A node that does not answer must not hold up the end: its agent stops its
+            # jobs anyway when it loses the scheduler, which closes next.
+            stopper = threading.Thread(target=self._stop_on_nodes, daemon=True,
+                                       name="fission-stop-on-nodes")
+            stopper.start()
+            stopper.join(NODE_STOP_WAIT)
         self._drain_control()
-        for copy in remote:
-            copy.future.release()
+        for copy in self.copies.values():
+            if copy.future is not None:
+                copy.future.release()
         time.sleep(0.05)
         self._relay_output()
+
+    def _stop_on_nodes(self) -> None:
+        with contextlib.suppress(Exception):
+            self.client.run(stop_network, self.settings.name, workers=list(self.nodes),
+                            on_error="ignore")
 
     def _report(self) -> int:
         name = self.settings.name
