@@ -87,6 +87,7 @@ def load_settings(project: Path, network: str) -> Settings:
         net = Network.from_jobs(module.JOBS)
     except ConfigError as error:
         raise ConfigError(f"{where}: {error}") from None
+    _check_dependencies(where, project, net)
     return Settings(
         project=project,
         name=network,
@@ -103,6 +104,18 @@ def load_settings(project: Path, network: str) -> Settings:
         node_wait=_seconds(where, "NODE_WAIT", key("NODE_WAIT", 30.0, (int, float))),
         node_timeout=_seconds(where, "NODE_TIMEOUT", key("NODE_TIMEOUT", 1.5, (int, float))),
     )
+
+
+def _check_dependencies(where: str, project: Path, network: Network) -> None:
+    """Every DEPENDENCIES entry names a file or folder inside the project."""
+    for job in network.jobs:
+        for dependency in job.DEPENDENCIES:
+            path = (project / dependency).resolve()
+            if not path.is_relative_to(project) or not path.exists():
+                raise ConfigError(
+                    f"{where}: {job.name}: DEPENDENCIES names {dependency!r}, which is not a "
+                    f"file or folder in {project}; the paths are relative to the project folder"
+                )
 
 
 def _port(where: str, value: object) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -79,6 +80,30 @@ def dependency_paths(project: Path, dependencies: Iterable[str]) -> list[str]:
         else:
             paths.append(str(path.relative_to(project)))
     return paths
+
+
+def place_dependencies(root: Path, dependencies: Iterable[str], workdir: Path) -> None:
+    """Put each DEPENDENCIES entry found under ``root`` into ``workdir``, by its own name.
+
+    A file ``data/model.bin`` becomes ``workdir/model.bin``; a folder ``data/models``
+    becomes ``workdir/models/...``. Files are hard-linked where possible (no copy of
+    large data), else copied.
+    """
+    for dependency in dependencies:
+        source = root / dependency
+        target = workdir / Path(dependency).name
+        files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
+        for file in files:
+            _link_or_copy(file, target / file.relative_to(source) if source.is_dir() else target)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def _describe(path: Path) -> tuple[int, str]:

@@ -56,6 +56,7 @@ from fission.backends.files import (
     Manifest,
     code_paths,
     dependency_paths,
+    place_dependencies,
     user_packages,
 )
 from fission.backends.lifecycle import JobState, Lifecycle, Message, describe_losses
@@ -67,7 +68,7 @@ from fission.config import Settings, configure_logging, load_settings
 from fission.core.jobs import BaseJob
 from fission.core.nodes import BaseNode, LocalNode, MultiNode
 from fission.core.pipes import BasePipe
-from fission.errors import AllocationError, ClusterError, ConfigError
+from fission.errors import AllocationError, ClusterError
 from fission.events import EventLog
 from fission.placement import NodeView, place_all, replace
 from fission.runtime.control import identity
@@ -179,7 +180,6 @@ class _Run:
     def run(self, duration: float | None) -> int:
         for job in self.network.jobs:  # every job must travel before anything starts
             pickle_spec(JobSpec(job=job, control=""))
-        self._check_dependencies()
         shutil.rmtree(self.local_dir, ignore_errors=True)
         self.local_dir.mkdir(parents=True)
         self.events = EventLog(self.local_dir / "events.jsonl")
@@ -241,15 +241,6 @@ class _Run:
 
     def _stop_from_prompt(self) -> None:
         self.interrupted = True
-
-    def _check_dependencies(self) -> None:
-        for job in self.network.jobs:
-            for dependency in job.DEPENDENCIES:
-                if not (self.settings.project / dependency).exists():
-                    raise ConfigError(
-                        f"{job.name}: DEPENDENCIES names {dependency!r}, which is not in "
-                        f"{self.settings.project}; paths are relative to the project folder"
-                    )
 
     # -- nodes -------------------------------------------------------------------------
 
@@ -396,6 +387,7 @@ class _Run:
         if address == LOCAL:
             workdir = self.local_dir / str(job.id)
             workdir.mkdir(parents=True, exist_ok=True)
+            place_dependencies(self.settings.project, job.DEPENDENCIES, workdir)
             copy.process = start_job(job, pickle_spec(spec), workdir, [self.settings.project])
             return
         dependencies = Manifest.of(self.settings.project,
@@ -405,6 +397,7 @@ class _Run:
             network=self.settings.name, job_id=job.id, incarnation=incarnation,
             spec=pickle_spec(spec), remote_root=self.settings.remote_root,
             files=self.files.address, code=self.code, dependencies=dependencies,
+            job_dependencies=tuple(job.DEPENDENCIES),
             output=self.endpoint(self.output) if self.settings.debug_window else None,
         )
         copy.future = self.client.submit(

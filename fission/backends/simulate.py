@@ -28,6 +28,7 @@ from pathlib import Path
 import zmq
 
 from fission.backends.console import ConsoleServer, Prompt, claim_network
+from fission.backends.files import place_dependencies
 from fission.backends.lifecycle import JobState, Lifecycle, Message, describe_losses
 from fission.backends.processes import (
     JobProcess,
@@ -63,6 +64,7 @@ def _prepare_simulation_folder(settings: Settings) -> Path:
     folder.mkdir()
     for job in settings.network.jobs:
         (folder / str(job.id)).mkdir()
+        place_dependencies(settings.project, job.DEPENDENCIES, folder / str(job.id))
     (folder / "info.txt").write_text(
         "job id\tclass\tpipes (each job's working directory is the folder named after its id)\n"
         + settings.network.describe()

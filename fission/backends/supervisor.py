@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import zmq
 
-from fission.backends.files import Manifest, fetch
+from fission.backends.files import Manifest, fetch, place_dependencies
 
 
 @dataclass(frozen=True)
@@ -48,6 +47,8 @@ class JobLaunch:
     files: str
     code: Manifest
     dependencies: Manifest
+    #: The job's DEPENDENCIES entries, placed in its working directory by their names.
+    job_dependencies: tuple[str, ...]
     #: The client's endpoint for the job's output lines, or None to keep them on the node.
     output: str | None
 
@@ -73,8 +74,7 @@ def run_job(launch: JobLaunch) -> int:
         fetch(launch.files, launch.dependencies, code)
     workdir = folder / str(launch.job_id)
     workdir.mkdir(parents=True, exist_ok=True)
-    for path in launch.dependencies.files:
-        _place_dependency(code / path, workdir / Path(path).name)
+    place_dependencies(code, launch.job_dependencies, workdir)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
     forward = launch.output is not None
@@ -109,16 +109,6 @@ def prefetch(files: str, manifests: list[Manifest], remote_root: str, network: s
 def _fetch_lock(folder: Path) -> threading.Lock:
     with _registry_lock:
         return _fetch_locks.setdefault(folder, threading.Lock())
-
-
-def _place_dependency(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileNotFoundError):
-        target.unlink()
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
 
 
 def _forward_output(popen: subprocess.Popen, launch: JobLaunch) -> None:

@@ -33,3 +33,16 @@ class Fails(PythonJob):
         if x == 3:
             raise ValueError(f"cannot take {x}")
         return x
+
+
+class ReadsTable(PythonJob):
+    """Looks its input up in ``table.txt``, a DEPENDENCIES file next to it."""
+
+    DEPENDENCIES = ["data/table.txt"]
+
+    def setup(self):
+        with open("table.txt") as table:
+            self.words = table.read().split()
+
+    def run(self, x):
+        return self.words[x % len(self.words)]

@@ -151,3 +151,48 @@ JOBS = [
     rows = csv_rows(run.local / "4" / "out.csv")
     assert rows and rows == [[str(4 * n)] for n in range(len(rows))]  # nothing written is lost
     assert not job_processes(own_cluster.root)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("command", ["run", "simulate"])
+def test_dependencies_land_next_to_the_job(cluster, runs, project: Path, manage,
+                                           command: str) -> None:
+    (project / "data").mkdir()
+    (project / "data" / "table.txt").write_text("alpha beta gamma\n")
+    _network(project, "tables", cluster.port, '''
+from shared.clusterjobs import ReadsTable
+NODES = [BaseNode("127.0.0.2"), BaseNode("127.0.0.3"), BaseNode("127.0.0.4")]
+JOBS = [
+    Counter(n=4, outputs=[PicklePipe(1)]),
+    ReadsTable(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)]),
+    CSVSinkJob(path="out.csv", inputs=[PicklePipe(2)]),
+]
+''')
+    if command == "run":
+        run = runs(project, "tables")
+        assert run.wait(30) == 0, run.output
+        out = run.local / "3" / "out.csv"
+        node = cluster.agent(run.placed()[2])
+        assert (node.folder("tables") / "2" / "table.txt").read_text() == "alpha beta gamma\n"
+    else:
+        result = manage(project, "tables", "simulate", timeout=30)
+        assert result.returncode == 0, result.stderr
+        out = project / "tables" / "simulation" / "3" / "out.csv"
+    assert csv_rows(out) == [["alpha"], ["beta"], ["gamma"], ["alpha"]]
+
+
+@pytest.mark.timeout(30)
+def test_a_missing_dependency_is_a_config_error(cluster, project: Path, manage) -> None:
+    _network(project, "lacking", cluster.port, '''
+from shared.clusterjobs import ReadsTable
+JOBS = [
+    Counter(n=4, outputs=[PicklePipe(1)]),
+    ReadsTable(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)]),
+    CSVSinkJob(path="out.csv", inputs=[PicklePipe(2)]),
+]
+''')
+    for command in ("simulate", "run"):
+        result = manage(project, "lacking", command, timeout=20)
+        assert result.returncode == 1
+        assert "ReadsTable 2: DEPENDENCIES names 'data/table.txt'" in result.stderr
+        assert "Traceback" not in result.stderr

@@ -14,6 +14,7 @@ from fission.backends.files import (
     Manifest,
     code_paths,
     fetch,
+    place_dependencies,
     push_files,
     user_packages,
 )
@@ -85,3 +86,16 @@ def test_logs_pushed_by_a_node_land_under_its_ip(context, project: Path, tmp_pat
         sink.close()
     assert (tmp_path / "collection" / "10.0.0.2" / "net" / "job.log").read_text() == "a log\n"
     assert sink.received == 1
+
+
+def test_dependencies_are_placed_by_their_own_names(project: Path, tmp_path: Path) -> None:
+    (project / "data" / "models").mkdir(parents=True)
+    (project / "data" / "models" / "a.bin").write_bytes(b"a")
+    (project / "data" / "models" / "deep").mkdir()
+    (project / "data" / "models" / "deep" / "b.bin").write_bytes(b"b")
+    workdir = tmp_path / "job"
+    place_dependencies(project, ["tools.py", "data/models"], workdir)
+    assert (workdir / "tools.py").read_text() == "Y = 2\n"
+    assert (workdir / "models" / "a.bin").read_bytes() == b"a"
+    assert (workdir / "models" / "deep" / "b.bin").read_bytes() == b"b"
+    place_dependencies(project, ["tools.py"], workdir)  # again: replaced, not an error
