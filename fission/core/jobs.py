@@ -32,7 +32,9 @@ class BaseJob:
     - ``MAX_QUEUE``: if > 0, the job keeps at most this many blocks waiting per input
       and drops the oldest beyond that (counted in its log); 0 means a slow job
       slows its producers down instead.
-    - ``DEPENDENCIES``: files the job needs next to it on a node.
+    - ``DEPENDENCIES``: files or folders (paths relative to the project) the job needs
+      in its working directory; each is placed there under its own name, in
+      ``simulate`` and on whichever node runs the job.
     """
 
     GROUPS: ClassVar[str | Sequence[str]] = ("ALL",)
