@@ -1,9 +1,18 @@
 """``NET/local/events.jsonl``: what happened during a run, one JSON object a line.
 
-Tests and tools read it instead of scraping the console. Each record has ``time``
-(unix seconds), ``event`` (one of :data:`EVENTS`) and, where they apply, ``job``
-(its id) and ``node`` (its ip). Every record is flushed as it is written, so the
-file is complete up to the moment a run is killed.
+Tests and tools read it (:func:`read_events`) instead of scraping the console. Each
+record has ``time`` (unix seconds), ``event`` (one of :data:`EVENTS`) and, where they
+apply, ``job`` (its id) and ``node`` (its ip). Some carry more:
+
+- ``node_up``: ``address`` (the Dask worker's); ``node_down``: ``why`` (``gone``: its
+  connection broke; ``silent``: no heartbeat for ``NODE_TIMEOUT``);
+- ``placed`` and ``job_started``: ``incarnation`` (0 at start, +1 per failover);
+- ``failover_started``: ``jobs`` (the ids to place again); ``failover_done``:
+  ``seconds`` since the failover started (the job is running and wired);
+- ``job_failed`` and ``allocation_error``: ``error`` (or ``status``, an exit status).
+
+Every record is flushed as it is written, so the file is complete up to the moment
+a run is killed.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ folders (``REMOTE_ROOT = "~/fission"``) are as separate as on real machines.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -21,6 +20,7 @@ import psutil
 import pytest
 
 import fission
+from fission.events import read_events
 
 REPO = Path(fission.__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -194,15 +194,7 @@ class Run:
 
     def events(self) -> list[dict]:
         path = self.local / "events.jsonl"
-        if not path.exists():
-            return []
-        records = []
-        for line in path.read_text().splitlines():
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue
-        return records
+        return read_events(path) if path.exists() else []
 
     def events_of(self, kind: str, **fields) -> list[dict]:
         return [e for e in self.events() if e["event"] == kind
