@@ -26,6 +26,15 @@ from fission.core.jobs import BaseJob
 from fission.errors import ConfigError
 from fission.runtime.spec import JobSpec
 
+#: Seconds a backend waits for the last control message of a job whose process has
+#: exited (it may still be on its way) before it calls the exit a failure.
+LAST_WORDS = 0.3
+
+
+def describe_exit(status: int) -> str:
+    """A process's exit status in words: 'was killed by signal 9', 'exited with status 2'."""
+    return f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
+
 
 @dataclass
 class JobProcess:

@@ -61,7 +61,15 @@ from fission.backends.files import (
 )
 from fission.backends.lifecycle import JobState, Lifecycle, Message, describe_losses
 from fission.backends.node_table import NodeRow, NodeTable
-from fission.backends.processes import JobProcess, OutputRelay, pickle_spec, start_job, stop_jobs
+from fission.backends.processes import (
+    LAST_WORDS,
+    JobProcess,
+    OutputRelay,
+    describe_exit,
+    pickle_spec,
+    start_job,
+    stop_jobs,
+)
 from fission.backends.simulate import prompt_if_terminal, write_console
 from fission.backends.supervisor import JobLaunch, push_logs, run_job, stop_network
 from fission.config import Settings, configure_logging, load_settings
@@ -71,14 +79,14 @@ from fission.core.pipes import BasePipe
 from fission.errors import AllocationError, ClusterError
 from fission.events import EventLog
 from fission.placement import NodeView, place_all, replace
-from fission.runtime.control import identity
+from fission.runtime.control import identity, parse_report
 from fission.runtime.spec import JobSpec
 
 log = logging.getLogger("fission.run")
 
 LOCAL = "local"
-#: Seconds to wait for the control message of a job whose process has exited.
-LAST_WORDS = 0.3
+#: The key of the manifest of every job's DEPENDENCIES together (job ids start at 1).
+ALL_JOBS = 0
 #: Seconds a replacement waits for a consumer's fence reply before going on without it.
 FENCE_PATIENCE = 2.0
 #: Seconds the wait for nodes goes on, once NODES are satisfied, when a MultiNode is among them.
@@ -160,6 +168,7 @@ class _Run:
         self.files: FileServer | None = None
         self.events: EventLog | None = None
         self.table = NodeTable()
+        self.code, self.dependencies = self._manifests()
         self._ops = {"ready": self._on_ready, "finished": self._on_finished,
                      "stopped": self._on_stopped, "failed": self._on_failed,
                      "fenced": self._on_fenced}
@@ -195,8 +204,8 @@ class _Run:
             self.client = connect_client(address)
             files.start()
             self.files = files
-            self.code = self._code_manifest()
             files.publish(self.code)
+            files.publish(self.dependencies[ALL_JOBS])
             self._wait_for_nodes()
             if self.failure is None and not self.interrupted:
                 self._start_all()
@@ -226,12 +235,20 @@ class _Run:
             self.events.close()
         return self._report()
 
-    def _code_manifest(self) -> Manifest:
+    def _manifests(self) -> tuple[Manifest, dict[int, Manifest]]:
+        """What nodes fetch: the code, and each job's DEPENDENCIES (under job id
+        :data:`ALL_JOBS`, all of them). Every file is read and hashed once per run."""
         project, network = self.settings.project, self.network
         classes = [type(job) for job in network.jobs]
         classes += [type(pipe) for job in network.jobs for pipe in job.inputs + job.outputs]
-        packages = user_packages(project, self.settings.name, classes)
-        return Manifest.of(project, code_paths(project, packages))
+        code = Manifest.of(project, code_paths(project, user_packages(
+            project, self.settings.name, classes)))
+        paths = {job.id: dependency_paths(project, job.DEPENDENCIES) for job in network.jobs}
+        everything = Manifest.of(project, [path for each in paths.values() for path in each])
+        dependencies = {job_id: Manifest({path: everything.files[path] for path in each})
+                        for job_id, each in paths.items()}
+        dependencies[ALL_JOBS] = everything
+        return code, dependencies
 
     def _console(self, job_id: int) -> str:
         return f"ipc://{self.sockets / f'console-{job_id}'}"
@@ -325,7 +342,7 @@ class _Run:
         self.nodes[message["address"]] = ip
         self._event("node_up", node=ip, address=message["address"])
         print(f"FISSION: node {ip} is up", file=sys.stderr)
-        if self.settings.pre_copy and self.client is not None:
+        if self.settings.pre_copy:
             self._prefetch(message["address"])
 
     def _on_node_down(self, message: dict) -> None:
@@ -351,17 +368,12 @@ class _Run:
     def _prefetch(self, address: str) -> None:
         from fission.backends.supervisor import prefetch
 
-        everything = Manifest.of(self.settings.project, dependency_paths(
-            self.settings.project, [d for job in self.network.jobs for d in job.DEPENDENCIES]))
-        self.files.publish(everything)
-        self.client.submit(prefetch, self.files.address, [self.code, everything],
+        self.client.submit(prefetch, self.files.address,
+                           [self.code, self.dependencies[ALL_JOBS]],
                            self.settings.remote_root, self.settings.name, workers=[address],
                            allow_other_workers=False, pure=False)
 
     def _start_all(self) -> None:
-        if self.settings.pre_copy:
-            for address in list(self.nodes):
-                self._prefetch(address)
         placement = place_all(self.network.jobs, self._views())
         for job in self.network.jobs:
             self._start(job, placement[job.id], incarnation=0)
@@ -390,13 +402,10 @@ class _Run:
             place_dependencies(self.settings.project, job.DEPENDENCIES, workdir)
             copy.process = start_job(job, pickle_spec(spec), workdir, [self.settings.project])
             return
-        dependencies = Manifest.of(self.settings.project,
-                                   dependency_paths(self.settings.project, job.DEPENDENCIES))
-        self.files.publish(dependencies)
         launch = JobLaunch(
             network=self.settings.name, job_id=job.id, incarnation=incarnation,
             spec=pickle_spec(spec), remote_root=self.settings.remote_root,
-            files=self.files.address, code=self.code, dependencies=dependencies,
+            files=self.files.address, code=self.code, dependencies=self.dependencies[job.id],
             job_dependencies=tuple(job.DEPENDENCIES),
             output=self.endpoint(self.output) if self.settings.debug_window else None,
         )
@@ -543,17 +552,15 @@ class _Run:
             self._on_control(self.control.recv_multipart()[-1])
 
     def _on_control(self, payload: bytes) -> None:
-        try:
-            message = zmq.utils.jsonapi.loads(payload)
-            job_id, handler = int(message["job"]), self._ops[message["op"]]
-            copy = self.copies[job_id]
-            incarnation = int(message.get("incarnation", 0))
-        except (ValueError, KeyError, TypeError):
+        message = parse_report(payload)
+        handler = self._ops.get(message["op"]) if message else None
+        copy = self.copies.get(message["job"]) if message else None
+        if handler is None or copy is None:
             log.warning("ignoring a malformed control message: %r", payload[:200])
             return
-        if incarnation != copy.incarnation:
-            log.info("ignoring %r of %s incarnation %d (replaced)", message.get("op"),
-                     copy.job.name, incarnation)
+        if message["incarnation"] != copy.incarnation:
+            log.info("ignoring %r of %s incarnation %d (replaced)", message["op"],
+                     copy.job.name, message["incarnation"])
             return
         handler(copy, message)
 
@@ -609,8 +616,7 @@ class _Run:
                 continue
             self.lifecycle.failed(copy.job.id)
             status = copy.exit_status
-            how = (f"was killed by signal {-status}" if status < 0
-                   else f"exited with status {status}")
+            how = describe_exit(status)
             self._event("job_failed", job=copy.job.id, node=copy.node, status=status)
             self.failure = self.failure or (
                 f"{copy.job.name} {how} on {copy.where} before finishing (see its output above "

@@ -31,20 +31,19 @@ from fission.backends.console import ConsoleServer, Prompt, claim_network
 from fission.backends.files import place_dependencies
 from fission.backends.lifecycle import JobState, Lifecycle, Message, describe_losses
 from fission.backends.processes import (
+    LAST_WORDS,
     JobProcess,
     OutputRelay,
+    describe_exit,
     pickle_spec,
     start_job,
     stop_jobs,
 )
 from fission.config import Settings, configure_logging, load_settings
-from fission.runtime.control import identity
+from fission.runtime.control import identity, parse_report
 from fission.runtime.spec import JobSpec
 
 log = logging.getLogger("fission.simulate")
-
-#: Seconds to wait for the control message of a job whose process has exited.
-LAST_WORDS = 0.3
 
 
 def simulate(project: Path, network: str, *, duration: float | None = None) -> int:
@@ -167,11 +166,10 @@ class _Supervisor:
                 return
 
     def _on_control(self, payload: bytes) -> None:
-        try:
-            message = zmq.utils.jsonapi.loads(payload)
-            job_id, handler = int(message["job"]), self._ops[message["op"]]
-            process = self.processes[job_id]
-        except (ValueError, KeyError, TypeError):
+        message = parse_report(payload)
+        handler = self._ops.get(message["op"]) if message else None
+        process = self.processes.get(message["job"]) if message else None
+        if handler is None or process is None:
             log.warning("ignoring a malformed control message: %r", payload[:200])
             return
         handler(process, message)
@@ -207,7 +205,7 @@ class _Supervisor:
             if now - process.exited_at < LAST_WORDS:
                 continue
             self.lifecycle.failed(job_id)
-            how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+            how = describe_exit(code)
             job_log = self.workdir / str(job_id) / "job.log"
             see = f"its output above and {job_log}" if job_log.exists() else "its output above"
             self.failure = self.failure or f"{process.job.name} {how} before finishing (see {see})"

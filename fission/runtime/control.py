@@ -18,6 +18,7 @@ two apart and address each.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -25,6 +26,20 @@ from typing import Any
 import zmq
 
 log = logging.getLogger("fission.control")
+
+
+def parse_report(payload: bytes) -> dict[str, Any] | None:
+    """A job's report as a dict with an int ``job`` and ``incarnation`` and a str ``op``;
+    None for anything else (the backend logs and ignores it)."""
+    try:
+        message = json.loads(payload)
+        message["job"] = int(message["job"])
+        message["incarnation"] = int(message.get("incarnation", 0))
+        if not isinstance(message["op"], str):
+            return None
+    except (ValueError, KeyError, TypeError):
+        return None
+    return message
 
 
 def identity(job_id: int, incarnation: int) -> bytes:
