@@ -135,8 +135,13 @@ class FileServer(threading.Thread):
         while not self._closing.is_set():
             if not socket.poll(200):
                 continue
-            peer, path, offset = socket.recv_multipart()
-            socket.send_multipart([peer, *self._read(path.decode(), int(offset))])
+            peer, *request = socket.recv_multipart()
+            try:
+                path, offset = request
+                reply = self._read(path.decode(), int(offset))
+            except (ValueError, UnicodeDecodeError):
+                reply = [b"bad request", b""]  # not a fetch: garbage on the socket
+            socket.send_multipart([peer, *reply])
         socket.close()
 
     def _read(self, path: str, offset: int) -> list[bytes]:
@@ -223,10 +228,13 @@ class FileSink(threading.Thread):
         while not self._closing.is_set() or self._socket.poll(0):
             if not self._socket.poll(200):
                 continue
-            node, path, chunk, last = self._socket.recv_multipart()
-            key = (node, path)
-            if key not in open_files:
+            try:
+                node, path, chunk, last = self._socket.recv_multipart()
+                key = (node, path)
                 target = self.root / node.decode() / path.decode()
+            except (ValueError, UnicodeDecodeError):
+                continue  # not a file part: garbage on the socket
+            if key not in open_files:
                 if not target.resolve().is_relative_to(self.root.resolve()):
                     continue  # a path that climbs out of the collection folder
                 target.parent.mkdir(parents=True, exist_ok=True)

@@ -99,3 +99,32 @@ def test_dependencies_are_placed_by_their_own_names(project: Path, tmp_path: Pat
     assert (workdir / "models" / "a.bin").read_bytes() == b"a"
     assert (workdir / "models" / "deep" / "b.bin").read_bytes() == b"b"
     place_dependencies(project, ["tools.py"], workdir)  # again: replaced, not an error
+
+
+@pytest.mark.timeout(30)
+def test_garbage_does_not_stop_the_file_server_or_sink(context, project: Path,
+                                                       tmp_path: Path) -> None:
+    server = FileServer(context, project, "127.0.0.1")
+    sink = FileSink(context, tmp_path / "collection", "127.0.0.1")
+    server.start()
+    sink.start()
+    try:
+        prankster = context.socket(zmq.DEALER)
+        prankster.connect(server.address)
+        prankster.send_multipart([b"\xff\xfe", b"not a number", b"extra"])
+        assert prankster.recv_multipart()[0] == b"bad request"
+        pusher = context.socket(zmq.PUSH)
+        pusher.connect(sink.address)
+        pusher.send(b"one frame only")
+        pusher.send_multipart([b"10.0.0.2", b"../../escape.log", b"x", b"1"])
+        manifest = Manifest.of(project, ["tools.py"])
+        server.publish(manifest)
+        assert fetch(server.address, manifest, tmp_path / "node") == 1  # still serving
+        assert push_files(sink.address, "10.0.0.2", project) == 1  # still receiving
+        prankster.close()
+        pusher.close()
+    finally:
+        server.close()
+        sink.close()
+    assert (tmp_path / "collection" / "10.0.0.2" / "net" / "job.log").exists()
+    assert not (tmp_path / "escape.log").exists()
