@@ -505,16 +505,21 @@ class _Run:
         return max(own or self.positions.values() or [0])
 
     def _check_recovered(self) -> None:
-        done = [job_id for job_id in self.recovering
-                if self.copies[job_id].ready and self.copies[job_id].begun
-                and all(self.connected.get(p.id, (None,))[0] == self.copies[job_id].incarnation
-                        for p in self.copies[job_id].job.outputs
-                        if self.copies[self.network.pipes[p.id].destination].ready)]
-        for job_id in done:
-            started = self.recovering.pop(job_id)
+        """A replaced job has recovered once it runs, may produce, and every output
+        whose consumer runs is connected to it: then its failover is done."""
+        for job_id in list(self.recovering):
             copy = self.copies[job_id]
-            self._event("failover_done", job=job_id, node=copy.node,
-                        seconds=round(time.monotonic() - started, 3))
+            if copy.ready and copy.begun and all(
+                    self._sends_to_running_consumer(copy, pipe) for pipe in copy.job.outputs):
+                started = self.recovering.pop(job_id)
+                self._event("failover_done", job=job_id, node=copy.node,
+                            seconds=round(time.monotonic() - started, 3))
+
+    def _sends_to_running_consumer(self, copy: Copy, pipe: BasePipe) -> bool:
+        consumer = self.copies[self.network.pipes[pipe.id].destination]
+        connected = self.connected.get(pipe.id)
+        return not consumer.ready or (connected is not None
+                                      and connected[0] == copy.incarnation)
 
     # -- supervising -----------------------------------------------------------------
 
