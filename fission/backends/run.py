@@ -457,9 +457,9 @@ class _Run:
                 self.connected.pop(pipe.id, None)
             for pipe in job.outputs:
                 consumer = self.network.pipes[pipe.id].destination
+                self.positions.pop(pipe.id, None)
                 if consumer not in replaced:
                     self.fencing[pipe.id] = now + FENCE_PATIENCE
-                    self.positions.pop(pipe.id, None)
                     self._send([(consumer, {"op": "fence", "pipe": pipe.id,
                                             "incarnation": self.copies[job.id].incarnation + 1})])
         for job in jobs:
@@ -472,18 +472,21 @@ class _Run:
             if now >= late:
                 log.warning("pipe %s: no fence reply from its consumer; going on", pipe_id)
                 del self.fencing[pipe_id]
+                self.positions[pipe_id] = 0  # how far it got is unknown: replay all there is
         for pipe_id, link in self.network.pipes.items():
             producer, consumer = self.copies[link.source], self.copies[link.destination]
             if not (producer.ready and consumer.ready) or pipe_id in self.fencing:
                 continue
-            if any(pipe.id in self.fencing for pipe in consumer.job.outputs):
-                continue  # where to replay from is not known yet
             address = consumer.inputs.get(pipe_id)
             wanted = (producer.incarnation, address)
-            if address and self.connected.get(pipe_id) != wanted:
-                self.connected[pipe_id] = wanted
-                self._send([(link.source, {"op": "connect", "pipe": pipe_id, "address": address,
-                                           "since": self._replay_from(link.pipe, consumer)})])
+            if not address or self.connected.get(pipe_id) == wanted:
+                continue
+            since = self._replay_from(link.pipe, consumer)
+            if since is None:
+                continue  # where to replay from is not known yet
+            self.connected[pipe_id] = wanted
+            self._send([(link.source, {"op": "connect", "pipe": pipe_id, "address": address,
+                                       "since": since})])
         for copy in self.copies.values():
             if copy.ready and not copy.begun and not any(
                     pipe.id in self.fencing for pipe in copy.job.outputs):
@@ -491,13 +494,31 @@ class _Run:
                 self._send([(copy.job.id, {"op": "begin", "seq": self._continue_at(copy)})])
         self._check_recovered()
 
-    def _replay_from(self, pipe: BasePipe, consumer: Copy) -> int:
-        """The first block of ``pipe`` a replacement ``consumer`` needs: its consumers
-        reported how far they had got, and it runs on from there (0 if unknown)."""
-        if consumer.incarnation == 0:
+    def _replay_from(self, pipe: BasePipe, consumer: Copy, seen: frozenset[int] = frozenset()
+                     ) -> int | None:
+        """The first block of ``pipe`` a replacement ``consumer`` needs (0 at the start);
+        None while a fence reply that tells it is still awaited.
+
+        A replacement runs on from the first run any of its consumers still needs: a
+        consumer that kept running said at its fence how far it had got; a consumer
+        replaced as well needs what it needs in turn. Unknown counts as 0, so at worst
+        blocks are sent again that their consumer drops as duplicates.
+        """
+        if consumer.incarnation == 0 or consumer.job.id in seen:
             return 0
-        reached = [self.positions[p.id] for p in consumer.job.outputs if p.id in self.positions]
-        return min(reached) * pipe.BLOCK_COUNT if reached else 0
+        needed = []
+        for output in consumer.job.outputs:
+            if output.id in self.fencing:
+                return None
+            if output.id in self.positions:  # its consumer kept running
+                first = self.positions[output.id]
+            else:  # its consumer was replaced as well
+                downstream = self.copies[self.network.pipes[output.id].destination]
+                first = self._replay_from(output, downstream, seen | {consumer.job.id})
+            if first is None:
+                return None
+            needed.append(first)
+        return min(needed, default=0) * pipe.BLOCK_COUNT
 
     def _continue_at(self, copy: Copy) -> int:
         """Where a replaced source continues: as far as its consumers had got."""

@@ -18,39 +18,18 @@ from pathlib import Path
 
 import psutil
 import pytest
+from childprocess import EXAMPLES, child_env, wait_until  # noqa: F401 - re-exported
 
-import fission
 from fission.events import read_events
 
-REPO = Path(fission.__file__).resolve().parent.parent
-EXAMPLES = REPO / "examples"
 HERE = Path(__file__).resolve().parent
 CLIENT_IP = "127.0.0.1"
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra)
-    return env
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((CLIENT_IP, 0))
         return probe.getsockname()[1]
-
-
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def job_processes(under: Path) -> list[psutil.Process]:
@@ -68,16 +47,18 @@ def job_processes(under: Path) -> list[psutil.Process]:
 
 
 class Agent:
-    """One ``fission node`` process."""
+    """One ``fission node`` process; in network namespace ``namespace`` if one is given."""
 
-    def __init__(self, root: Path, host: str, port: int, cpus: int = 4) -> None:
+    def __init__(self, root: Path, host: str, port: int, cpus: int = 4,
+                 client: str = CLIENT_IP, namespace: str | None = None) -> None:
         self.host = host
         self.home = root / f"node-{host}"
         self.home.mkdir(parents=True, exist_ok=True)
         self.log_path = self.home / "agent.log"
+        inside = ["ip", "netns", "exec", namespace] if namespace else []
         with self.log_path.open("ab") as log:
             self.popen = subprocess.Popen(
-                [sys.executable, "-m", "fission.cli.main", "node", "--client", CLIENT_IP,
+                [*inside, sys.executable, "-m", "fission.cli.main", "node", "--client", client,
                  "--port", str(port), "--host", host, "--cpus", str(cpus)],
                 env=child_env(HOME=str(self.home)), stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from fission.core.jobs import PythonJob
+from fission.core.pipes import PicklePipe
 
 
 class Counter(PythonJob):
@@ -46,3 +47,14 @@ class ReadsTable(PythonJob):
 
     def run(self, x):
         return self.words[x % len(self.words)]
+
+
+class Five(PicklePipe):
+    """Its consumer gets five blocks a run."""
+
+    BLOCK_COUNT = 5
+
+
+class Total(PythonJob):
+    def run(self, values):
+        return sum(values)

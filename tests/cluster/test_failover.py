@@ -7,7 +7,14 @@ import time
 from pathlib import Path
 
 import pytest
-from clusterhelp import check_products, csv_rows, job_processes, make_project, wait_until
+from clusterhelp import (
+    check_products,
+    csv_rows,
+    job_processes,
+    make_project,
+    network_package,
+    wait_until,
+)
 
 V3 = "demo_network_v3"
 
@@ -88,3 +95,55 @@ def test_silent_join_node_is_replaced_and_its_old_copies_fenced(own_cluster, run
     run.interrupt()
     assert run.wait(10) == 0, run.output
     assert not job_processes(own_cluster.root)
+
+
+@pytest.mark.timeout(90)
+def test_a_windowed_consumer_replaced_with_its_producer_gets_whole_windows(
+        own_cluster, runs, tmp_path: Path) -> None:
+    """Both jobs of a node die; the replacements recompute whole windows, no dummies."""
+    project = make_project(tmp_path, own_cluster)
+    network_package(project, "windows", f'''
+from fission.core.jobs import CSVSinkJob
+from fission.core.nodes import BaseNode
+from fission.core.pipes import PicklePipe
+from shared.clusterjobs import Counter, Five, Total, Twice
+
+
+class Source(Counter):
+    DEFAULT_NODE = "127.0.0.2"
+
+
+class Doubler(Twice):
+    DEFAULT_NODE = "127.0.0.3"
+
+
+class Summer(Total):
+    DEFAULT_NODE = "127.0.0.3"
+
+
+CLIENT_IP = "127.0.0.1"
+REMOTE_ROOT = "~/fission"
+SCHEDULER_PORT = {own_cluster.port}
+NODES = [BaseNode("127.0.0.2"), BaseNode("127.0.0.3"), BaseNode("127.0.0.4")]
+JOBS = [
+    Source(sleep=0.02, outputs=[PicklePipe(1)]),
+    Doubler(inputs=[PicklePipe(1)], outputs=[Five(2)]),
+    Summer(inputs=[Five(2)], outputs=[PicklePipe(3)]),
+    CSVSinkJob(path="sums.csv", inputs=[PicklePipe(3)]),
+]
+''')
+    run = runs(project, "windows")
+    sums = run.local / "4" / "sums.csv"
+    # More blocks than a producer remembers (REPLAY_COUNT = 64) must have passed, so that
+    # only a replay from the right block gives the new Summer whole windows.
+    wait_until(lambda: len(csv_rows(sums)) >= 25, 30, f"25 sums\n{run.output}")
+    own_cluster.agent("127.0.0.3").kill()
+    wait_until(lambda: len(run.events_of("failover_done")) >= 2, 15, f"failover\n{run.output}")
+    rows = len(csv_rows(sums))
+    wait_until(lambda: len(csv_rows(sums)) >= rows + 5, 15, "sums after the failover")
+    run.interrupt()
+    assert run.wait(10) == 0, run.output
+    # Window w sums 2 * (5w .. 5w+4) = 50w + 20, before and after the failover alike.
+    values = [int(row[0]) for row in csv_rows(sums)]
+    assert values == [50 * w + 20 for w in range(len(values))], values
+    assert "replaced by dummies" not in run.output

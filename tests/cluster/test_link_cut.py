@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ from clusterhelp import (
     Agent,
     Cluster,
     check_products,
-    child_env,
     csv_rows,
     free_port,
     job_processes,
@@ -61,44 +59,14 @@ def namespace():
         subprocess.run(["ip", "link", "delete", host_end], capture_output=True, timeout=10)
 
 
-class _NamespacedAgent(Agent):
-    """An agent started inside the namespace (``ip netns exec``)."""
-
-    def __init__(self, root: Path, namespace: str, port: int) -> None:
-        self.host = CUT_NODE
-        self.home = root / f"node-{CUT_NODE}"
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.log_path = self.home / "agent.log"
-        with self.log_path.open("ab") as log:
-            self.popen = subprocess.Popen(
-                ["ip", "netns", "exec", namespace, sys.executable, "-m", "fission.cli.main",
-                 "node", "--client", CLIENT, "--port", str(port), "--host", CUT_NODE],
-                env=child_env(HOME=str(self.home)), stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )
-
-
 class _CutCluster(Cluster):
+    """One agent inside the namespace, two on the host's end of the veth pair."""
+
     def __init__(self, root: Path, namespace: str) -> None:
         self.root = root
         self.port = free_port()
-        self.agents = [_NamespacedAgent(root, namespace, self.port)]
-        self.agents += [_HostAgent(root, host, self.port) for host in NODES]
-
-
-class _HostAgent(Agent):
-    def __init__(self, root: Path, host: str, port: int) -> None:
-        self.host = host
-        self.home = root / f"node-{host}"
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.log_path = self.home / "agent.log"
-        with self.log_path.open("ab") as log:
-            self.popen = subprocess.Popen(
-                [sys.executable, "-m", "fission.cli.main", "node", "--client", CLIENT,
-                 "--port", str(port), "--host", host, "--cpus", "4"],
-                env=child_env(HOME=str(self.home)), stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )
+        self.agents = [Agent(root, CUT_NODE, self.port, client=CLIENT, namespace=namespace)]
+        self.agents += [Agent(root, host, self.port, client=CLIENT) for host in NODES]
 
 
 @pytest.mark.timeout(120)

@@ -16,25 +16,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 import pytest
-
-import fission
+from childprocess import EXAMPLES, REPO, child_env, wait_until  # noqa: F401 - re-exported
 
 HERE = Path(__file__).resolve().parent
-REPO = Path(fission.__file__).resolve().parent.parent
-EXAMPLES = REPO / "examples"
-
-
-def child_env() -> dict[str, str]:
-    """The environment of a child process: ``fission`` importable even without an install."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 def group_members(pgid: int) -> list[psutil.Process]:
@@ -47,19 +35,6 @@ def group_members(pgid: int) -> list[psutil.Process]:
         except (ProcessLookupError, psutil.NoSuchProcess):
             continue
     return members
-
-
-def wait_until(predicate: Callable[[], object], timeout: float, what: str,
-               interval: float = 0.05) -> object:
-    """Poll ``predicate`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def read_csv(path: Path) -> list[list[str]]:
