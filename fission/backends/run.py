@@ -108,6 +108,8 @@ class Copy:
     gated: bool = False
     ready: bool = False
     begun: bool = False
+    #: Output pipes whose consumer was told to forget blocks this copy sends anew.
+    rewound: set[int] = field(default_factory=set)
     inputs: dict[int, str] = field(default_factory=dict)
     process: JobProcess | None = None
     future: Any = None
@@ -159,6 +161,7 @@ class _Run:
         self.connected: dict[int, tuple[int, str]] = {}  # pipe -> (producer incarnation, address)
         self.fencing: dict[int, float] = {}  # pipe -> when its consumer's fence reply is late
         self.positions: dict[int, int] = {}  # pipe -> how far its consumer had got at the fence
+        self.rewinding: dict[int, float] = {}  # pipe -> when its consumer's rewind reply is late
         self.recovering: dict[int, float] = {}  # job id -> when its failover started
         self.statistics: dict[int, dict] = {}
         self.failure: str | None = None
@@ -171,7 +174,7 @@ class _Run:
         self.code, self.dependencies = self._manifests()
         self._ops = {"ready": self._on_ready, "finished": self._on_finished,
                      "stopped": self._on_stopped, "failed": self._on_failed,
-                     "fenced": self._on_fenced}
+                     "fenced": self._on_fenced, "rewound": self._on_rewound}
         self._cluster_ops = {"node_up": self._on_node_up, "node_down": self._on_node_down,
                              "exited": self._on_exited}
 
@@ -473,6 +476,10 @@ class _Run:
                 log.warning("pipe %s: no fence reply from its consumer; going on", pipe_id)
                 del self.fencing[pipe_id]
                 self.positions[pipe_id] = 0  # how far it got is unknown: replay all there is
+        for pipe_id, late in list(self.rewinding.items()):
+            if now >= late:
+                log.warning("pipe %s: no rewind reply from its consumer; going on", pipe_id)
+                del self.rewinding[pipe_id]
         for pipe_id, link in self.network.pipes.items():
             producer, consumer = self.copies[link.source], self.copies[link.destination]
             if not (producer.ready and consumer.ready) or pipe_id in self.fencing:
@@ -481,49 +488,62 @@ class _Run:
             wanted = (producer.incarnation, address)
             if not address or self.connected.get(pipe_id) == wanted:
                 continue
-            since = self._replay_from(link.pipe, consumer)
-            if since is None:
+            first = self._first_needed(consumer) if consumer.incarnation else 0
+            if first is None:
                 continue  # where to replay from is not known yet
             self.connected[pipe_id] = wanted
             self._send([(link.source, {"op": "connect", "pipe": pipe_id, "address": address,
-                                       "since": since})])
+                                       "since": first * link.pipe.BLOCK_COUNT})])
         for copy in self.copies.values():
-            if copy.ready and not copy.begun and not any(
-                    pipe.id in self.fencing for pipe in copy.job.outputs):
-                copy.begun = True
-                self._send([(copy.job.id, {"op": "begin", "seq": self._continue_at(copy)})])
+            if copy.ready and not copy.begun:
+                first = self._first_needed(copy)
+                if first is not None and not self._rewinding_for(copy, first):
+                    copy.begun = True
+                    self._send([(copy.job.id, {"op": "begin", "seq": first})])
         self._check_recovered()
 
-    def _replay_from(self, pipe: BasePipe, consumer: Copy, seen: frozenset[int] = frozenset()
-                     ) -> int | None:
-        """The first block of ``pipe`` a replacement ``consumer`` needs (0 at the start);
-        None while a fence reply that tells it is still awaited.
+    def _first_needed(self, copy: Copy, seen: frozenset[int] = frozenset()) -> int | None:
+        """The first run of a replaced ``copy`` that its consumers still need; None while
+        a fence reply that tells is still awaited.
 
-        A replacement runs on from the first run any of its consumers still needs: a
-        consumer that kept running said at its fence how far it had got; a consumer
-        replaced as well needs what it needs in turn. Unknown counts as 0, so at worst
-        blocks are sent again that their consumer drops as duplicates.
+        It numbers the blocks of the copy's outputs. A consumer that kept running said
+        at its fence how far it had got; a consumer replaced as well needs what it needs
+        in turn. A replaced consumer is sent blocks again from there (``since``), and a
+        replaced source continues there (``begin``): the first block needed anywhere,
+        so no consumer misses one, and what some already have they drop as duplicates.
         """
-        if consumer.incarnation == 0 or consumer.job.id in seen:
-            return 0
         needed = []
-        for output in consumer.job.outputs:
+        for output in copy.job.outputs:
             if output.id in self.fencing:
                 return None
             if output.id in self.positions:  # its consumer kept running
-                first = self.positions[output.id]
-            else:  # its consumer was replaced as well
-                downstream = self.copies[self.network.pipes[output.id].destination]
-                first = self._replay_from(output, downstream, seen | {consumer.job.id})
+                needed.append(self.positions[output.id])
+                continue
+            downstream = self.copies[self.network.pipes[output.id].destination]
+            if downstream.incarnation == 0 or downstream.job.id in seen:
+                needed.append(0)
+                continue
+            first = self._first_needed(downstream, seen | {copy.job.id})
             if first is None:
                 return None
-            needed.append(first)
-        return min(needed, default=0) * pipe.BLOCK_COUNT
+            needed.append(first * output.BLOCK_COUNT)
+        return min(needed, default=0)
 
-    def _continue_at(self, copy: Copy) -> int:
-        """Where a replaced source continues: as far as its consumers had got."""
-        own = [self.positions[p.id] for p in copy.job.outputs if p.id in self.positions]
-        return max(own or self.positions.values() or [0])
+    def _rewinding_for(self, copy: Copy, first: int) -> bool:
+        """Whether consumers still forget blocks a replaced source will send anew.
+
+        The source continues at ``first``, the first block any consumer needs; a
+        consumer that kept running may hold later blocks of the old copy, not yet run,
+        whose values the new copy will not repeat: it is told to forget them
+        (``rewind``), and the source waits until it has.
+        """
+        for pipe in copy.job.outputs:
+            if self.positions.get(pipe.id, first) > first and pipe.id not in copy.rewound:
+                copy.rewound.add(pipe.id)
+                self.rewinding[pipe.id] = time.monotonic() + FENCE_PATIENCE
+                consumer = self.network.pipes[pipe.id].destination
+                self._send([(consumer, {"op": "rewind", "pipe": pipe.id, "seq": first})])
+        return any(pipe.id in self.rewinding for pipe in copy.job.outputs)
 
     def _check_recovered(self) -> None:
         """A replaced job has recovered once it runs, may produce, and every output
@@ -612,6 +632,10 @@ class _Run:
         self._event("job_failed", job=copy.job.id, node=copy.node, error=message.get("error"))
         self.failure = self.failure or (f"{copy.job.name} failed on {copy.where}: "
                                         f"{message.get('error')}")
+
+    def _on_rewound(self, copy: Copy, message: dict) -> None:
+        self.rewinding.pop(int(message["pipe"]), None)
+        self._wire()
 
     def _on_fenced(self, copy: Copy, message: dict) -> None:
         pipe = int(message["pipe"])

@@ -63,6 +63,19 @@ class Aligner:
             self.dropped[index] += 1
         queue.append((seq, value))
 
+    def rewind(self, index: int, seq: int) -> int:
+        """Forget input ``index``'s blocks from ``seq`` on (its producer was replaced and
+        sends them again, with new values); return where the input now stands.
+
+        Blocks of runs already run cannot be forgotten: the input never goes back
+        before the current run.
+        """
+        start = max(seq, self.next_run * self._windows[index])
+        queue = self._queues[index]
+        while queue and queue[-1][0] >= start:
+            queue.pop()
+        return start
+
     def end(self, index: int, count: int) -> None:
         """Input ``index`` has ended after ``count`` blocks (sequence numbers ``< count``)."""
         self._ended[index] = count

@@ -2,12 +2,14 @@
 
 Messages are small JSON objects with an ``op`` field, sent over a ZeroMQ DEALER
 socket to the backend's ROUTER. The job reports ``ready``, ``finished`` or
-``stopped`` (with its counters), ``failed`` and ``fenced``. The backend sends
+``stopped`` (with its counters) and ``failed``. The backend sends
 ``stop`` (end after the current run), ``close_output`` (a consumer has finished:
 stop sending on that pipe), ``release`` (every consumer has finished: a finished
 job may close its sockets), ``connect`` (send an output pipe to this address from
 now on), ``fence`` (drop blocks of older incarnations on an input pipe, and say how
-far it has got) and ``begin`` (a gated source may start, at this sequence number).
+far it has got), ``rewind`` (forget an input's waiting blocks from a sequence number
+on: a replaced source sends them anew) and ``begin`` (a gated source may start, at
+this sequence number). The job answers ``fenced`` and ``rewound``.
 Each side dispatches through a table of handlers, so adding an op is adding an
 entry.
 

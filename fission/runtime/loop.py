@@ -97,7 +97,7 @@ class JobRunner:
         self.control = ControlChannel(context, spec.control, job.id, spec.incarnation)
         self._handlers = {"stop": self._on_stop, "close_output": self._on_close_output,
                           "connect": self._on_connect, "fence": self._on_fence,
-                          "begin": self._on_begin}
+                          "rewind": self._on_rewind, "begin": self._on_begin}
         self._stopping = False
         self._stop_requested = False
         self._first_seq: int | None = None if spec.gated else 0
@@ -423,6 +423,17 @@ class JobRunner:
                 log.info("pipe %s: accepting incarnation %d and later only, at block %d",
                          port.pipe_id, port.incarnation, port.next_seq)
                 self.control.send("fenced", pipe=port.pipe_id, position=port.next_seq)
+
+    def _on_rewind(self, message: dict) -> None:
+        """Take blocks of a pipe again from ``seq`` on: its replaced producer sends them
+        anew. Only what is still waiting to be run can be taken again."""
+        position = None
+        for index, port in enumerate(self._required):
+            if port.pipe_id == message.get("pipe") and not self._single_input:
+                port.next_seq = self._aligner.rewind(index, int(message["seq"]))
+                position = port.next_seq
+                log.info("pipe %s: taking blocks again from %d on", port.pipe_id, position)
+        self.control.send("rewound", pipe=message.get("pipe"), position=position)
 
     def _on_begin(self, message: dict) -> None:
         self._first_seq = int(message["seq"])

@@ -58,3 +58,8 @@ class Five(PicklePipe):
 class Total(PythonJob):
     def run(self, values):
         return sum(values)
+
+
+class Add(PythonJob):
+    def run(self, *values):
+        return sum(values)

@@ -147,3 +147,53 @@ JOBS = [
     values = [int(row[0]) for row in csv_rows(sums)]
     assert values == [50 * w + 20 for w in range(len(values))], values
     assert "replaced by dummies" not in run.output
+
+
+@pytest.mark.timeout(90)
+def test_a_source_replaced_with_its_consumer_continues_where_they_need_it(
+        own_cluster, runs, tmp_path: Path) -> None:
+    """A source and the join it feeds share the node that dies; every row stays a + b."""
+    project = make_project(tmp_path, own_cluster)
+    network_package(project, "joined", f'''
+from fission.core.jobs import CSVSinkJob
+from fission.core.nodes import BaseNode
+from fission.core.pipes import PicklePipe
+from shared.clusterjobs import Add, Counter
+
+
+class Doomed(Counter):
+    DEFAULT_NODE = "127.0.0.3"
+
+
+class Safe(Counter):
+    DEFAULT_NODE = "127.0.0.2"
+
+
+class Join(Add):
+    DEFAULT_NODE = "127.0.0.3"
+
+
+CLIENT_IP = "127.0.0.1"
+REMOTE_ROOT = "~/fission"
+SCHEDULER_PORT = {own_cluster.port}
+NODES = [BaseNode("127.0.0.2"), BaseNode("127.0.0.3"), BaseNode("127.0.0.4")]
+JOBS = [
+    Doomed(sleep=0.02, outputs=[PicklePipe(1), PicklePipe(11)]),
+    Safe(sleep=0.02, outputs=[PicklePipe(2), PicklePipe(12)]),
+    Join(inputs=[PicklePipe(1), PicklePipe(2)], outputs=[PicklePipe(3)]),
+    CSVSinkJob(path="rows.csv", inputs=[PicklePipe(11), PicklePipe(12), PicklePipe(3)]),
+]
+''')
+    run = runs(project, "joined")
+    rows_csv = run.local / "4" / "rows.csv"
+    wait_until(lambda: len(csv_rows(rows_csv)) >= 100, 30, f"100 rows\n{run.output}")
+    own_cluster.agent("127.0.0.3").kill()
+    wait_until(lambda: len(run.events_of("failover_done")) >= 2, 15, f"failover\n{run.output}")
+    count = len(csv_rows(rows_csv))
+    wait_until(lambda: len(csv_rows(rows_csv)) >= count + 20, 15, "rows after the failover")
+    run.interrupt()
+    assert run.wait(10) == 0, run.output
+    rows = [[int(value) for value in row] for row in csv_rows(rows_csv)]
+    assert all(a + b == total for a, b, total in rows), rows
+    assert [b for _, b, _ in rows] == list(range(len(rows)))  # the safe source: no row lost
+    assert "replaced by dummies" not in run.output

@@ -282,3 +282,23 @@ def test_without_gaps_there_are_no_dummies(case, data):
     assert aligner.dummies == [0] * len(counts)
     complete = [len(stream) // count for stream, count in zip(seqs, counts, strict=True)]
     assert len(runs) == min(complete)
+
+
+def test_rewind_forgets_waiting_blocks_so_new_values_take_their_place():
+    aligner = Aligner(pipes(1, 1))
+    runs, _ = feed(aligner, [(0, 0, "old0"), (1, 0, "b0")] + [(0, s, f"old{s}") for s in (1, 2, 3)])
+    assert runs == [["old0", "b0"]]
+    # The producer of input 0 was replaced and sends blocks 2 and on again, anew.
+    assert aligner.rewind(0, 2) == 2
+    runs, _ = feed(aligner, [(0, 2, "new2"), (1, 1, "b1"), (1, 2, "b2")])
+    assert runs == [["old1", "b1"], ["new2", "b2"]]
+    assert aligner.stale == [0, 0]
+
+
+def test_rewind_never_goes_back_before_the_current_run():
+    aligner = Aligner(pipes(5))
+    runs, _ = feed(aligner, [(0, s, s) for s in range(7)])
+    assert runs == [[[0, 1, 2, 3, 4]]]
+    assert aligner.rewind(0, 3) == 5  # run 0 (blocks 0-4) has run already
+    runs, _ = feed(aligner, [(0, s, -s) for s in range(5, 10)])
+    assert runs == [[[-5, -6, -7, -8, -9]]]
