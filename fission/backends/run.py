@@ -17,11 +17,14 @@ Failover. When a node is declared dead (its worker gone, or silent for
 the next *incarnation*. Before a replacement may send anything, every live
 consumer of its outputs is *fenced*: it drops blocks of older incarnations from
 then on, so a copy left running on a partitioned node can never deliver a block
-after its replacement started. The fence reply says how far each consumer has got,
-and a replaced source continues numbering from there (``begin``), so sequence
-alignment goes on where it was. Producers of a replaced job are pointed at its new
-addresses; blocks in flight to the dead node are lost, and show up downstream as
-dummies or skipped windows, as for any lost block.
+after its replacement started. The fence replies say how far each consumer has got.
+Producers of a replaced job are pointed at its new addresses and send their last
+blocks again from the first one a consumer further down still needs (``connect``
+with ``since``), so what the dead node had not passed on is computed again. A
+replaced source continues numbering there (``begin``), after consumers holding
+later, unused blocks of the old copy forget them (``rewind``). Blocks beyond what
+producers remember are lost, and show up downstream as dummies or skipped windows,
+as for any lost block.
 """
 
 from __future__ import annotations
