@@ -125,12 +125,6 @@ def _forward_output(popen: subprocess.Popen, launch: JobLaunch) -> None:
         socket.close()
 
 
-def running() -> list[tuple[str, int, int]]:
-    """(network, job id, incarnation) of every job process alive on this node."""
-    with _registry_lock:
-        return [key for key, popen in _running.items() if popen.poll() is None]
-
-
 def stop_all(network: str | None = None, grace: float = 1.0) -> int:
     """Stop this node's job processes (of ``network``, or all): SIGTERM, then SIGKILL."""
     with _registry_lock:
