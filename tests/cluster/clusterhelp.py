@@ -143,6 +143,14 @@ def make_project(root: Path, cluster: Cluster, network: str = "demo_network_v3",
     return project
 
 
+def settings_for(cluster: Cluster) -> str:
+    """The config.py lines that point a test network at ``cluster``'s scheduler and nodes."""
+    nodes = ", ".join(f'BaseNode("{agent.host}")' for agent in cluster.agents)
+    return (f'CLIENT_IP = "{CLIENT_IP}"\nREMOTE_ROOT = "~/fission"\n'
+            f"SCHEDULER_PORT = {cluster.port}\nNODE_WAIT = 20\n"
+            f"from fission.core.nodes import BaseNode\nNODES = [{nodes}]\n")
+
+
 def network_package(project: Path, name: str, config: str) -> Path:
     folder = project / name
     folder.mkdir()

@@ -13,6 +13,7 @@ from clusterhelp import (
     job_processes,
     make_project,
     network_package,
+    settings_for,
     wait_until,
 )
 
@@ -97,14 +98,26 @@ def test_silent_join_node_is_replaced_and_its_old_copies_fenced(own_cluster, run
     assert not job_processes(own_cluster.root)
 
 
+def _kill_node_3_during(cluster, run, csv: Path, before: int, after: int) -> list[list[str]]:
+    """SIGKILL the agent of 127.0.0.3 once ``csv`` has ``before`` rows; once both of its
+    jobs are replaced and ``after`` more rows are written, stop the run; return the rows."""
+    wait_until(lambda: len(csv_rows(csv)) >= before, 30, f"{before} rows\n{run.output}")
+    cluster.agent("127.0.0.3").kill()
+    wait_until(lambda: len(run.events_of("failover_done")) >= 2, 15, f"failover\n{run.output}")
+    count = len(csv_rows(csv))
+    wait_until(lambda: len(csv_rows(csv)) >= count + after, 15, "rows after the failover")
+    run.interrupt()
+    assert run.wait(10) == 0, run.output
+    return csv_rows(csv)
+
+
 @pytest.mark.timeout(90)
 def test_a_windowed_consumer_replaced_with_its_producer_gets_whole_windows(
         own_cluster, runs, tmp_path: Path) -> None:
     """Both jobs of a node die; the replacements recompute whole windows, no dummies."""
     project = make_project(tmp_path, own_cluster)
-    network_package(project, "windows", f'''
+    network_package(project, "windows", settings_for(own_cluster) + '''
 from fission.core.jobs import CSVSinkJob
-from fission.core.nodes import BaseNode
 from fission.core.pipes import PicklePipe
 from shared.clusterjobs import Counter, Five, Total, Twice
 
@@ -121,10 +134,6 @@ class Summer(Total):
     DEFAULT_NODE = "127.0.0.3"
 
 
-CLIENT_IP = "127.0.0.1"
-REMOTE_ROOT = "~/fission"
-SCHEDULER_PORT = {own_cluster.port}
-NODES = [BaseNode("127.0.0.2"), BaseNode("127.0.0.3"), BaseNode("127.0.0.4")]
 JOBS = [
     Source(sleep=0.02, outputs=[PicklePipe(1)]),
     Doubler(inputs=[PicklePipe(1)], outputs=[Five(2)]),
@@ -133,18 +142,11 @@ JOBS = [
 ]
 ''')
     run = runs(project, "windows")
-    sums = run.local / "4" / "sums.csv"
     # More blocks than a producer remembers (REPLAY_COUNT = 64) must have passed, so that
     # only a replay from the right block gives the new Summer whole windows.
-    wait_until(lambda: len(csv_rows(sums)) >= 25, 30, f"25 sums\n{run.output}")
-    own_cluster.agent("127.0.0.3").kill()
-    wait_until(lambda: len(run.events_of("failover_done")) >= 2, 15, f"failover\n{run.output}")
-    rows = len(csv_rows(sums))
-    wait_until(lambda: len(csv_rows(sums)) >= rows + 5, 15, "sums after the failover")
-    run.interrupt()
-    assert run.wait(10) == 0, run.output
+    sums = _kill_node_3_during(own_cluster, run, run.local / "4" / "sums.csv", 25, 5)
     # Window w sums 2 * (5w .. 5w+4) = 50w + 20, before and after the failover alike.
-    values = [int(row[0]) for row in csv_rows(sums)]
+    values = [int(row[0]) for row in sums]
     assert values == [50 * w + 20 for w in range(len(values))], values
     assert "replaced by dummies" not in run.output
 
@@ -154,9 +156,8 @@ def test_a_source_replaced_with_its_consumer_continues_where_they_need_it(
         own_cluster, runs, tmp_path: Path) -> None:
     """A source and the join it feeds share the node that dies; every row stays a + b."""
     project = make_project(tmp_path, own_cluster)
-    network_package(project, "joined", f'''
+    network_package(project, "joined", settings_for(own_cluster) + '''
 from fission.core.jobs import CSVSinkJob
-from fission.core.nodes import BaseNode
 from fission.core.pipes import PicklePipe
 from shared.clusterjobs import Add, Counter
 
@@ -173,10 +174,6 @@ class Join(Add):
     DEFAULT_NODE = "127.0.0.3"
 
 
-CLIENT_IP = "127.0.0.1"
-REMOTE_ROOT = "~/fission"
-SCHEDULER_PORT = {own_cluster.port}
-NODES = [BaseNode("127.0.0.2"), BaseNode("127.0.0.3"), BaseNode("127.0.0.4")]
 JOBS = [
     Doomed(sleep=0.02, outputs=[PicklePipe(1), PicklePipe(11)]),
     Safe(sleep=0.02, outputs=[PicklePipe(2), PicklePipe(12)]),
@@ -185,15 +182,8 @@ JOBS = [
 ]
 ''')
     run = runs(project, "joined")
-    rows_csv = run.local / "4" / "rows.csv"
-    wait_until(lambda: len(csv_rows(rows_csv)) >= 100, 30, f"100 rows\n{run.output}")
-    own_cluster.agent("127.0.0.3").kill()
-    wait_until(lambda: len(run.events_of("failover_done")) >= 2, 15, f"failover\n{run.output}")
-    count = len(csv_rows(rows_csv))
-    wait_until(lambda: len(csv_rows(rows_csv)) >= count + 20, 15, "rows after the failover")
-    run.interrupt()
-    assert run.wait(10) == 0, run.output
-    rows = [[int(value) for value in row] for row in csv_rows(rows_csv)]
+    written = _kill_node_3_during(own_cluster, run, run.local / "4" / "rows.csv", 100, 20)
+    rows = [[int(value) for value in row] for row in written]
     assert all(a + b == total for a, b, total in rows), rows
     assert [b for _, b, _ in rows] == list(range(len(rows)))  # the safe source: no row lost
     assert "replaced by dummies" not in run.output

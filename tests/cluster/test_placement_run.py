@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from clusterhelp import csv_rows, job_processes, make_project, network_package, wait_until
+from clusterhelp import (
+    Cluster,
+    csv_rows,
+    job_processes,
+    make_project,
+    network_package,
+    settings_for,
+    wait_until,
+)
 
 JOBS_MODULE = '''
 from fission.core.nodes import BaseNode
@@ -45,16 +53,15 @@ from fission.core.nodes import BaseNode, MultiNode
 from fission.core.pipes import PicklePipe
 from {net}.jobs import Pinned, Picky, Indifferent, MicJob, OnlyThere, MicNode
 from shared.clusterjobs import Counter, Twice
-CLIENT_IP = "127.0.0.1"
-REMOTE_ROOT = "~/fission"
 DEBUG_WINDOW = False
-SCHEDULER_PORT = {port}
-NODE_WAIT = 20
 '''
 
 
-def _network(project: Path, name: str, port: int, body: str) -> None:
-    folder = network_package(project, name, HEADER.format(net=name, port=port) + body)
+def _network(project: Path, name: str, cluster: Cluster, body: str) -> None:
+    """A network package with JOBS_MODULE as its jobs.py, run by ``cluster``'s nodes
+    unless ``body`` sets NODES itself."""
+    config = HEADER.format(net=name) + settings_for(cluster) + body
+    folder = network_package(project, name, config)
     (folder / "jobs.py").write_text(JOBS_MODULE)
 
 
@@ -65,7 +72,7 @@ def project(cluster, tmp_path: Path) -> Path:
 
 @pytest.mark.timeout(60)
 def test_default_node_groups_preference_and_multinode(cluster, runs, project: Path) -> None:
-    _network(project, "placing", cluster.port, '''
+    _network(project, "placing", cluster, '''
 NODES = [MicNode("127.0.0.2"), MultiNode("127.0.0.*")]
 JOBS = [
     Pinned(n=20, sleep=0.01, outputs=[PicklePipe(1)]),
@@ -89,7 +96,7 @@ JOBS = [
 
 @pytest.mark.timeout(60)
 def test_allocation_error_at_start_names_the_job(cluster, runs, project: Path) -> None:
-    _network(project, "nowhere", cluster.port, '''
+    _network(project, "nowhere", cluster, '''
 NODES = [BaseNode("127.0.0.2"), BaseNode("127.0.0.3")]
 JOBS = [
     Counter(outputs=[PicklePipe(1)]),
@@ -112,9 +119,8 @@ JOBS = [
 def test_code_reaches_every_node_only_with_pre_copy(cluster, runs, project: Path,
                                                     pre_copy: bool) -> None:
     name = f"copying_{str(pre_copy).lower()}"
-    _network(project, name, cluster.port, f'''
+    _network(project, name, cluster, f'''
 PRE_COPY = {pre_copy}
-NODES = [BaseNode("127.0.0.2"), BaseNode("127.0.0.3"), BaseNode("127.0.0.4")]
 JOBS = [
     Pinned(n=5, outputs=[PicklePipe(1)]),
     CSVSinkJob(path="out.csv", inputs=[PicklePipe(1)]),
@@ -131,7 +137,7 @@ JOBS = [
 @pytest.mark.timeout(90)
 def test_allocation_error_during_failover_stops_cleanly(own_cluster, runs, tmp_path: Path) -> None:
     project = make_project(tmp_path, own_cluster)
-    _network(project, "full", own_cluster.port, '''
+    _network(project, "full", own_cluster, '''
 NODES = [BaseNode("127.0.0.2", cpus=1), BaseNode("127.0.0.3", cpus=1),
          BaseNode("127.0.0.4", cpus=1)]
 JOBS = [
@@ -159,9 +165,8 @@ def test_dependencies_land_next_to_the_job(cluster, runs, project: Path, manage,
                                            command: str) -> None:
     (project / "data").mkdir()
     (project / "data" / "table.txt").write_text("alpha beta gamma\n")
-    _network(project, "tables", cluster.port, '''
+    _network(project, "tables", cluster, '''
 from shared.clusterjobs import ReadsTable
-NODES = [BaseNode("127.0.0.2"), BaseNode("127.0.0.3"), BaseNode("127.0.0.4")]
 JOBS = [
     Counter(n=4, outputs=[PicklePipe(1)]),
     ReadsTable(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)]),
@@ -183,7 +188,7 @@ JOBS = [
 
 @pytest.mark.timeout(30)
 def test_a_missing_dependency_is_a_config_error(cluster, project: Path, manage) -> None:
-    _network(project, "lacking", cluster.port, '''
+    _network(project, "lacking", cluster, '''
 from shared.clusterjobs import ReadsTable
 JOBS = [
     Counter(n=4, outputs=[PicklePipe(1)]),
