@@ -41,6 +41,7 @@ class Settings:
     scheduler_port: int = 8786
     node_wait: float = 30.0
     node_timeout: float = 1.5
+    secure: bool = True
 
     @property
     def directory(self) -> Path:
@@ -103,6 +104,7 @@ def load_settings(project: Path, network: str) -> Settings:
         scheduler_port=_port(where, key("SCHEDULER_PORT", 8786, int)),
         node_wait=_seconds(where, "NODE_WAIT", key("NODE_WAIT", 30.0, (int, float))),
         node_timeout=_seconds(where, "NODE_TIMEOUT", key("NODE_TIMEOUT", 1.5, (int, float))),
+        secure=bool(key("SECURE", True, bool)),
     )
 
 

@@ -9,6 +9,11 @@ agent waits for a client, outlives it, and joins the next run by itself.
 Whenever its worker ends, the agent stops every job process it started: a node
 declared dead must not keep old copies of jobs running (their blocks are fenced
 anyway). SIGINT or SIGTERM stop the jobs and the agent within a few seconds.
+
+With ``--credentials`` (the bundle ``fission credentials export`` wrote for this
+node) the worker speaks mutual TLS only, and the agent's probe for a client is a
+TLS handshake too: a client of another project is reported once and never joined.
+``--insecure`` is the explicit way to serve runs with ``SECURE = False``.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ import itertools
 import logging
 import os
 import signal
+import ssl
 
-from fission.backends.dask_cluster import configure_dask
+from fission.backends.dask_cluster import FissionWorker, configure_dask
 from fission.backends.node_metrics import NodeMetrics
-from fission.backends.supervisor import stop_all
+from fission.backends.supervisor import stop_all, use_keys
+from fission.security.credentials import Credentials
 
 log = logging.getLogger("fission.node")
 
@@ -32,25 +39,32 @@ RESTART_DELAY = 0.2
 PROBE_INTERVAL = 0.1
 
 
-async def serve(client: str, port: int, host: str, cpus: int) -> None:
+async def serve(client: str, port: int, host: str, cpus: int,
+                credentials: Credentials | None) -> None:
     """Be a node of whichever client runs at ``client:port`` until a signal says stop."""
-    from distributed import Worker
-
     configure_dask()
+    security = None if credentials is None else credentials.dask_security()
+    use_keys(None if credentials is None else credentials.curve)
+    tls = None if security is None else security.get_connection_args("worker")["ssl_context"]
+    protocol = "tcp" if security is None else "tls"
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     stopping = asyncio.ensure_future(stop.wait())
     metrics = NodeMetrics(cpus, disk_path=os.path.expanduser("~"))
-    print(f"fission node {host}: {cpus} cpus, waiting for a client at {client}:{port}",
-          flush=True)
+    project = "no credentials: SECURE = False runs only" if credentials is None else (
+        f"project {credentials.project}")
+    print(f"fission node {host}: {cpus} cpus, {project}, waiting for a client at "
+          f"{client}:{port}", flush=True)
+    refusals: set[str] = set()
     for generation in itertools.count():
-        if not await _scheduler_listens(client, port, stop):
+        if not await _scheduler_listens(client, port, tls, stop, refusals):
             break
-        worker = Worker(f"tcp://{client}:{port}", host=host, nthreads=max(cpus, 1),
-                        dashboard=False, memory_limit=0, plugins=(metrics,),
-                        name=f"fission-{host}-{os.getpid()}-{generation}")
+        worker = FissionWorker(f"{protocol}://{client}:{port}", host=host,
+                               nthreads=max(cpus, 1), dashboard=False, memory_limit=0,
+                               plugins=(metrics,), security=security, protocol=protocol,
+                               name=f"fission-{host}-{os.getpid()}-{generation}")
         starting = asyncio.ensure_future(worker.start())
         await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if starting.done() and starting.exception() is None:
@@ -71,25 +85,39 @@ async def serve(client: str, port: int, host: str, cpus: int) -> None:
     print(f"fission node {host}: stopped", flush=True)
 
 
-async def _scheduler_listens(client: str, port: int, stop: asyncio.Event) -> bool:
+async def _scheduler_listens(client: str, port: int, tls: ssl.SSLContext | None,
+                             stop: asyncio.Event, refusals: set[str]) -> bool:
     """Wait until a client's scheduler accepts connections; False if told to stop first.
 
     An idle Dask worker retries its connection with a random back-off of up to a
-    second or more; a plain TCP probe every :data:`PROBE_INTERVAL` seconds lets the
-    agent join a new run as soon as it starts.
+    second or more; a probe every :data:`PROBE_INTERVAL` seconds lets the agent join
+    a new run as soon as it starts. With TLS the probe is a full handshake, so a
+    client that is not of this project is told apart from one that is not there.
     """
     while not stop.is_set():
         try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(client, port), 1.0)
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(client, port, ssl=tls), 1.0)
+        except ssl.SSLError as error:
+            why = error.reason or str(error)
+            if why not in refusals:
+                refusals.add(why)
+                log.warning("the client at %s:%d is not of this node's project (TLS: %s); "
+                            "waiting for one that is", client, port, why)
         except (OSError, asyncio.TimeoutError):
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), PROBE_INTERVAL)
-            continue
-        writer.close()
-        return True
+            pass
+        else:
+            writer.close()
+            with contextlib.suppress(OSError, ssl.SSLError):
+                await writer.wait_closed()
+            return True
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), PROBE_INTERVAL)
     return False
 
 
-def main(client: str, port: int, host: str, cpus: int | None) -> int:
-    asyncio.run(serve(client, port, host, cpus or os.cpu_count() or 1))
+def main(client: str, port: int, host: str, cpus: int | None,
+         credentials: Credentials | None) -> int:
+    logging.basicConfig(level=logging.WARNING, format=f"fission node {host}: %(message)s")
+    asyncio.run(serve(client, port, host, cpus or os.cpu_count() or 1, credentials))
     return 0

@@ -21,6 +21,8 @@ import zmq
 from fission.core.jobs import BaseJob
 from fission.errors import FissionError, NotRunningError
 from fission.runtime.spec import CONSOLE_PIPE_ID
+from fission.security.credentials import project_credentials
+from fission.security.curve import Gatekeeper, dial
 from fission.wire.frame import encode
 
 #: How long ``send`` waits for the running network to answer.
@@ -34,9 +36,11 @@ def run_file(network_dir: Path) -> Path:
 class ConsoleServer:
     """The send endpoint of one running network (used from the backend's thread only)."""
 
-    def __init__(self, context: zmq.Context, address: str, consoles: dict[int, str]) -> None:
+    def __init__(self, gate: Gatekeeper, address: str, consoles: dict[int, str]) -> None:
+        context = gate.context
         self.socket = context.socket(zmq.REP)
         self.socket.setsockopt(zmq.LINGER, 0)
+        gate.serve(self.socket, "the send endpoint")
         self.socket.bind(address)
         self.address = address
         self._pushes: dict[int, zmq.Socket] = {}
@@ -45,6 +49,7 @@ class ConsoleServer:
             push = context.socket(zmq.PUSH)
             push.setsockopt(zmq.LINGER, 0)
             push.setsockopt(zmq.SNDHWM, 64)
+            gate.dial(push)
             push.connect(console)
             self._pushes[job_id] = push
             self._sent[job_id] = 0
@@ -78,7 +83,7 @@ class ConsoleServer:
 
 
 @contextlib.contextmanager
-def claim_network(network_dir: Path, send_address: str) -> Iterator[None]:
+def claim_network(network_dir: Path, send_address: str, *, secure: bool) -> Iterator[None]:
     """Hold the network's run lock and publish its send endpoint while it runs.
 
     The lock (``flock``, released by the kernel even if the backend is killed) keeps a
@@ -97,7 +102,8 @@ def claim_network(network_dir: Path, send_address: str) -> Iterator[None]:
                 "stop it before starting it again"
             ) from None
         record = run_file(network_dir)
-        record.write_text(json.dumps({"pid": os.getpid(), "send": send_address}))
+        record.write_text(json.dumps({"pid": os.getpid(), "send": send_address,
+                                      "secure": secure}))
         try:
             yield
         finally:
@@ -134,6 +140,8 @@ def send_line(project: Path, network: str, job_id: int, text: str) -> None:
     context = zmq.Context.instance()
     socket = context.socket(zmq.REQ)
     socket.setsockopt(zmq.LINGER, 0)
+    if info.get("secure", True):
+        dial(socket, project_credentials(Path(project)).curve)
     try:
         socket.connect(info["send"])
         socket.send_json({"job": job_id, "text": text})

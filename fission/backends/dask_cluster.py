@@ -9,6 +9,12 @@ joins or leaves to the run's supervisor. Nothing here is a protocol of its own.
 
 :data:`DASK_SETTINGS` are applied by both the client and the node agent, so both
 ends of every connection give up on a broken link in seconds, not in half a minute.
+
+With the project's credentials every Dask connection is mutual TLS
+(:meth:`~fission.security.credentials.Credentials.dask_security`): only holders of a
+certificate of the project's authority get in. Scheduler and workers start no HTTP
+server: FISSION has no use for a dashboard, and a port that serves nothing is still a
+port to guard.
 """
 
 from __future__ import annotations
@@ -20,15 +26,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dask
 import zmq
-from distributed import Client, Scheduler
+from distributed import Client, Scheduler, Worker
 from distributed.diagnostics.plugin import SchedulerPlugin
 from tornado.ioloop import PeriodicCallback
 
 from fission.errors import ClusterError
+
+if TYPE_CHECKING:
+    from distributed.security import Security
 
 log = logging.getLogger("fission.cluster")
 
@@ -60,10 +69,51 @@ def configure_dask() -> None:
     """Apply :data:`DASK_SETTINGS`, and keep Dask's own log off the console.
 
     A node that vanishes makes Dask log tracebacks on both ends; FISSION reports
-    node failures itself, in words and in events.jsonl.
+    node failures itself, in words and in events.jsonl. Only a failed TLS handshake
+    (a stranger, or another project's machine) is logged, once per peer.
     """
     dask.config.set(DASK_SETTINGS)
     logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    comm_log = logging.getLogger("distributed.comm.tcp")
+    comm_log.setLevel(logging.WARNING)
+    if not any(isinstance(f, _RefusedPeers) for f in comm_log.filters):
+        comm_log.addFilter(_RefusedPeers())
+
+
+class _RefusedPeers(logging.Filter):
+    """Turns Dask's "TLS handshake failed" warnings into one line per peer, in our log."""
+
+    _HANDSHAKE_FAILED = "TLS handshake failed with remote"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._reported: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._HANDSHAKE_FAILED in str(record.msg) and len(record.args or ()) == 3:
+            listener, remote, why = record.args
+            peer = str(remote).split("://")[-1].rsplit(":", 1)[0]
+            if peer not in self._reported:
+                self._reported.add(peer)
+                log.warning("refused a connection from %s to the cluster port %s: it holds no "
+                            "certificate of this project (%s); further attempts from there "
+                            "are not logged", peer, str(listener).split("://")[-1], why)
+        return False
+
+
+class _WithoutHTTP:
+    """Leaves out the HTTP server every Dask server starts (dashboard, metrics)."""
+
+    def start_http_server(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class FissionScheduler(_WithoutHTTP, Scheduler):
+    """A Dask scheduler without an HTTP port."""
+
+
+class FissionWorker(_WithoutHTTP, Worker):
+    """A Dask worker without an HTTP port."""
 
 
 class Membership(SchedulerPlugin):
@@ -120,9 +170,11 @@ class Membership(SchedulerPlugin):
 class SchedulerThread(threading.Thread):
     """A Dask scheduler on its own event loop, in this process."""
 
-    def __init__(self, host: str, port: int, plugin: SchedulerPlugin) -> None:
+    def __init__(self, host: str, port: int, plugin: SchedulerPlugin,
+                 security: Security | None) -> None:
         super().__init__(name="fission-scheduler", daemon=True)
         self._host, self._port, self._plugin = host, port, plugin
+        self._security = security
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -136,8 +188,9 @@ class SchedulerThread(threading.Thread):
         self._loop = asyncio.get_running_loop()
         self._closing = asyncio.Event()
         try:
-            scheduler = Scheduler(host=self._host, port=self._port, dashboard=False,
-                                  dashboard_address="127.0.0.1:0")
+            scheduler = FissionScheduler(
+                host=self._host, port=self._port, dashboard=False,
+                protocol="tcp" if self._security is None else "tls", security=self._security)
             await scheduler
             await scheduler.register_scheduler_plugin(self._plugin, idempotent=False)
         except BaseException as error:  # noqa: BLE001 - handed to the thread that waits
@@ -211,5 +264,5 @@ class Mailbox:
         self.socket.close(linger=0)
 
 
-def connect_client(address: str) -> Client:
-    return Client(address, set_as_default=False, timeout=30)
+def connect_client(address: str, security: Security | None) -> Client:
+    return Client(address, security=security, set_as_default=False, timeout=30)

@@ -5,7 +5,7 @@ upload in memory, and a job's data files can be large. So the client serves file
 itself (:class:`FileServer`), and a node fetches what a :class:`Manifest` lists
 (:func:`fetch`), in chunks, skipping files it already has in the same version. Logs
 travel the other way for ``collect``: a node pushes them (:func:`push_files`) to a
-:class:`FileSink` on the client.
+:class:`FileSink` on the client. Both ends use the project's CURVE keys, like pipes.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import zmq
+
+from fission.security.curve import CurveKeys, Gatekeeper, dial
 
 CHUNK = 1 << 20
 #: Seconds a node waits for one chunk before it gives up on the client.
@@ -117,12 +119,13 @@ def _describe(path: Path) -> tuple[int, str]:
 class FileServer(threading.Thread):
     """Serves the files under ``root`` that were published, in chunks, to any node."""
 
-    def __init__(self, context: zmq.Context, root: Path, host: str) -> None:
+    def __init__(self, gate: Gatekeeper, root: Path, host: str) -> None:
         super().__init__(name="fission-file-server", daemon=True)
         self.root = root
         self._published: set[str] = set()
-        self._socket = context.socket(zmq.ROUTER)
+        self._socket = gate.context.socket(zmq.ROUTER)
         self._socket.setsockopt(zmq.LINGER, 0)
+        gate.serve(self._socket, "the file server")
         port = self._socket.bind_to_random_port(f"tcp://{host}")
         self.address = f"tcp://{host}:{port}"
         self._closing = threading.Event()
@@ -159,7 +162,7 @@ class FileServer(threading.Thread):
             self._socket.close()
 
 
-def fetch(server: str, manifest: Manifest, destination: Path) -> int:
+def fetch(server: str, manifest: Manifest, destination: Path, keys: CurveKeys | None) -> int:
     """Make ``destination`` hold every file of ``manifest``; return how many were fetched.
 
     A record of what was fetched (``.manifest.json``) lets later jobs skip files
@@ -177,6 +180,7 @@ def fetch(server: str, manifest: Manifest, destination: Path) -> int:
     context = zmq.Context.instance()
     socket = context.socket(zmq.DEALER)
     socket.setsockopt(zmq.LINGER, 0)
+    dial(socket, keys)
     socket.connect(server)
     try:
         for path, entry in wanted.items():
@@ -213,11 +217,12 @@ def _fetch_one(socket: zmq.Socket, path: str, size: int, target: Path) -> None:
 class FileSink(threading.Thread):
     """Receives files pushed by nodes and writes them under ``root/<node ip>/``."""
 
-    def __init__(self, context: zmq.Context, root: Path, host: str) -> None:
+    def __init__(self, gate: Gatekeeper, root: Path, host: str) -> None:
         super().__init__(name="fission-file-sink", daemon=True)
         self.root = root
-        self._socket = context.socket(zmq.PULL)
+        self._socket = gate.context.socket(zmq.PULL)
         self._socket.setsockopt(zmq.LINGER, 0)
+        gate.serve(self._socket, "the log collector")
         port = self._socket.bind_to_random_port(f"tcp://{host}")
         self.address = f"tcp://{host}:{port}"
         self._closing = threading.Event()
@@ -255,10 +260,12 @@ class FileSink(threading.Thread):
             self._socket.close()
 
 
-def push_files(sink: str, node: str, root: Path, pattern: str = "**/*.log") -> int:
+def push_files(sink: str, node: str, root: Path, keys: CurveKeys | None,
+               pattern: str = "**/*.log") -> int:
     """Send every file under ``root`` matching ``pattern`` to a :class:`FileSink`."""
     socket = zmq.Context.instance().socket(zmq.PUSH)
     socket.setsockopt(zmq.LINGER, 30000)
+    dial(socket, keys)
     socket.connect(sink)
     count = 0
     try:

@@ -25,6 +25,7 @@ from pathlib import Path
 from fission.core.jobs import BaseJob
 from fission.errors import ConfigError
 from fission.runtime.spec import JobSpec
+from fission.security.curve import CurveKeys
 
 #: Seconds a backend waits for the last control message of a job whose process has
 #: exited (it may still be on its way) before it calls the exit a failure.
@@ -60,8 +61,14 @@ def pickle_spec(spec: JobSpec) -> bytes:
         ) from error
 
 
-def start_job(job: BaseJob, spec: bytes, cwd: Path, python_path: Iterable[Path]) -> JobProcess:
-    """Start the runtime for ``job`` in ``cwd`` and hand it its pickled spec."""
+def job_stdin(spec: bytes, keys: CurveKeys | None) -> bytes:
+    """What a job process reads on stdin: its pickled spec, then the CURVE keys."""
+    return spec + pickle.dumps(keys, protocol=5)
+
+
+def start_job(job: BaseJob, spec: bytes, cwd: Path, python_path: Iterable[Path],
+              keys: CurveKeys | None) -> JobProcess:
+    """Start the runtime for ``job`` in ``cwd`` and hand it its pickled spec and keys."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         [str(path) for path in python_path] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
@@ -76,7 +83,7 @@ def start_job(job: BaseJob, spec: bytes, cwd: Path, python_path: Iterable[Path])
     finally:
         signal.signal(signal.SIGINT, previous)
     try:
-        popen.stdin.write(spec)
+        popen.stdin.write(job_stdin(spec, keys))
         popen.stdin.close()
     except BrokenPipeError:
         pass  # it died at start; its exit status and stderr tell why

@@ -84,6 +84,8 @@ from fission.events import EventLog
 from fission.placement import NodeView, place_all, replace
 from fission.runtime.control import identity, parse_report
 from fission.runtime.spec import JobSpec
+from fission.security.credentials import Credentials, for_run
+from fission.security.curve import Gatekeeper
 
 log = logging.getLogger("fission.run")
 
@@ -139,23 +141,28 @@ def run_network(project: Path, network: str, *, duration: float | None = None) -
         )
     configure_logging(settings)
     configure_dask()
+    credentials = for_run(settings.project, settings.name, settings.secure)
     with tempfile.TemporaryDirectory(prefix="fission-") as sockets:
         send_address = f"ipc://{Path(sockets) / 'send'}"
-        with claim_network(settings.directory, send_address):
-            return _Run(settings, Path(sockets), send_address).run(duration)
+        with claim_network(settings.directory, send_address, secure=credentials is not None):
+            return _Run(settings, Path(sockets), send_address, credentials).run(duration)
 
 
 class _Run:
-    def __init__(self, settings: Settings, sockets: Path, send_address: str) -> None:
+    def __init__(self, settings: Settings, sockets: Path, send_address: str,
+                 credentials: Credentials | None) -> None:
         self.settings = settings
+        self.security = None if credentials is None else credentials.dask_security()
+        self.keys = None if credentials is None else credentials.curve
         self.network = settings.network
         self.sockets = sockets
         self.send_address = send_address
         self.host = settings.client_ip
         self.local_dir = settings.directory / "local"
         self.context = zmq.Context()
-        self.control = self._bind(zmq.ROUTER)
-        self.output = self._bind(zmq.PULL)
+        self.gate = Gatekeeper(self.context, self.keys, log)
+        self.control = self._bind(zmq.ROUTER, "the control channel")
+        self.output = self._bind(zmq.PULL, "the output relay")
         self.mailbox = Mailbox(self.context, "cluster")
         self.membership = Membership(self.mailbox.post, settings.node_timeout)
         self.lifecycle = Lifecycle(self.network)
@@ -181,9 +188,10 @@ class _Run:
         self._cluster_ops = {"node_up": self._on_node_up, "node_down": self._on_node_down,
                              "exited": self._on_exited}
 
-    def _bind(self, kind: int) -> zmq.Socket:
+    def _bind(self, kind: int, label: str) -> zmq.Socket:
         socket = self.context.socket(kind)
         socket.setsockopt(zmq.LINGER, 0)
+        self.gate.serve(socket, label)
         socket.bind_to_random_port(f"tcp://{self.host}")
         return socket
 
@@ -198,16 +206,17 @@ class _Run:
         shutil.rmtree(self.local_dir, ignore_errors=True)
         self.local_dir.mkdir(parents=True)
         self.events = EventLog(self.local_dir / "events.jsonl")
-        scheduler = SchedulerThread(self.host, self.settings.scheduler_port, self.membership)
-        files = FileServer(self.context, self.settings.project, self.host)
+        scheduler = SchedulerThread(self.host, self.settings.scheduler_port, self.membership,
+                                    self.security)
+        files = FileServer(self.gate, self.settings.project, self.host)
         interactive = [job for job in self.network.jobs if job.CONSOLE]
-        console = ConsoleServer(self.context, self.send_address,
+        console = ConsoleServer(self.gate, self.send_address,
                                 {job.id: self._console(job.id) for job in interactive})
         previous_handler = signal.signal(signal.SIGINT, self._interrupt)
         relay = None
         try:
             address = scheduler.start_and_wait()
-            self.client = connect_client(address)
+            self.client = connect_client(address, self.security)
             files.start()
             self.files = files
             files.publish(self.code)
@@ -237,6 +246,7 @@ class _Run:
             scheduler.stop()
             files.close()
             self.mailbox.close()
+            self.gate.close()
             self.context.destroy(linger=0)
             self.events.close()
         return self._report()
@@ -406,7 +416,8 @@ class _Run:
             workdir = self.local_dir / str(job.id)
             workdir.mkdir(parents=True, exist_ok=True)
             place_dependencies(self.settings.project, job.DEPENDENCIES, workdir)
-            copy.process = start_job(job, pickle_spec(spec), workdir, [self.settings.project])
+            copy.process = start_job(job, pickle_spec(spec), workdir, [self.settings.project],
+                                     self.keys)
             return
         launch = JobLaunch(
             network=self.settings.name, job_id=job.id, incarnation=incarnation,
@@ -748,17 +759,21 @@ def collect(project: Path, network: str) -> int:
     """Copy every node's job logs of ``network`` to ``NET/collection/<ip>/``."""
     settings = load_settings(Path(project), network)
     configure_dask()
+    credentials = for_run(settings.project, settings.name, settings.secure)
+    security = None if credentials is None else credentials.dask_security()
     context = zmq.Context()
+    gate = Gatekeeper(context, None if credentials is None else credentials.curve, log)
     mailbox = Mailbox(context, "collect")
     membership = Membership(mailbox.post, settings.node_timeout)
-    scheduler = SchedulerThread(settings.client_ip, settings.scheduler_port, membership)
+    scheduler = SchedulerThread(settings.client_ip, settings.scheduler_port, membership,
+                                security)
     target = settings.directory / "collection"
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
-    sink = FileSink(context, target, settings.client_ip)
+    sink = FileSink(gate, target, settings.client_ip)
     sink.start()
     try:
-        client = connect_client(scheduler.start_and_wait())
+        client = connect_client(scheduler.start_and_wait(), security)
         deadline = time.monotonic() + settings.node_wait
         nodes: dict[str, str] = {}
         while time.monotonic() < deadline:
@@ -777,6 +792,7 @@ def collect(project: Path, network: str) -> int:
         sink.close()
         scheduler.stop()
         mailbox.close()
+        gate.close()
         context.destroy(linger=0)
     missing = [n.ip for n in settings.nodes if not any(n.matches(ip) for ip in nodes.values())]
     print(f"FISSION: collected {sink.received} log files into {target}", file=sys.stderr)

@@ -2,7 +2,8 @@
 
 It runs the very runtime ``run`` uses; only the addresses differ: every pipe and
 the control channel are unix sockets (``ipc://``) in a private temporary folder
-(mode 0700), so no other user can write to them.
+(mode 0700), so no other user can write to them; and, unless ``SECURE = False``,
+they are CURVE sockets with the project's keys, as under ``run``.
 
 The folder ``NET/simulation/`` is cleared and gets ``info.txt`` plus one working
 directory per job id, where the job's ``job.log`` (DEBUG) and its files land.
@@ -42,6 +43,8 @@ from fission.backends.processes import (
 from fission.config import Settings, configure_logging, load_settings
 from fission.runtime.control import identity, parse_report
 from fission.runtime.spec import JobSpec
+from fission.security.credentials import for_run
+from fission.security.curve import CurveKeys, Gatekeeper
 
 log = logging.getLogger("fission.simulate")
 
@@ -50,11 +53,13 @@ def simulate(project: Path, network: str, *, duration: float | None = None) -> i
     """Run ``network`` of ``project`` locally; return the exit status for the CLI."""
     settings = load_settings(Path(project), network)
     configure_logging(settings)
+    credentials = for_run(settings.project, settings.name, settings.secure, announce=False)
+    keys = None if credentials is None else credentials.curve
     with tempfile.TemporaryDirectory(prefix="fission-") as sockets:
         send_address = f"ipc://{Path(sockets) / 'send'}"
-        with claim_network(settings.directory, send_address):
+        with claim_network(settings.directory, send_address, secure=keys is not None):
             workdir = _prepare_simulation_folder(settings)
-            return _Supervisor(settings, workdir, Path(sockets)).run(duration)
+            return _Supervisor(settings, workdir, Path(sockets), keys).run(duration)
 
 
 def _prepare_simulation_folder(settings: Settings) -> Path:
@@ -72,14 +77,18 @@ def _prepare_simulation_folder(settings: Settings) -> Path:
 
 
 class _Supervisor:
-    def __init__(self, settings: Settings, workdir: Path, sockets: Path) -> None:
+    def __init__(self, settings: Settings, workdir: Path, sockets: Path,
+                 keys: CurveKeys | None) -> None:
         self.settings = settings
         self.network = settings.network
         self.workdir = workdir
         self.sockets = sockets
+        self.keys = keys
         self.context = zmq.Context()
+        self.gate = Gatekeeper(self.context, keys, log)
         self.control = self.context.socket(zmq.ROUTER)
         self.control.setsockopt(zmq.LINGER, 0)
+        self.gate.serve(self.control, "the control channel")
         self.lifecycle = Lifecycle(self.network)
         self.processes: dict[int, JobProcess] = {}
         self.failure: str | None = None
@@ -110,7 +119,7 @@ class _Supervisor:
         specs = self.specs()  # every job must pickle before any starts
         self.control.bind(self.address("control"))
         interactive = [job for job in self.network.jobs if job.CONSOLE]
-        console = ConsoleServer(self.context, self.address("send"),
+        console = ConsoleServer(self.gate, self.address("send"),
                                 {job.id: self.address(f"console-{job.id}") for job in interactive})
         previous_handler = signal.signal(signal.SIGINT, self._interrupt)
         relay = None
@@ -118,7 +127,7 @@ class _Supervisor:
             python_path = [self.settings.project]
             for job in self.network.jobs:
                 self.processes[job.id] = start_job(job, specs[job.id], self.workdir / str(job.id),
-                                                   python_path)
+                                                   python_path, self.keys)
             relay = OutputRelay(self.processes.values(), write_console)
             relay.start()
             log.info("started %d job processes for %s", len(self.processes), self.settings.name)
@@ -136,6 +145,7 @@ class _Supervisor:
                 relay.join(timeout=2)
             console.close()
             self.control.close()
+            self.gate.close()
             self.context.term()
         return self._report()
 

@@ -13,6 +13,10 @@ ZeroMQ (``DEBUG_WINDOW``); it is also in the job's ``job.log`` on the node.
 
 Every job process of this agent is registered here, so :func:`stop_all` can stop
 them when the agent loses the scheduler or is asked to quit.
+
+The tasks the client sends carry no secret: whatever needs the project's keys (the
+job process, file fetches, output lines, logs) gets the node's own, which the agent
+hands over once with :func:`use_keys`.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from pathlib import Path
 import zmq
 
 from fission.backends.files import Manifest, fetch, place_dependencies
+from fission.backends.processes import job_stdin
+from fission.security.curve import CurveKeys, dial
 
 
 @dataclass(frozen=True)
@@ -54,8 +60,15 @@ class JobLaunch:
 
 
 _running: dict[tuple[str, int, int], subprocess.Popen] = {}
+_keys: CurveKeys | None = None
 _registry_lock = threading.Lock()
 _fetch_locks: dict[Path, threading.Lock] = {}
+
+
+def use_keys(keys: CurveKeys | None) -> None:
+    """Set this node's CURVE keys (None: an ``--insecure`` node)."""
+    global _keys
+    _keys = keys
 
 
 def network_folder(remote_root: str, network: str) -> Path:
@@ -70,8 +83,8 @@ def run_job(launch: JobLaunch) -> int:
     folder = network_folder(launch.remote_root, launch.network)
     code = folder / "code"
     with _fetch_lock(code):
-        fetch(launch.files, launch.code, code)
-        fetch(launch.files, launch.dependencies, code)
+        fetch(launch.files, launch.code, code, _keys)
+        fetch(launch.files, launch.dependencies, code, _keys)
     workdir = folder / str(launch.job_id)
     workdir.mkdir(parents=True, exist_ok=True)
     place_dependencies(code, launch.job_dependencies, workdir)
@@ -89,7 +102,7 @@ def run_job(launch: JobLaunch) -> int:
         _running[key] = popen
     try:
         with contextlib.suppress(BrokenPipeError):
-            popen.stdin.write(launch.spec)
+            popen.stdin.write(job_stdin(launch.spec, _keys))
             popen.stdin.close()
         if forward:
             _forward_output(popen, launch)
@@ -103,7 +116,7 @@ def prefetch(files: str, manifests: list[Manifest], remote_root: str, network: s
     """Fetch a network's code and data files ahead of any job (``PRE_COPY = True``)."""
     code = network_folder(remote_root, network) / "code"
     with _fetch_lock(code):
-        return sum(fetch(files, manifest, code) for manifest in manifests)
+        return sum(fetch(files, manifest, code, _keys) for manifest in manifests)
 
 
 def _fetch_lock(folder: Path) -> threading.Lock:
@@ -115,6 +128,7 @@ def _forward_output(popen: subprocess.Popen, launch: JobLaunch) -> None:
     socket = zmq.Context.instance().socket(zmq.PUSH)
     socket.setsockopt(zmq.LINGER, 1000)
     socket.setsockopt(zmq.SNDHWM, 10000)
+    dial(socket, _keys)
     socket.connect(launch.output)
     header = [str(launch.job_id).encode(), str(launch.incarnation).encode()]
     try:
@@ -156,4 +170,4 @@ def push_logs(sink: str, node: str, remote_root: str, network: str) -> int:
     from fission.backends.files import push_files
 
     folder = network_folder(remote_root, network)
-    return push_files(sink, node, folder) if folder.is_dir() else 0
+    return push_files(sink, node, folder, _keys) if folder.is_dir() else 0

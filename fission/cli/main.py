@@ -83,6 +83,21 @@ def _node_arguments(parser: argparse.ArgumentParser) -> None:
                         help="this node's address, as listed in the network's NODES")
     parser.add_argument("--cpus", metavar="N", type=int, default=None,
                         help="how many jobs this node takes (default: its CPU count)")
+    trust = parser.add_mutually_exclusive_group(required=True)
+    trust.add_argument("--credentials", metavar="FILE", type=Path,
+                       help="this node's credentials, written on the client by "
+                            "'fission credentials export NODE_IP FILE'")
+    trust.add_argument("--insecure", action="store_true",
+                       help="serve runs with SECURE = False: no authentication, no encryption")
+
+
+def _credentials_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("init", help="make this project's credentials (the first run does too)")
+    export = actions.add_parser("export", help="write the credentials of one node to FILE")
+    export.add_argument("node_ip", metavar="NODE_IP", help="the node's address, as in NODES")
+    export.add_argument("file", metavar="FILE", type=Path,
+                        help="where to write them (copy it to the node, then delete it here)")
 
 
 @dataclass(frozen=True)
@@ -118,6 +133,9 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("node", Scope.PROJECT, "serve the runs of a client as one of its nodes",
             _node_arguments),
+    Command("credentials", Scope.PROJECT,
+            "make this project's credentials, or export those of one node",
+            _credentials_arguments),
     Command("run", Scope.NETWORK, "run NET on its nodes, with failover", _run_arguments),
     Command("collect", Scope.NETWORK, "copy the job logs of every node to NET/collection/"),
 )

@@ -27,6 +27,8 @@ from typing import Any
 
 import zmq
 
+from fission.security.curve import Gatekeeper
+
 log = logging.getLogger("fission.control")
 
 
@@ -52,9 +54,10 @@ def identity(job_id: int, incarnation: int) -> bytes:
 class ControlChannel:
     """The job's end of the control channel."""
 
-    def __init__(self, context: zmq.Context, address: str, job_id: int,
+    def __init__(self, gate: Gatekeeper, address: str, job_id: int,
                  incarnation: int = 0) -> None:
-        self.socket = context.socket(zmq.DEALER)
+        self.socket = gate.context.socket(zmq.DEALER)
+        gate.dial(self.socket)
         self.socket.setsockopt(zmq.IDENTITY, identity(job_id, incarnation))
         self.socket.setsockopt(zmq.LINGER, 2000)
         self.socket.connect(address)

@@ -1,10 +1,13 @@
 """``python -m fission.runtime.entry``: the first code a job process runs.
 
 The backend starts this module with the job's working directory as cwd, the
-project on ``PYTHONPATH`` and a pickled :class:`~fission.runtime.spec.JobSpec` on
-stdin. It ties the process's life to its parent's, routes ``print`` to both the
-console relay (stdout) and the job's log, runs the job and turns the way it ended
-into an exit status: 0 finished or stopped, 1 the job raised, 2 it could not start.
+project on ``PYTHONPATH`` and, on stdin, a pickled
+:class:`~fission.runtime.spec.JobSpec` followed by the project's pickled CURVE keys
+(None when ``SECURE = False``): stdin, unlike the command line or the environment,
+no other process can read. It ties the process's life to its parent's, routes
+``print`` to both the console relay (stdout) and the job's log, runs the job and
+turns the way it ended into an exit status: 0 finished or stopped, 1 the job
+raised, 2 it could not start.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import zmq
 import fission
 from fission.runtime.loop import JobRunner
 from fission.runtime.spec import JobSpec
+from fission.security.curve import CurveKeys, Gatekeeper
 
 LOG_NAME = "job.log"
 _PR_SET_PDEATHSIG = 1
@@ -41,6 +45,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _raise_stopped)
     try:
         spec: JobSpec = pickle.load(sys.stdin.buffer)
+        keys: CurveKeys | None = pickle.load(sys.stdin.buffer)
     except JobStopped:
         return 0
     except Exception as error:  # noqa: BLE001 - reported as a start failure
@@ -51,9 +56,10 @@ def main() -> int:
     log = logging.getLogger("fission.job")
     log.info("%s starting in %s (pid %d)", spec.job.name, os.getcwd(), os.getpid())
     context = zmq.Context()
+    gate = Gatekeeper(context, keys, logging.getLogger("fission.security"))
     runner = None
     try:
-        runner = JobRunner(spec, context, wakeup_fd=_signal_wakeup_pipe())
+        runner = JobRunner(spec, gate, wakeup_fd=_signal_wakeup_pipe())
         runner.run()
     except JobStopped:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -62,16 +68,22 @@ def main() -> int:
             log.info("%s stopped after %d runs: %s", spec.job.name, runner.runs, stats)
             runner.control.send("stopped", stats=stats)
             runner.control.close()  # with its linger, so the counters reach the backend
-        context.destroy(linger=0)
+        _close(gate)
         return 0
     except Exception as error:  # noqa: BLE001 - the user's error, reported with their traceback
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # from here on a stop needs no cleanup
         _report_failure(spec, runner, error)
-        context.destroy(linger=0)
+        _close(gate)
         return 1
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    context.destroy(linger=0)  # released: every consumer is done with our blocks
+    _close(gate)  # released: every consumer is done with our blocks
     return 0
+
+
+def _close(gate: Gatekeeper) -> None:
+    """Stop the gatekeeper's thread, then drop every socket left: it owns some of them."""
+    gate.close()
+    gate.context.destroy(linger=0)
 
 
 def _report_failure(spec: JobSpec, runner: JobRunner | None, error: Exception) -> None:

@@ -41,6 +41,7 @@ from fission.runtime.align import DONE, Aligner
 from fission.runtime.control import ControlChannel
 from fission.runtime.optional import OptionalInput
 from fission.runtime.spec import CONSOLE_PIPE_ID, JobSpec
+from fission.security.curve import Gatekeeper
 from fission.wire.frame import END, HEADER, VERSION, decode, encode
 
 log = logging.getLogger("fission.job")
@@ -84,17 +85,19 @@ class _Input:
 class JobRunner:
     """Runs one job inside its process until it finishes, fails or is stopped."""
 
-    def __init__(self, spec: JobSpec, context: zmq.Context, wakeup_fd: int | None = None) -> None:
-        """``wakeup_fd`` is the read end of the process's ``signal.set_wakeup_fd`` pipe.
+    def __init__(self, spec: JobSpec, gate: Gatekeeper, wakeup_fd: int | None = None) -> None:
+        """``gate`` secures every socket of the job (its context is the job's).
+
+        ``wakeup_fd`` is the read end of the process's ``signal.set_wakeup_fd`` pipe.
 
         Every blocking poll watches it: a signal that lands just before the poll
         system call would otherwise not interrupt it, and the job would miss SIGTERM.
         """
         self.job = job = spec.job
-        self._context = context
+        self._gate = gate
         self._wakeup_fd = wakeup_fd
         self._incarnation = spec.incarnation
-        self.control = ControlChannel(context, spec.control, job.id, spec.incarnation)
+        self.control = ControlChannel(gate, spec.control, job.id, spec.incarnation)
         self._handlers = {"stop": self._on_stop, "close_output": self._on_close_output,
                           "connect": self._on_connect, "fence": self._on_fence,
                           "rewind": self._on_rewind, "begin": self._on_begin}
@@ -105,14 +108,15 @@ class JobRunner:
         required: list[_Input] = []
         required_pipes: list[BasePipe | _ConsoleLine] = []
         if spec.console is not None:
-            socket = _pull(context, spec.console, hwm=64)
+            socket = _pull(gate, spec.console, 64, "the console input")
             required.append(_Input(CONSOLE_PIPE_ID, _decode_text, socket))
             required_pipes.append(_ConsoleLine())
         self._optional: list[tuple[_Input, OptionalInput]] = []
         # Each run's arguments in config order: (is_optional, index into its list).
         layout: list[tuple[bool, int]] = [(False, 0)] if spec.console is not None else []
         for pipe in job.inputs:
-            port = _Input(pipe.id, pipe.unpack, _pull(context, spec.inputs[pipe.id], pipe.HWM))
+            socket = _pull(gate, spec.inputs[pipe.id], pipe.HWM, f"pipe {pipe.id}")
+            port = _Input(pipe.id, pipe.unpack, socket)
             if pipe.optional:
                 layout.append((True, len(self._optional)))
                 self._optional.append((port, OptionalInput(pipe)))
@@ -125,7 +129,7 @@ class JobRunner:
         self._aligner = Aligner(required_pipes, max_queue=job.MAX_QUEUE)
 
         self._outputs = [
-            _Output(pipe.id, pipe.pack, _push(context, spec.outputs.get(pipe.id), pipe.HWM),
+            _Output(pipe.id, pipe.pack, _push(gate, spec.outputs.get(pipe.id), pipe.HWM),
                     spec.outputs.get(pipe.id), deque(maxlen=pipe.REPLAY_COUNT))
             for pipe in job.outputs
         ]
@@ -391,7 +395,7 @@ class JobRunner:
                 continue
             hwm = output.socket.getsockopt(zmq.SNDHWM)
             output.socket.close(linger=0)
-            output.socket = _push(self._context, address, hwm)
+            output.socket = _push(self._gate, address, hwm)
             output.address = address
             self._replay(output, int(message.get("since", 0)))
         self._refresh_live()
@@ -539,16 +543,18 @@ def _decode_text(data: memoryview) -> str:
     return bytes(data).decode()
 
 
-def _pull(context: zmq.Context, address: str, hwm: int) -> zmq.Socket:
-    socket = context.socket(zmq.PULL)
+def _pull(gate: Gatekeeper, address: str, hwm: int, label: str) -> zmq.Socket:
+    socket = gate.context.socket(zmq.PULL)
+    gate.serve(socket, label)
     socket.setsockopt(zmq.RCVHWM, hwm)
     socket.setsockopt(zmq.LINGER, 0)
     socket.bind(address)
     return socket
 
 
-def _push(context: zmq.Context, address: str | None, hwm: int) -> zmq.Socket:
-    socket = context.socket(zmq.PUSH)
+def _push(gate: Gatekeeper, address: str | None, hwm: int) -> zmq.Socket:
+    socket = gate.context.socket(zmq.PUSH)
+    gate.dial(socket)
     socket.setsockopt(zmq.SNDHWM, hwm)
     socket.setsockopt(zmq.RECONNECT_IVL, 10)
     socket.setsockopt(zmq.IMMEDIATE, 1)

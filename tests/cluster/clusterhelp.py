@@ -3,6 +3,10 @@
 Each agent is a real ``fission node`` process in a session of its own, bound to its own
 loopback address (127.0.0.2, 127.0.0.3, ...) and with its own HOME, so that the nodes'
 folders (``REMOTE_ROOT = "~/fission"``) are as separate as on real machines.
+
+A cluster holds the credentials of one project (made once, in the cluster's folder),
+and each agent the bundle exported for its address; every test project of that
+cluster gets a copy of them, as if it were that one project.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import pytest
 from childprocess import EXAMPLES, child_env, wait_until  # noqa: F401 - re-exported
 
 from fission.events import read_events
+from fission.security.credentials import export_node, init_project
 
 HERE = Path(__file__).resolve().parent
 CLIENT_IP = "127.0.0.1"
@@ -50,16 +55,24 @@ class Agent:
     """One ``fission node`` process; in network namespace ``namespace`` if one is given."""
 
     def __init__(self, root: Path, host: str, port: int, cpus: int = 4,
-                 client: str = CLIENT_IP, namespace: str | None = None) -> None:
+                 client: str = CLIENT_IP, namespace: str | None = None,
+                 credentials: Path | None = None) -> None:
+        """``credentials``: the project whose node this is; None for an ``--insecure`` one."""
         self.host = host
         self.home = root / f"node-{host}"
         self.home.mkdir(parents=True, exist_ok=True)
         self.log_path = self.home / "agent.log"
         inside = ["ip", "netns", "exec", namespace] if namespace else []
+        if credentials is None:
+            trust = ["--insecure"]
+        else:
+            bundle = self.home / "node-credentials.json"
+            export_node(credentials, host, bundle)
+            trust = ["--credentials", str(bundle)]
         with self.log_path.open("ab") as log:
             self.popen = subprocess.Popen(
                 [*inside, sys.executable, "-m", "fission.cli.main", "node", "--client", client,
-                 "--port", str(port), "--host", host, "--cpus", str(cpus)],
+                 "--port", str(port), "--host", host, "--cpus", str(cpus), *trust],
                 env=child_env(HOME=str(self.home)), stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )
@@ -110,7 +123,12 @@ class Cluster:
     def __init__(self, root: Path, count: int = 3, cpus: int = 4) -> None:
         self.root = root
         self.port = free_port()
-        self.agents = [Agent(root, f"127.0.0.{2 + index}", self.port, cpus)
+        #: The project folder whose credentials the agents hold (it holds nothing else).
+        self.keys = root / "keys"
+        self.keys.mkdir(parents=True)
+        init_project(self.keys)
+        self.agents = [Agent(root, f"127.0.0.{2 + index}", self.port, cpus,
+                             credentials=self.keys)
                        for index in range(count)]
 
     def agent(self, host: str) -> Agent:
@@ -127,7 +145,9 @@ def make_project(root: Path, cluster: Cluster, network: str = "demo_network_v3",
     project = root / "project"
     if not project.exists():
         shutil.copytree(EXAMPLES, project, ignore=shutil.ignore_patterns(
-            "simulation", "local", ".fission", "__pycache__", "FISSION.log", "collection"))
+            "simulation", "local", ".fission", "__pycache__", "FISSION.log", "collection",
+            "credentials"))
+        shutil.copytree(cluster.keys / "credentials", project / "credentials")
         shutil.copy(HERE / "clusterjobs.py", project / "shared" / "clusterjobs.py")
     config = project / network / "config.py"
     text = config.read_text()

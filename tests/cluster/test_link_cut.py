@@ -26,6 +26,8 @@ from clusterhelp import (
     wait_until,
 )
 
+from fission.security.credentials import init_project
+
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("nft"),
     reason="needs root, iproute2 and nftables to build a network namespace",
@@ -65,8 +67,13 @@ class _CutCluster(Cluster):
     def __init__(self, root: Path, namespace: str) -> None:
         self.root = root
         self.port = free_port()
-        self.agents = [Agent(root, CUT_NODE, self.port, client=CLIENT, namespace=namespace)]
-        self.agents += [Agent(root, host, self.port, client=CLIENT) for host in NODES]
+        self.keys = root / "keys"
+        self.keys.mkdir(parents=True)
+        init_project(self.keys)
+        self.agents = [Agent(root, CUT_NODE, self.port, client=CLIENT, namespace=namespace,
+                             credentials=self.keys)]
+        self.agents += [Agent(root, host, self.port, client=CLIENT, credentials=self.keys)
+                        for host in NODES]
 
 
 @pytest.mark.timeout(120)

@@ -1,4 +1,5 @@
-"""Bytes that are not FISSION blocks, pushed onto a live pipe of a running network."""
+"""Bytes that are not FISSION blocks, pushed onto a live pipe of a running network by a
+peer that holds the project's keys (a stranger does not get that far: test_security)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import pytest
 import zmq
 from simhelp import job_stats, read_csv, wait_until
 
+from fission.security.credentials import project_credentials
+from fission.security.curve import dial
 from fission.wire.frame import HEADER, VERSION, encode
 
 
@@ -53,6 +56,7 @@ def test_garbage_on_a_pipe_is_dropped_counted_and_logged(sim, project):
     try:
         push = context.socket(zmq.PUSH)
         push.setsockopt(zmq.LINGER, 2000)
+        dial(push, project_credentials(project.root).curve)
         push.connect(f"ipc://{path}")
         for frame in garbage:
             push.send(frame)

@@ -1,7 +1,11 @@
-"""Code shipping and log collection over ZeroMQ: real sockets on loopback, no cluster."""
+"""Code shipping and log collection over ZeroMQ: real sockets on loopback, no cluster.
+
+Both ends hold one project's CURVE keys, as the client and its nodes do.
+"""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -18,12 +22,17 @@ from fission.backends.files import (
     push_files,
     user_packages,
 )
+from fission.security.curve import CurveKeys, Gatekeeper, dial
+
+KEYS = CurveKeys.generate()
 
 
 @pytest.fixture
-def context():
+def gate():
     context = zmq.Context()
-    yield context
+    gate = Gatekeeper(context, KEYS, logging.getLogger("test.files"))
+    yield gate
+    gate.close()
     context.destroy(linger=0)
 
 
@@ -54,34 +63,34 @@ def test_user_packages_follow_the_classes_of_the_project(project: Path) -> None:
 
 
 @pytest.mark.timeout(30)
-def test_fetch_copies_what_is_published_and_skips_what_is_there(context, project: Path,
+def test_fetch_copies_what_is_published_and_skips_what_is_there(gate, project: Path,
                                                                 tmp_path: Path) -> None:
-    server = FileServer(context, project, "127.0.0.1")
+    server = FileServer(gate, project, "127.0.0.1")
     server.start()
     try:
         manifest = Manifest.of(project, ["shared/jobs/jobs.py", "big.bin"])
         server.publish(manifest)
         target = tmp_path / "node"
-        assert fetch(server.address, manifest, target) == 2
+        assert fetch(server.address, manifest, target, KEYS) == 2
         assert (target / "big.bin").read_bytes() == (project / "big.bin").read_bytes()
         assert (target / "shared/jobs/jobs.py").read_text() == "X = 1\n"
-        assert fetch(server.address, manifest, target) == 0  # same versions: nothing travels
+        assert fetch(server.address, manifest, target, KEYS) == 0  # same versions: nothing travels
         (project / "shared/jobs/jobs.py").write_text("X = 2\n")
         changed = Manifest.of(project, ["shared/jobs/jobs.py", "big.bin"])
-        assert fetch(server.address, changed, target) == 1
+        assert fetch(server.address, changed, target, KEYS) == 1
         assert (target / "shared/jobs/jobs.py").read_text() == "X = 2\n"
         with pytest.raises(FileNotFoundError, match="tools.py"):
-            fetch(server.address, Manifest.of(project, ["tools.py"]), target)  # not published
+            fetch(server.address, Manifest.of(project, ["tools.py"]), target, KEYS)  # not published
     finally:
         server.close()
 
 
 @pytest.mark.timeout(30)
-def test_logs_pushed_by_a_node_land_under_its_ip(context, project: Path, tmp_path: Path) -> None:
-    sink = FileSink(context, tmp_path / "collection", "127.0.0.1")
+def test_logs_pushed_by_a_node_land_under_its_ip(gate, project: Path, tmp_path: Path) -> None:
+    sink = FileSink(gate, tmp_path / "collection", "127.0.0.1")
     sink.start()
     try:
-        assert push_files(sink.address, "10.0.0.2", project) == 1
+        assert push_files(sink.address, "10.0.0.2", project, KEYS) == 1
     finally:
         sink.close()
     assert (tmp_path / "collection" / "10.0.0.2" / "net" / "job.log").read_text() == "a log\n"
@@ -102,25 +111,27 @@ def test_dependencies_are_placed_by_their_own_names(project: Path, tmp_path: Pat
 
 
 @pytest.mark.timeout(30)
-def test_garbage_does_not_stop_the_file_server_or_sink(context, project: Path,
+def test_garbage_does_not_stop_the_file_server_or_sink(gate, project: Path,
                                                        tmp_path: Path) -> None:
-    server = FileServer(context, project, "127.0.0.1")
-    sink = FileSink(context, tmp_path / "collection", "127.0.0.1")
+    server = FileServer(gate, project, "127.0.0.1")
+    sink = FileSink(gate, tmp_path / "collection", "127.0.0.1")
     server.start()
     sink.start()
     try:
-        prankster = context.socket(zmq.DEALER)
+        prankster = gate.context.socket(zmq.DEALER)
+        dial(prankster, KEYS)
         prankster.connect(server.address)
         prankster.send_multipart([b"\xff\xfe", b"not a number", b"extra"])
         assert prankster.recv_multipart()[0] == b"bad request"
-        pusher = context.socket(zmq.PUSH)
+        pusher = gate.context.socket(zmq.PUSH)
+        dial(pusher, KEYS)
         pusher.connect(sink.address)
         pusher.send(b"one frame only")
         pusher.send_multipart([b"10.0.0.2", b"../../escape.log", b"x", b"1"])
         manifest = Manifest.of(project, ["tools.py"])
         server.publish(manifest)
-        assert fetch(server.address, manifest, tmp_path / "node") == 1  # still serving
-        assert push_files(sink.address, "10.0.0.2", project) == 1  # still receiving
+        assert fetch(server.address, manifest, tmp_path / "node", KEYS) == 1  # still serving
+        assert push_files(sink.address, "10.0.0.2", project, KEYS) == 1  # still receiving
         prankster.close()
         pusher.close()
     finally:

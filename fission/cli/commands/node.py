@@ -1,4 +1,5 @@
-"""``fission node --client CLIENT_IP --host NODE_IP [--port PORT] [--cpus N]``."""
+"""``fission node --client CLIENT_IP --host NODE_IP (--credentials FILE | --insecure)
+[--port PORT] [--cpus N]``."""
 
 from __future__ import annotations
 
@@ -11,9 +12,14 @@ def run(ctx: Context, args: Namespace) -> int:
     if args.cpus is not None and args.cpus < 1:
         raise CommandError(f"--cpus must be at least 1 (got {args.cpus})")
     _check_local_address(args.host)
+    credentials = None
+    if args.credentials is not None:
+        from fission.security.credentials import load_bundle
+
+        credentials = load_bundle(args.credentials)
     from fission.backends.agent import main
 
-    return main(args.client, args.port, args.host, args.cpus)
+    return main(args.client, args.port, args.host, args.cpus, credentials)
 
 
 def _check_local_address(host: str) -> None:
