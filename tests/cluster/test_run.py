@@ -182,8 +182,8 @@ def test_a_scheduler_port_in_use_is_a_clear_error(cluster, runs, tmp_path: Path)
 def test_an_agent_for_an_address_not_of_this_machine_says_so() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "fission.cli.main", "node", "--client", CLIENT_IP,
-         "--host", "192.0.2.1", "--insecure"], env=child_env(), capture_output=True, text=True, timeout=20,
-        stdin=subprocess.DEVNULL)
+         "--host", "192.0.2.1", "--insecure"], env=child_env(), capture_output=True, text=True,
+        timeout=20, stdin=subprocess.DEVNULL)
     assert result.returncode == 1
     assert "--host 192.0.2.1" in result.stderr and "cannot listen" in result.stderr
     assert "Traceback" not in result.stderr
