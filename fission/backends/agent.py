@@ -59,7 +59,7 @@ async def serve(client: str, port: int, host: str, cpus: int,
           f"{client}:{port}", flush=True)
     refusals: set[str] = set()
     for generation in itertools.count():
-        if not await _scheduler_listens(client, port, tls, stop, refusals):
+        if not await _scheduler_listens(client, port, host, tls, stop, refusals):
             break
         worker = FissionWorker(f"{protocol}://{client}:{port}", host=host,
                                nthreads=max(cpus, 1), dashboard=False, memory_limit=0,
@@ -85,19 +85,20 @@ async def serve(client: str, port: int, host: str, cpus: int,
     print(f"fission node {host}: stopped", flush=True)
 
 
-async def _scheduler_listens(client: str, port: int, tls: ssl.SSLContext | None,
+async def _scheduler_listens(client: str, port: int, host: str, tls: ssl.SSLContext | None,
                              stop: asyncio.Event, refusals: set[str]) -> bool:
     """Wait until a client's scheduler accepts connections; False if told to stop first.
 
     An idle Dask worker retries its connection with a random back-off of up to a
     second or more; a probe every :data:`PROBE_INTERVAL` seconds lets the agent join
     a new run as soon as it starts. With TLS the probe is a full handshake, so a
-    client that is not of this project is told apart from one that is not there.
+    client that is not of this project is told apart from one that is not there. It
+    leaves from the node's own address, the one the client knows it by.
     """
     while not stop.is_set():
         try:
             _, writer = await asyncio.wait_for(
-                asyncio.open_connection(client, port, ssl=tls), 1.0)
+                asyncio.open_connection(client, port, ssl=tls, local_addr=(host, 0)), 1.0)
         except ssl.SSLError as error:
             why = error.reason or str(error)
             if why not in refusals:

@@ -19,6 +19,7 @@ reports (the peer's address is read from the connection when it is accepted).
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import logging
 import os
@@ -166,8 +167,8 @@ class Gatekeeper:
         status = (b"200", b"OK") if admitted else (b"400", b"not a key of this project")
         self._zap.send_multipart([version, request_id, *status, b"", b""])
         if not admitted:
-            self._refused(address.decode() or "a process of this machine",
-                          "a socket", f"its {mechanism.decode()} key is not this project's")
+            self._refused(_ip_or_local(address.decode()), "a socket",
+                          f"its {mechanism.decode()} key is not this project's")
 
     def _observe(self, event: dict, watched: list) -> None:
         label, peer = watched
@@ -186,6 +187,15 @@ class Gatekeeper:
         self._reported.add(peer)
         self._log.warning("refused a connection from %s to %s: %s (further attempts from "
                           "there are not logged)", peer, what, why)
+
+
+def _ip_or_local(address: str) -> str:
+    """A ZAP peer address as logged: its IP, or (a unix socket's "localhost:uid:gid:pid")
+    the words every other report of a local peer uses."""
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return "a process of this machine"
 
 
 def _peer_of(fd: int) -> str | None:

@@ -1,0 +1,34 @@
+"""``fission credentials init`` and ``fission credentials export NODE_IP FILE``, run as a
+user runs them, in a project made by ``startproject``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from childprocess import child_env
+
+from fission.security.credentials import load_bundle
+
+
+@pytest.mark.timeout(60)
+def test_the_credentials_command(tmp_path: Path) -> None:
+    def fission(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "fission.cli.main", *args], cwd=cwd,
+                              env=child_env(), capture_output=True, text=True, timeout=30)
+
+    made = fission("startproject", "proj", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    project = tmp_path / "proj"
+    first = fission("credentials", "init", cwd=project)
+    assert first.returncode == 0 and "made" in first.stdout, first.stderr
+    second = fission("credentials", "init", cwd=project)
+    assert second.returncode == 0 and "already has" in second.stdout
+    exported = fission("credentials", "export", "10.0.0.7", str(tmp_path / "n.json"), cwd=project)
+    assert exported.returncode == 0, exported.stderr
+    assert "--credentials" in exported.stdout
+    assert load_bundle(tmp_path / "n.json").holder == "node 10.0.0.7"
+    outside = fission("credentials", "init", cwd=tmp_path)
+    assert outside.returncode == 1 and "not a FISSION project" in outside.stderr
