@@ -120,7 +120,8 @@ class Agent:
 class Cluster:
     """Agents on 127.0.0.2.. for one scheduler port."""
 
-    def __init__(self, root: Path, count: int = 3, cpus: int = 4) -> None:
+    def __init__(self, root: Path, count: int = 3, cpus: int = 4, secure: bool = True) -> None:
+        """``secure``: agents with the cluster's credentials, else ``--insecure`` ones."""
         self.root = root
         self.port = free_port()
         #: The project folder whose credentials the agents hold (it holds nothing else).
@@ -128,7 +129,7 @@ class Cluster:
         self.keys.mkdir(parents=True)
         init_project(self.keys)
         self.agents = [Agent(root, f"127.0.0.{2 + index}", self.port, cpus,
-                             credentials=self.keys)
+                             credentials=self.keys if secure else None)
                        for index in range(count)]
 
     def agent(self, host: str) -> Agent:
