@@ -58,6 +58,8 @@ from typing import Any
 import harness
 import psutil
 
+from fission.security.credentials import export_node, init_project
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 EXAMPLES = REPO / "examples"
@@ -122,6 +124,19 @@ class Workspace:
         self.root = Path(tempfile.mkdtemp(prefix="fission-failover-"))
         self.keep = keep
         self._count = 0
+        #: The one project whose credentials every project and agent here shares.
+        self.keys = self.root / "keys"
+        self.keys.mkdir()
+        init_project(self.keys)
+
+    def node_credentials(self, host: str) -> Path:
+        bundle = self.root / f"credentials-{host}.json"
+        if not bundle.exists():
+            export_node(self.keys, host, bundle)
+        return bundle
+
+    def _credentials_into(self, project: Path) -> None:
+        shutil.copytree(self.keys / "credentials", project / "credentials")
 
     def path(self, name: str) -> Path:
         self._count += 1
@@ -130,14 +145,17 @@ class Workspace:
     def copy_failover(self, name: str) -> Path:
         target = self.path(name)
         shutil.copytree(FAILOVER_PROJECT, target, ignore=shutil.ignore_patterns(
-            "__pycache__", "local", "simulation", ".fission"))
+            "__pycache__", "local", "simulation", ".fission", "credentials"))
+        self._credentials_into(target)
         return target
 
     def copy_v3(self, port: int) -> Path:
         """examples/ with demo_network_v3's config pointed at the loopback agents."""
         target = self.path("examples")
         shutil.copytree(EXAMPLES, target, ignore=shutil.ignore_patterns(
-            "__pycache__", "local", "simulation", ".fission", "FISSION.log", "collection"))
+            "__pycache__", "local", "simulation", ".fission", "FISSION.log", "collection",
+            "credentials"))
+        self._credentials_into(target)
         nodes = ", ".join(f'BaseNode("{ip}")' for ip in LOOPBACK_NODES)
         with (target / V3 / "config.py").open("a") as config:
             config.write(
@@ -192,7 +210,8 @@ class Agent:
 
     def start(self) -> None:
         argv = [*FISSION, "node", "--client", self.client, "--port", str(self.port),
-                "--host", self.host, "--cpus", "4"]
+                "--host", self.host, "--cpus", "4",
+                "--credentials", str(self.ws.node_credentials(self.host))]
         if self.netns:
             argv = ["ip", "netns", "exec", self.netns, *argv]
         self.log = self.ws.path(f"agent-{self.host}.log")

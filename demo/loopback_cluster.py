@@ -2,7 +2,8 @@
 
 `make demo` runs this after the simulation. It plays a cluster on one Linux machine:
 three `fission node` agents bound to 127.0.0.2, .3 and .4, each with its own home
-folder, and `python3 manage.py demo_network_v3 run` as the client on 127.0.0.1. After
+folder and its own credentials (exported as a user does, with `fission credentials
+export`), and `python3 manage.py demo_network_v3 run` as the client on 127.0.0.1. After
 a few rows it SIGKILLs the agent running the JoinJob, as if that Raspberry Pi had lost
 power, and the network goes on on the two others. It stops by itself and leaves no
 process behind.
@@ -31,10 +32,11 @@ def main() -> int:
         root = Path(scratch)
         project = root / "project"
         shutil.copytree(EXAMPLES, project, ignore=shutil.ignore_patterns(
-            "simulation", "local", "collection", ".fission", "__pycache__", "*.log"))
+            "simulation", "local", "collection", ".fission", "__pycache__", "*.log",
+            "credentials"))
         port = _free_port()
         _configure(project / NETWORK / "config.py", port)
-        agents = [_start_agent(root, host, port) for host in NODES]
+        agents = [_start_agent(root, project, host, port) for host in NODES]
         client = None
         try:
             client = subprocess.Popen([sys.executable, "manage.py", NETWORK, "run",
@@ -71,12 +73,16 @@ def _configure(config: Path, port: int) -> None:
     config.write_text(text + f"\nSCHEDULER_PORT = {port}\n")
 
 
-def _start_agent(root: Path, host: str, port: int) -> subprocess.Popen:
+def _start_agent(root: Path, project: Path, host: str, port: int) -> subprocess.Popen:
     home = root / f"node-{host}"
     home.mkdir()
+    fission = [sys.executable, "-m", "fission.cli.main"]
+    credentials = home / "fission-credentials.json"
+    subprocess.run([*fission, "credentials", "export", host, str(credentials)], cwd=project,
+                   check=True, stdout=subprocess.DEVNULL)
     return subprocess.Popen(
-        [sys.executable, "-m", "fission.cli.main", "node", "--client", "127.0.0.1",
-         "--port", str(port), "--host", host, "--cpus", "4"],
+        [*fission, "node", "--client", "127.0.0.1", "--port", str(port), "--host", host,
+         "--cpus", "4", "--credentials", str(credentials)],
         env={**os.environ, "HOME": str(home)}, stdout=subprocess.DEVNULL,
         start_new_session=True)
 
