@@ -56,8 +56,11 @@ class ConsoleServer:
 
     def handle(self) -> None:
         """Answer one request waiting on :attr:`socket`."""
+        frames = self.socket.recv_multipart()  # all of it: REP answers whole requests only
         try:
-            request = self.socket.recv_json()
+            if len(frames) != 1:
+                raise ValueError(f"{len(frames)} frames, expected 1")
+            request = json.loads(frames[0])
             reply = self._deliver(int(request["job"]), str(request["text"]))
         except (ValueError, KeyError, TypeError) as error:
             reply = {"error": f"malformed send request ({error})"}

@@ -3,6 +3,7 @@ peer that holds the project's keys (a stranger does not get that far: test_secur
 
 from __future__ import annotations
 
+import json
 import pickle
 
 import psutil
@@ -75,3 +76,48 @@ def test_garbage_on_a_pipe_is_dropped_counted_and_logged(sim, project):
     assert f"FISSION: CSVSinkJob 2 {len(garbage)} unreadable blocks dropped" in run.stderr
     # The stream itself is untouched: every block, in order, once.
     assert read_csv(out)[1:] == [[str(i)] for i in range(100)]
+
+
+@pytest.mark.timeout(40)
+def test_garbage_from_a_project_peer_on_control_and_send_is_ignored(sim, project):
+    """A peer with the project's keys gets in, and what it sends is still only parsed."""
+    project.network("net", """
+        from fission.core.pipes import PicklePipe
+        from fission.core.jobs import CSVSinkJob
+        from netjobs import CountSource
+        JOBS = [
+            CountSource(n=150, sleep=0.02, outputs=[PicklePipe(1)]),
+            CSVSinkJob(path="out.csv", inputs=[PicklePipe(1)]),
+        ]
+    """)
+    run = sim(project.root, "net")
+    out = run.job_dir(2) / "out.csv"
+    wait_until(lambda: out.exists() and len(read_csv(out)) > 5, 15, "the sink's first rows")
+    send = json.loads((project.root / "net" / ".fission" / "run.json").read_text())["send"]
+    keys = project_credentials(project.root).curve
+    context = zmq.Context()
+    try:
+        control = context.socket(zmq.DEALER)
+        control.setsockopt(zmq.LINGER, 2000)
+        dial(control, keys)
+        control.connect(send.rsplit("/", 1)[0] + "/control")
+        for frames in ([b"\xff"], [b"{\"op\": "], [b"{}", b"two"], [b"[1, 2]"],
+                       [b'{"op": "failed", "job": "x"}'], [b'{"op": 5, "job": 1}']):
+            control.send_multipart(frames)
+        console = context.socket(zmq.REQ)
+        console.setsockopt(zmq.LINGER, 0)
+        dial(console, keys)
+        console.connect(send)
+        replies = []
+        for frames in ([b"\xff\xfe"], [b'{"job": 1'], [b'{"job": 1}', b"more"], [b"null"]):
+            console.send_multipart(frames)
+            assert console.poll(3000), "the send endpoint stopped answering"
+            replies.append(json.loads(console.recv()))
+        control.close()
+    finally:
+        context.destroy(linger=2000)
+    assert all("malformed send request" in reply["error"] for reply in replies), replies
+    assert run.wait(30) == 0, run.output()  # finished by itself: nothing stopped it
+    assert read_csv(out)[1:] == [[str(i)] for i in range(150)]
+    backend_log = (project.root / "FISSION.log").read_text()
+    assert backend_log.count("ignoring a malformed control message") == 6, backend_log
