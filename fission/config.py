@@ -118,6 +118,13 @@ def _check_dependencies(where: str, project: Path, network: Network) -> None:
                     f"{where}: {job.name}: DEPENDENCIES names {dependency!r}, which is not a "
                     f"file or folder in {project}; the paths are relative to the project folder"
                 )
+            credentials = project / "credentials"
+            if path.is_relative_to(credentials) or credentials.is_relative_to(path):
+                raise ConfigError(
+                    f"{where}: {job.name}: DEPENDENCIES names {dependency!r}, which holds the "
+                    "project's credentials; they are never copied to nodes (each node has its "
+                    "own, from 'fission credentials export')"
+                )
 
 
 def _port(where: str, value: object) -> int:

@@ -131,3 +131,23 @@ def test_a_missing_network_is_a_config_error(tmp_path):
         load_settings(tmp_path, "nonet")
     with pytest.raises(ConfigError, match="identifier"):
         load_settings(tmp_path, "not-a-name")
+
+
+@pytest.mark.parametrize("dependency", ["credentials", "credentials/client.json", "."])
+def test_dependencies_never_ship_the_credentials(tmp_path, dependency):
+    (tmp_path / "credentials").mkdir()
+    (tmp_path / "credentials" / "client.json").write_text("{}")
+    write_network(tmp_path, GOOD.format(net="net", csv="a.csv")
+                  + f"JOBS[0].DEPENDENCIES = [{dependency!r}]\n")
+    with pytest.raises(ConfigError, match="holds the project's credentials"):
+        load_settings(tmp_path, "net")
+
+
+def test_secure_is_on_unless_turned_off(tmp_path):
+    write_network(tmp_path / "a", GOOD.format(net="net", csv="a.csv"))
+    write_network(tmp_path / "b", GOOD.format(net="net", csv="a.csv") + "SECURE = False\n")
+    write_network(tmp_path / "c", GOOD.format(net="net", csv="a.csv") + "SECURE = 'no'\n")
+    assert load_settings(tmp_path / "a", "net").secure is True
+    assert load_settings(tmp_path / "b", "net").secure is False
+    with pytest.raises(ConfigError, match="SECURE"):
+        load_settings(tmp_path / "c", "net")
