@@ -4,6 +4,7 @@ credentials; what the logs and the nodes' folders hold; and ``SECURE = False``."
 
 from __future__ import annotations
 
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -98,6 +99,11 @@ def test_every_port_of_a_run_turns_strangers_away(cluster: Cluster, runs,
     for port, stranger in strangers.items():
         text = logs[port].read_text(errors="replace")
         assert text.count(f"refused a connection from {stranger} ") == 1, (port, logs[port])
+    # And only strangers: the run's own connections raised no alarm anywhere. (A stranger
+    # that hangs up before its address can be read is reported as "an unknown peer".)
+    refused = re.findall(r"refused a connection from (an unknown peer|\S+) ", "".join(
+        log.read_text(errors="replace") for log in set(logs.values())))
+    assert set(refused) - {"an unknown peer"} == set(strangers.values()), refused
 
     # Nothing secret in the logs, events, info or anything shipped to or written by a node.
     credentials = project_credentials(project)
