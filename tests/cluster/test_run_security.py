@@ -5,6 +5,8 @@ credentials; what the logs and the nodes' folders hold; and ``SECURE = False``."
 from __future__ import annotations
 
 import re
+import shutil
+import stat
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,10 +14,12 @@ from pathlib import Path
 import psutil
 import pytest
 from clusterhelp import (
+    EXAMPLES,
     Agent,
     Cluster,
     check_products,
     csv_rows,
+    free_port,
     make_project,
     wait_until,
 )
@@ -160,3 +164,19 @@ def test_secure_false_runs_with_an_insecure_agent_and_warns(runs, tmp_path: Path
         assert "SECURE = False runs only" in cluster.agents[0].log
     finally:
         cluster.close()
+
+
+@pytest.mark.timeout(60)
+def test_the_first_run_of_a_project_makes_its_credentials(runs, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLES, project, ignore=shutil.ignore_patterns(
+        "simulation", "local", ".fission", "__pycache__", "FISSION.log", "credentials"))
+    with (project / V3 / "config.py").open("a") as config:
+        config.write(f'\nCLIENT_IP = "127.0.0.1"\nSCHEDULER_PORT = {free_port()}\n'
+                     'NODES = [BaseNode("127.0.0.99")]\nNODE_WAIT = 1\n')
+    run = runs(project, V3)
+    assert run.wait(30) == 1, run.output  # no node of this brand-new project exists yet
+    assert "made the credentials of project project" in run.output
+    assert "fission credentials export NODE_IP FILE" in run.output
+    assert load_bundle(folder(project) / "client.json").holder == "client"
+    assert stat.S_IMODE(folder(project).stat().st_mode) == 0o700

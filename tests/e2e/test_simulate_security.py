@@ -43,6 +43,7 @@ def test_strangers_get_nothing_and_are_logged_once(sim, project, tmp_path: Path)
     run = sim(project.root, "net", "--duration", "8")
     out = run.job_dir(2) / "out.csv"
     wait_until(lambda: out.exists() and len(read_csv(out)) > 5, 15, "the sink's first rows")
+    assert (folder(project.root) / "client.json").is_file()  # made by this first simulate
     marker = tmp_path / "pwned"
     keys = project_credentials(project.root).curve
     other = _other_project(tmp_path)
