@@ -73,8 +73,13 @@ def simulate_chain(
     duration: float | None = None,
     timeout: float | None = None,
     interval: float | None = None,
+    secure: bool = True,
 ) -> tuple[dict[str, Any], harness.TreeSampler, float]:
-    """Run the chain once; return the sink's record, the samples and the launch time (ns)."""
+    """Run the chain once; return the sink's record, the samples and the launch time (ns).
+
+    ``secure`` sets the chain's ``SECURE`` (``FISSION_BENCH_SECURE``): True, the default,
+    makes every pipe a CURVE socket; False runs plaintext pipes.
+    """
     argv = [sys.executable, "manage.py", "chain", "simulate"]
     if duration is not None:
         argv += ["--duration", str(duration)]
@@ -82,7 +87,8 @@ def simulate_chain(
         pace = count / rate if mode == "latency" else count / 5_000
         timeout = 60.0 + (duration if duration is not None else pace)
     env = _env(FISSION_BENCH_MODE=mode, FISSION_BENCH_COUNT=str(count),
-               FISSION_BENCH_RATE=str(rate))
+               FISSION_BENCH_RATE=str(rate), FISSION_BENCH_SECURE="1" if secure else "0")
+    what = mode if secure else f"{mode}, SECURE = False"
     CHAIN_RESULT.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="fission-bench-") as tmp:
         log = Path(tmp) / "simulate.log"
@@ -95,32 +101,35 @@ def simulate_chain(
                     code = proc.wait(timeout)
                 except subprocess.TimeoutExpired:
                     raise BenchError(
-                        f"simulate ({mode}, {count} blocks) did not end within {timeout:.0f} s; "
+                        f"simulate ({what}, {count} blocks) did not end within {timeout:.0f} s; "
                         f"its last output:\n{_tail(log)}"
                     ) from None
         finally:
             harness.stop(proc, sig=signal.SIGINT)
         if code != 0:
             raise BenchError(
-                f"simulate ({mode}) exited with {code}; its last output:\n{_tail(log)}"
+                f"simulate ({what}) exited with {code}; its last output:\n{_tail(log)}"
             )
         try:
             record = json.loads(CHAIN_RESULT.read_text())
         except (OSError, ValueError) as error:
             raise BenchError(
-                f"simulate ({mode}) exited 0 but the sink wrote no result ({error}); "
+                f"simulate ({what}) exited 0 but the sink wrote no result ({error}); "
                 f"its last output:\n{_tail(log)}"
             ) from None
     return record, sampler, launched
 
 
-def run(mode: str, count: int, *, rate: float = 1000.0) -> dict[str, Any]:
-    """Run the chain to its end once; return the figures of :func:`harness.analyse`."""
-    record, sampler, _ = simulate_chain(mode, count, rate=rate)
+def run(mode: str, count: int, *, rate: float = 1000.0, secure: bool = True) -> dict[str, Any]:
+    """Run the chain to its end once; return the figures of :func:`harness.analyse`.
+
+    ``secure``: encrypted (CURVE) pipes, the default, or plaintext ones (``SECURE = False``).
+    """
+    record, sampler, _ = simulate_chain(mode, count, rate=rate, secure=secure)
     out = harness.analyse(record, sampler, mode)
     if record["received"] != count:
         out["error"] = f"the sink received {record['received']} of {count} blocks"
-    out.update(system="fission", mode=mode, count=count)
+    out.update(system="fission", mode=mode, count=count, secure=secure)
     return out
 
 

@@ -12,8 +12,19 @@ Modes:
 - ``latency``: ``(seq, t_ns)`` paced to ``--rate`` messages/s; the sink records
   ``perf_counter_ns() - t_ns`` over the two hops.
 
-Run alone: ``python benchmarks/raw_chain.py small --count 1000000 --repeat 3``; it prints
-one JSON object per run. ``run()`` is what ``run_all.py`` calls.
+Plaintext by default. ``run(..., curve=True)`` (``--curve`` on the command line) makes
+every socket a CURVE socket, encrypted and authenticated as FISSION's pipes with
+``SECURE`` on: the parent makes one key pair per run with ``zmq.curve_keypair()``; each
+binding side (the forward's and the sink's PULL) is the CURVE server
+(``curve_server=True``, that pair as its keys), each connecting side a client with
+``curve_serverkey`` set to the pair's public key and the same pair as its own keys (as in
+FISSION, where a project's processes share one pair). There is no ZAP handler, so a server
+admits any client key: enough for measuring the cost of CURVE, not for security. The
+children get the pair in the environment (``RAW_CHAIN_CURVE_KEYS``), not on their command
+line.
+
+Run alone: ``python benchmarks/raw_chain.py small --count 1000000 --repeat 3 [--curve]``;
+it prints one JSON object per run. ``run()`` is what ``run_all.py`` calls.
 """
 
 from __future__ import annotations
@@ -35,6 +46,21 @@ MODES = ("small", "large", "latency")
 HWM = 1000
 #: Blocks between two entries of the sink's progress record, for an unbounded run.
 PROGRESS_EVERY = 1000
+#: Environment variable that hands a CURVE run's key pair to the children: "public secret"
+#: (Z85 text, which has no spaces).
+CURVE_KEYS_ENV = "RAW_CHAIN_CURVE_KEYS"
+
+#: This process's CURVE key pair (Z85), or None: plaintext sockets. Set by ``main``.
+_curve_keys: tuple[bytes, bytes] | None = None
+
+
+def _read_curve_keys() -> tuple[bytes, bytes]:
+    try:
+        public, secret = os.environ[CURVE_KEYS_ENV].encode().split()
+    except (KeyError, ValueError):
+        raise SystemExit(f"--curve needs {CURVE_KEYS_ENV}='PUBLIC SECRET' (Z85) in the "
+                         "environment") from None
+    return public, secret
 
 
 # -------------------------------------------------------------------- the three roles
@@ -46,6 +72,14 @@ def _socket(kind: int, addr: str, bind: bool) -> Any:
     sock = zmq.Context.instance().socket(kind)
     sock.setsockopt(zmq.SNDHWM if kind == zmq.PUSH else zmq.RCVHWM, HWM)
     sock.setsockopt(zmq.LINGER, -1)  # deliver everything queued before the process exits
+    if _curve_keys is not None:  # before bind/connect: CURVE applies to later connections
+        public, secret = _curve_keys
+        sock.curve_publickey = public
+        sock.curve_secretkey = secret
+        if bind:
+            sock.curve_server = True
+        else:
+            sock.curve_serverkey = public
     if bind:
         sock.bind(addr)
     else:
@@ -163,8 +197,13 @@ def run(
     rate: float = 1000.0,
     transport: str = "tcp",
     timeout: float | None = None,
+    curve: bool = False,
 ) -> dict[str, Any]:
-    """Run the raw chain once; return the figures of :func:`harness.analyse`."""
+    """Run the raw chain once; return the figures of :func:`harness.analyse`.
+
+    ``curve``: every socket a CURVE socket (a fresh key pair for this run; see the module's
+    docstring); False, the default, runs plaintext sockets.
+    """
     import harness
 
     if mode not in MODES:
@@ -177,6 +216,12 @@ def run(
         hop1, hop2 = _addresses(transport, tmp)
         result = tmp / "sink.json"
         me = [sys.executable, str(Path(__file__).resolve()), "--role"]
+        env = None
+        if curve:
+            import zmq
+
+            public, secret = zmq.curve_keypair()
+            env = {**os.environ, CURVE_KEYS_ENV: f"{public.decode()} {secret.decode()}"}
         argvs = [
             me + ["sink", "--in", hop2, "--result", str(result)],
             me + ["forward", "--in", hop1, "--out", hop2],
@@ -185,8 +230,9 @@ def run(
         procs: list[subprocess.Popen[bytes]] = []
         try:
             for argv in argvs:
-                argv += ["--mode", mode, "--count", str(count)]
-                procs.append(harness.track(subprocess.Popen(argv, stdin=subprocess.PIPE)))
+                argv += ["--mode", mode, "--count", str(count)] + (["--curve"] if curve else [])
+                procs.append(harness.track(subprocess.Popen(argv, stdin=subprocess.PIPE,
+                                                             env=env)))
             pids = [p.pid for p in procs]
             with harness.TreeSampler(pids, interval=harness.SAMPLE_INTERVAL[mode]) as sampler:
                 deadline = time.monotonic() + timeout
@@ -202,11 +248,12 @@ def run(
             for proc in procs:
                 harness.stop(proc, grace=1.0)
     out = harness.analyse(record, sampler, mode)
-    out.update(system="raw", mode=mode, transport=transport, count=count)
+    out.update(system="raw", mode=mode, transport=transport, count=count, curve=curve)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
+    global _curve_keys  # noqa: PLW0603 - a role process's sockets all use the same keys
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("mode", nargs="?", choices=MODES, default="small")
     parser.add_argument("--role", choices=("source", "forward", "sink"), help=argparse.SUPPRESS)
@@ -217,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=None, help="messages per run")
     parser.add_argument("--rate", type=float, default=1000.0, help="latency mode: messages/s")
     parser.add_argument("--transport", choices=("tcp", "ipc"), default="tcp")
+    parser.add_argument("--curve", action="store_true",
+                        help="CURVE (encrypted, authenticated) on every socket; default: "
+                             "plaintext")
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args(argv)
 
@@ -224,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         import harness
 
         harness.die_with_parent()
+        if args.curve:
+            _curve_keys = _read_curve_keys()
         if args.role == "source":
             role_source(args.out_addr, args.role_mode, args.count, args.rate)
         elif args.role == "forward":
@@ -236,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     if count is None:
         count = {"small": 1_000_000, "large": 100_000, "latency": 6_000}[args.mode]
     for _ in range(args.repeat):
-        figures = run(args.mode, count, rate=args.rate, transport=args.transport)
+        figures = run(args.mode, count, rate=args.rate, transport=args.transport,
+                      curve=args.curve)
         print(json.dumps(figures), flush=True)
     return 0
 

@@ -1,19 +1,30 @@
 """Run every FISSION benchmark next to its raw pyzmq baseline and report the ratios.
 
 The machine is shared and noisy, so each figure is the median of ``--repeat`` runs, and
-the raw and FISSION runs alternate: both see the same machine. Targets:
+the two sides of a comparison (raw and FISSION, or plaintext and encrypted) run
+alternately: both see the same machine. Every comparison is like for like: FISSION's
+``SECURE`` (CURVE on every pipe, the default) against a plaintext raw baseline would charge
+libzmq's encryption to the framework. Targets:
 
 - small blocks ``(seq, t_ns)``: FISSION blocks/s >= 30 % of raw; CPU per block <= 4x raw;
 - 16 KiB numpy blocks: FISSION MB/s >= 50 % of raw;
+  (these two measure the framework's overhead: FISSION runs with plaintext pipes,
+  ``SECURE = False``, as the raw baseline is plaintext);
+- ``encryption``: the FISSION chain with encrypted pipes (CURVE, ``SECURE`` on) keeps
+  >= 70 % of its throughput with plaintext pipes, for small and for 16 KiB blocks. Next to
+  each, with no target, the same ratio for the raw pyzmq chain (over ipc, as ``simulate``)
+  with CURVE on every socket against plaintext: the cost of CURVE in libzmq itself;
 - latency over two hops at 1000 blocks/s: p50 <= 2x raw p50; p99 <= 2 ms;
 - RSS of each job process after ``--rss-seconds`` at full speed <= 40 MB, not growing;
 - first data row of the tutorial's demo_network_v3 within 1.5 s of launching it;
+  (latency, RSS and start-up run FISSION as configured by default: encrypted pipes);
 - ``failover`` (``failover.py``, ``run`` on node agents of this machine): v3's first row
   within 2 s on warm agents; data from a replacement within 0.3 s of a node's SIGKILL and
   2.5 s of its SIGSTOP or a link cut; no node declared dead while both cores are busy.
 
 Prints a Markdown table and writes it to ``benchmarks/results.md``. Exit status: 0 when
-every target is met, 1 when one is missed or a run failed.
+every target is met, 1 when one is missed or a run failed (rows without a target, marked
+"reference", do not count).
 """
 
 from __future__ import annotations
@@ -39,6 +50,13 @@ import raw_chain
 
 BENCH_DIR = Path(__file__).resolve().parent
 
+#: Encrypted pipes keep at least this share of the plaintext throughput of the chain.
+ENCRYPTED_MIN_RATIO = 0.70
+#: Transport of the raw CURVE-vs-plaintext reference: ipc, as FISSION's simulate uses.
+ENCRYPTION_RAW_TRANSPORT = "ipc"
+#: Pipes of each FISSION figure, shown in the figure's name.
+PLAIN_PIPES = "FISSION plaintext pipes"
+ENCRYPTED_PIPES = "FISSION encrypted pipes"
 RSS_LIMIT_MB = 40.0
 #: "Not growing": RSS at the end may exceed RSS at the first mark by at most this much.
 RSS_GROWTH_LIMIT_MB = 2.0
@@ -58,7 +76,8 @@ class Row:
     unit_format: str = "{:,.0f}"
     #: Shown instead of the formatted FISSION figure, e.g. "0.104 (max 0.116)".
     shown: str | None = None
-    #: Shown instead of pass/FAIL/error, e.g. "skipped" (``ok`` then says how it counts).
+    #: Shown instead of pass/FAIL/error, e.g. "skipped", or "reference" for a figure with no
+    #: target (``ok`` then says how it counts for the exit status: True, not at all).
     verdict: str | None = None
 
     def cells(self) -> list[str]:
@@ -98,12 +117,15 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 def _alternate(
     report: Report, name: str, repeat: int,
     raw_run: Callable[[], dict[str, Any]], fission_run: Callable[[], dict[str, Any]],
+    *, labels: tuple[str, str] = ("raw", "FISSION"),
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Run raw and FISSION ``repeat`` times each, alternately; keep the runs that worked."""
+    """Run the baseline (raw) and FISSION ``repeat`` times each, alternately, the baseline
+    first; keep the runs that worked. ``labels`` name the two in messages and, lowercased,
+    in ``report.details[name]``."""
     raw_runs: list[dict[str, Any]] = []
     fission_runs: list[dict[str, Any]] = []
     for i in range(repeat):
-        pairs = (("raw", raw_run, raw_runs), ("FISSION", fission_run, fission_runs))
+        pairs = ((labels[0], raw_run, raw_runs), (labels[1], fission_run, fission_runs))
         for system, run, runs in pairs:
             print(f"{name}: {system} run {i + 1}/{repeat} ...", file=sys.stderr, flush=True)
             try:
@@ -118,7 +140,7 @@ def _alternate(
                                     "block(s) out of sequence")
             print(f"  {_summary(figures)}", file=sys.stderr, flush=True)
             runs.append(figures)
-    report.details[name] = {"raw": raw_runs, "fission": fission_runs}
+    report.details[name] = {labels[0].lower(): raw_runs, labels[1].lower(): fission_runs}
     return raw_runs, fission_runs
 
 
@@ -134,32 +156,90 @@ def _clean(runs: list[dict[str, Any]]) -> bool:
 
 
 def bench_small(report: Report, args: argparse.Namespace) -> None:
+    """Framework overhead: FISSION with plaintext pipes (``SECURE = False``) vs raw pyzmq."""
     raw, fis = _alternate(
         report, "small", args.repeat,
         lambda: raw_chain.run("small", args.small_count, transport=args.raw_transport),
-        lambda: fission_bench.run("small", args.small_count),
+        lambda: fission_bench.run("small", args.small_count, secure=False),
     )
     clean = _clean(fis)
     r, f = _median(raw, "blocks_per_s"), _median(fis, "blocks_per_s")
     ratio = _ratio(f, r)
-    report.rows.append(Row("small blocks: blocks/s", r, f, ratio, ">= 0.30 × raw",
-                           None if ratio is None else clean and ratio >= 0.30))
+    report.rows.append(Row(f"small blocks: blocks/s ({PLAIN_PIPES})", r, f, ratio,
+                           ">= 0.30 × raw", None if ratio is None else clean and ratio >= 0.30))
     r, f = _median(raw, "cpu_us_per_block"), _median(fis, "cpu_us_per_block")
     ratio = _ratio(f, r)
-    report.rows.append(Row("small blocks: CPU µs/block", r, f, ratio, "<= 4 × raw",
-                           None if ratio is None else clean and ratio <= 4.0, "{:.1f}"))
+    report.rows.append(Row(f"small blocks: CPU µs/block ({PLAIN_PIPES})", r, f, ratio,
+                           "<= 4 × raw", None if ratio is None else clean and ratio <= 4.0,
+                           "{:.1f}"))
 
 
 def bench_large(report: Report, args: argparse.Namespace) -> None:
+    """Framework overhead: FISSION with plaintext pipes (``SECURE = False``) vs raw pyzmq."""
     raw, fis = _alternate(
         report, "large", args.repeat,
         lambda: raw_chain.run("large", args.large_count, transport=args.raw_transport),
-        lambda: fission_bench.run("large", args.large_count),
+        lambda: fission_bench.run("large", args.large_count, secure=False),
     )
     r, f = _median(raw, "mb_per_s"), _median(fis, "mb_per_s")
     ratio = _ratio(f, r)
-    report.rows.append(Row("16 KiB numpy blocks: MB/s", r, f, ratio, ">= 0.50 × raw",
+    report.rows.append(Row(f"16 KiB numpy blocks: MB/s ({PLAIN_PIPES})", r, f, ratio,
+                           ">= 0.50 × raw",
                            None if ratio is None else _clean(fis) and ratio >= 0.50))
+
+
+def bench_encryption(report: Report, args: argparse.Namespace) -> None:
+    """Per block size: the FISSION chain with plaintext (``SECURE = False``) and encrypted
+    pipes, alternately (target); then the raw pyzmq chain plaintext and with CURVE on every
+    socket, alternately (reference, no target: what CURVE costs in libzmq itself)."""
+    for mode, count, key, figure in (
+        ("small", args.small_count, "blocks_per_s", "small blocks: blocks/s"),
+        ("large", args.large_count, "mb_per_s", "16 KiB numpy blocks: MB/s"),
+    ):
+        _encryption_rows(report, args, mode, count, key, figure)
+
+
+def _encryption_rows(report: Report, args: argparse.Namespace, mode: str, count: int,
+                     key: str, figure: str) -> None:
+    plain, secure = _alternate(
+        report, f"encryption {mode}", args.repeat,
+        lambda: fission_bench.run(mode, count, secure=False),
+        lambda: fission_bench.run(mode, count, secure=True),
+        labels=("plaintext", "encrypted"),
+    )
+    p, e = _median(plain, key), _median(secure, key)
+    ratio = _ratio(e, p)
+    report.rows.append(Row(f"FISSION: encrypted (CURVE) vs plaintext pipes, {figure}", p, e,
+                           ratio, f">= {ENCRYPTED_MIN_RATIO:.2f} × plaintext",
+                           None if ratio is None
+                           else _clean(plain) and _clean(secure) and ratio >= ENCRYPTED_MIN_RATIO))
+    _cpu_note(report, f"encryption, FISSION, {mode} blocks", plain, secure, "encrypted")
+
+    transport = ENCRYPTION_RAW_TRANSPORT
+    raw_plain, raw_curve = _alternate(
+        report, f"encryption {mode} raw", args.repeat,
+        lambda: raw_chain.run(mode, count, transport=transport, curve=False),
+        lambda: raw_chain.run(mode, count, transport=transport, curve=True),
+        labels=("plaintext", "CURVE"),
+    )
+    p, c = _median(raw_plain, key), _median(raw_curve, key)
+    ratio = _ratio(c, p)
+    # No target: ok=True keeps it out of the exit status; a figure that could not be
+    # measured (every run of a side failed) is still an error.
+    report.rows.append(Row(f"raw pyzmq ({transport}): CURVE vs plaintext, {figure}", p, c,
+                           ratio, "none: the cost of CURVE in libzmq",
+                           None if ratio is None else True,
+                           verdict=None if ratio is None else "reference"))
+    _cpu_note(report, f"encryption, raw pyzmq ({transport}), {mode} blocks", raw_plain,
+              raw_curve, "CURVE")
+
+
+def _cpu_note(report: Report, what: str, plain: list[dict[str, Any]],
+              secure: list[dict[str, Any]], label: str) -> None:
+    p, e = _median(plain, "cpu_us_per_block"), _median(secure, "cpu_us_per_block")
+    if p is not None and e is not None:
+        report.notes.append(f"{what}: CPU {e:.1f} µs/block {label} vs {p:.1f} plaintext "
+                            f"({e / p:.2f}×), median of {len(secure)}/{len(plain)} run(s)")
 
 
 def bench_latency(report: Report, args: argparse.Namespace) -> None:
@@ -173,10 +253,11 @@ def bench_latency(report: Report, args: argparse.Namespace) -> None:
     rate = f"{args.rate:,.0f}/s"
     r, f = _median(raw, "p50_us"), _median(fis, "p50_us")
     ratio = _ratio(f, r)
-    report.rows.append(Row(f"latency, 2 hops, {rate}: p50 µs", r, f, ratio, "<= 2 × raw",
-                           None if ratio is None else clean and ratio <= 2.0))
+    report.rows.append(Row(f"latency, 2 hops, {rate}: p50 µs ({ENCRYPTED_PIPES})", r, f, ratio,
+                           "<= 2 × raw", None if ratio is None else clean and ratio <= 2.0))
     r, f = _median(raw, "p99_us"), _median(fis, "p99_us")
-    report.rows.append(Row(f"latency, 2 hops, {rate}: p99 µs", r, f, _ratio(f, r), "<= 2,000 µs",
+    report.rows.append(Row(f"latency, 2 hops, {rate}: p99 µs ({ENCRYPTED_PIPES})", r, f,
+                           _ratio(f, r), "<= 2,000 µs",
                            None if f is None else clean and f <= 2000.0))
 
 
@@ -187,7 +268,7 @@ def bench_rss(report: Report, args: argparse.Namespace) -> None:
         figures = fission_bench.rss(args.rss_seconds)
     except Exception as error:  # noqa: BLE001 - reported, the other benchmarks go on
         report.error("rss", error)
-        report.rows.append(Row("RSS per job process, MB", None, None, None,
+        report.rows.append(Row(f"RSS per job process, MB ({ENCRYPTED_PIPES})", None, None, None,
                                f"<= {RSS_LIMIT_MB:.0f} MB", None))
         return
     report.details["rss"] = figures
@@ -200,13 +281,13 @@ def bench_rss(report: Report, args: argparse.Namespace) -> None:
         report.notes.append(f"rss: {figures['gaps']} block(s) out of sequence")
     mark = f"{figures['first_mark_s']:g} s"
     end = f"{figures['seconds']:g} s"
-    report.rows.append(Row(f"RSS per job process at {mark}, MB (max)", None,
+    report.rows.append(Row(f"RSS per job process at {mark}, MB (max; {ENCRYPTED_PIPES})", None,
                            figures["max_first_mb"], None, f"<= {RSS_LIMIT_MB:.0f} MB",
                            figures["max_first_mb"] <= RSS_LIMIT_MB, "{:.1f}"))
-    report.rows.append(Row(f"RSS per job process at {end}, MB (max)", None,
+    report.rows.append(Row(f"RSS per job process at {end}, MB (max; {ENCRYPTED_PIPES})", None,
                            figures["max_end_mb"], None, f"<= {RSS_LIMIT_MB:.0f} MB",
                            clean and figures["max_end_mb"] <= RSS_LIMIT_MB, "{:.1f}"))
-    report.rows.append(Row(f"RSS growth {mark} → {end}, MB (max)", None,
+    report.rows.append(Row(f"RSS growth {mark} → {end}, MB (max; {ENCRYPTED_PIPES})", None,
                            figures["max_growth_mb"], None, f"<= {RSS_GROWTH_LIMIT_MB:g} MB",
                            figures["max_growth_mb"] <= RSS_GROWTH_LIMIT_MB, "{:+.2f}"))
     report.notes.append(
@@ -227,7 +308,8 @@ def bench_first_block(report: Report, args: argparse.Namespace) -> None:
         print(f"  {times[-1]:.3f} s", file=sys.stderr, flush=True)
     report.details["first_block_s"] = times
     median = statistics.median(times) if times else None
-    report.rows.append(Row("demo_network_v3: launch → first row of join.csv, s", None, median,
+    report.rows.append(Row(f"demo_network_v3: launch → first row of join.csv, s "
+                           f"({ENCRYPTED_PIPES})", None, median,
                            None, f"<= {FIRST_BLOCK_LIMIT_S:g} s",
                            None if median is None else median <= FIRST_BLOCK_LIMIT_S, "{:.2f}"))
 
@@ -253,6 +335,7 @@ def bench_failover(report: Report, args: argparse.Namespace) -> None:
 BENCHMARKS = {
     "small": bench_small,
     "large": bench_large,
+    "encryption": bench_encryption,
     "latency": bench_latency,
     "rss": bench_rss,
     "startup": bench_first_block,
@@ -277,8 +360,14 @@ def _versions() -> str:
 
 
 def render(report: Report, args: argparse.Namespace) -> str:
-    header = ["figure", f"raw pyzmq ({args.raw_transport})",
-              "FISSION (simulate, ipc; failover: run)", "FISSION / raw", "target", "result"]
+    baseline = f"raw pyzmq ({args.raw_transport}, plaintext)"
+    measured = "FISSION (simulate, ipc; failover: run)"
+    ratio = "FISSION / raw"
+    if "encryption" in args.only:
+        baseline += "; *CURVE vs plaintext* rows: plaintext"
+        measured += "; *CURVE vs plaintext* rows: encrypted (CURVE)"
+        ratio += "; *CURVE vs plaintext* rows: CURVE / plaintext"
+    header = ["figure", baseline, measured, ratio, "target", "result"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row.cells()) + " |" for row in report.rows]
     when = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
@@ -296,7 +385,16 @@ def render(report: Report, args: argparse.Namespace) -> str:
         "Throughput and CPU per block cover the steady part of a run (from the block at 10 % "
         "of the run to the last); CPU is the user+system time of every process of the chain "
         "(FISSION: the simulate supervisor and its job processes). Latencies leave out the first "
-        "20 % of blocks. See benchmarks/README.md.",
+        "20 % of blocks. Pipes are named in each figure: the small and 16 KiB rows against raw "
+        "pyzmq measure the framework's overhead, so FISSION runs them with plaintext pipes "
+        "(`SECURE = False`), like the plaintext raw baseline; latency, RSS, start-up and "
+        "failover run FISSION as configured by default, with encrypted pipes (CURVE, `SECURE` "
+        "on). The *CURVE vs plaintext* rows run, with the counts above, the FISSION chain with "
+        "`SECURE = False` and with `SECURE` on, alternately (target: encrypted ≥ "
+        f"{ENCRYPTED_MIN_RATIO:.2f} × plaintext), and the raw pyzmq chain over "
+        f"{ENCRYPTION_RAW_TRANSPORT} (as simulate) plaintext and with CURVE on every socket, "
+        "alternately: the cost of CURVE in libzmq itself, a *reference* with no target that "
+        "does not count for the exit status. See benchmarks/README.md.",
     ]
     if report.notes:
         text += ["", "Notes:", ""] + [f"- {note}" for note in report.notes]
@@ -347,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"written to {args.output}", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(report.details, indent=1))
+    # A "reference" row (no target) has ok=True once measured, so it never fails the run.
     return 0 if report.rows and all(row.ok for row in report.rows) else 1
 
 

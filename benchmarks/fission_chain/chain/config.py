@@ -3,7 +3,11 @@
 - ``FISSION_BENCH_MODE``: ``small`` (``(seq, t_ns)``), ``large`` (``(seq, t_ns,
   float32[4096])``) or ``latency`` (small, paced to ``FISSION_BENCH_RATE`` blocks/s);
 - ``FISSION_BENCH_COUNT``: blocks the source sends; 0 sends until the network is
-  stopped (``simulate --duration S``).
+  stopped (``simulate --duration S``);
+- ``FISSION_BENCH_SECURE``: ``1`` (default) runs with ``SECURE = True``, every pipe a
+  CURVE socket (encrypted and authenticated; the first such run makes the project's
+  credentials in ``benchmarks/fission_chain/credentials/``, which git ignores); ``0``
+  runs with ``SECURE = False``, plaintext pipes (FISSION then warns on stderr).
 
 Only the supervising process imports this module: the values reach the job processes
 as attributes of the job objects.
@@ -17,6 +21,10 @@ from fission.core.pipes import PicklePipe
 MODE = os.environ.get("FISSION_BENCH_MODE", "small")
 COUNT = int(os.environ.get("FISSION_BENCH_COUNT", "100000"))
 RATE = float(os.environ.get("FISSION_BENCH_RATE", "1000"))
+if os.environ.get("FISSION_BENCH_SECURE", "1") not in ("0", "1"):
+    raise ValueError("FISSION_BENCH_SECURE must be 1 (encrypted pipes) or 0 (plaintext), got "
+                     f"{os.environ['FISSION_BENCH_SECURE']!r}")
+SECURE = os.environ.get("FISSION_BENCH_SECURE", "1") == "1"
 
 LOG_LEVEL = "WARNING"
 LOG_FILE = None
