@@ -67,10 +67,15 @@ async def serve(client: str, port: int, host: str, cpus: int,
                                name=f"fission-{host}-{os.getpid()}-{generation}")
         starting = asyncio.ensure_future(worker.start())
         await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if starting.done() and starting.exception() is None:
+        joined = starting.done() and starting.exception() is None
+        if joined:
             print(f"fission node {host}: joined the client as {worker.address}", flush=True)
             finished = asyncio.ensure_future(worker.finished())
             await asyncio.wait({finished, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        elif starting.done() and "join" not in refusals:
+            refusals.add("join")
+            log.warning("cannot join the client at %s:%d: %s", client, port,
+                        starting.exception())
         stopped = await loop.run_in_executor(None, stop_all)
         if stopped:
             print(f"fission node {host}: stopped {stopped} job processes", flush=True)
@@ -78,9 +83,10 @@ async def serve(client: str, port: int, host: str, cpus: int,
             await asyncio.wait_for(worker.close(reason="fission-node-restart"), 3)
         if not starting.done():
             starting.cancel()
-        if not stop.is_set():
+        if joined and not stop.is_set():
             print(f"fission node {host}: left the client; waiting for the next run",
                   flush=True)
+        if not stop.is_set():
             await asyncio.sleep(RESTART_DELAY)
     print(f"fission node {host}: stopped", flush=True)
 
