@@ -32,3 +32,18 @@ def test_the_credentials_command(tmp_path: Path) -> None:
     assert load_bundle(tmp_path / "n.json").holder == "node 10.0.0.7"
     outside = fission("credentials", "init", cwd=tmp_path)
     assert outside.returncode == 1 and "not a FISSION project" in outside.stderr
+
+
+@pytest.mark.timeout(60)
+def test_a_node_with_unusable_credentials_says_why_and_exits(tmp_path: Path) -> None:
+    bundle = tmp_path / "node.json"
+    bundle.write_text("{}")
+    bundle.chmod(0o644)
+    for path, expected in ((tmp_path / "missing.json", "No such file"), (bundle, "chmod 600")):
+        result = subprocess.run(
+            [sys.executable, "-m", "fission.cli.main", "node", "--client", "127.0.0.1",
+             "--host", "127.0.0.1", "--credentials", str(path)],
+            env=child_env(), capture_output=True, text=True, timeout=30)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.startswith("error: ") and expected in result.stderr
+        assert "Traceback" not in result.stderr
