@@ -31,19 +31,24 @@ def _input_socket_path(run, job_id: int, pipe_id: int) -> str | None:
     return None
 
 
-@pytest.mark.timeout(40)
-def test_garbage_on_a_pipe_is_dropped_counted_and_logged(sim, project):
-    project.network("net", """
+def _count_into_sink(sim, project, count: int):
+    """Start a network whose source sends 0..count-1 to a CSVSinkJob; the run and its CSV."""
+    project.network("net", f"""
         from fission.core.pipes import PicklePipe
         from fission.core.jobs import CSVSinkJob
         from netjobs import CountSource
         JOBS = [
-            CountSource(n=100, sleep=0.02, outputs=[PicklePipe(1)]),
+            CountSource(n={count}, sleep=0.02, outputs=[PicklePipe(1)]),
             CSVSinkJob(path="out.csv", inputs=[PicklePipe(1)]),
         ]
     """)
     run = sim(project.root, "net")
-    out = run.job_dir(2) / "out.csv"
+    return run, run.job_dir(2) / "out.csv"
+
+
+@pytest.mark.timeout(40)
+def test_garbage_on_a_pipe_is_dropped_counted_and_logged(sim, project):
+    run, out = _count_into_sink(sim, project, 100)
     path = wait_until(lambda: _input_socket_path(run, 2, 1), 15, "the sink's socket for pipe 1")
     wait_until(lambda: out.exists() and len(read_csv(out)) > 5, 15, "the sink's first rows")
 
@@ -81,17 +86,7 @@ def test_garbage_on_a_pipe_is_dropped_counted_and_logged(sim, project):
 @pytest.mark.timeout(40)
 def test_garbage_from_a_project_peer_on_control_and_send_is_ignored(sim, project):
     """A peer with the project's keys gets in, and what it sends is still only parsed."""
-    project.network("net", """
-        from fission.core.pipes import PicklePipe
-        from fission.core.jobs import CSVSinkJob
-        from netjobs import CountSource
-        JOBS = [
-            CountSource(n=150, sleep=0.02, outputs=[PicklePipe(1)]),
-            CSVSinkJob(path="out.csv", inputs=[PicklePipe(1)]),
-        ]
-    """)
-    run = sim(project.root, "net")
-    out = run.job_dir(2) / "out.csv"
+    run, out = _count_into_sink(sim, project, 150)
     wait_until(lambda: out.exists() and len(read_csv(out)) > 5, 15, "the sink's first rows")
     send = json.loads((project.root / "net" / ".fission" / "run.json").read_text())["send"]
     keys = project_credentials(project.root).curve
