@@ -123,11 +123,8 @@ class FileServer(threading.Thread):
         super().__init__(name="fission-file-server", daemon=True)
         self.root = root
         self._published: set[str] = set()
-        self._socket = gate.context.socket(zmq.ROUTER)
-        self._socket.setsockopt(zmq.LINGER, 0)
-        gate.serve(self._socket, "the file server")
-        port = self._socket.bind_to_random_port(f"tcp://{host}")
-        self.address = f"tcp://{host}:{port}"
+        self._socket = gate.listen(zmq.ROUTER, host, "the file server")
+        self.address = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
         self._closing = threading.Event()
 
     def publish(self, manifest: Manifest) -> None:
@@ -220,11 +217,8 @@ class FileSink(threading.Thread):
     def __init__(self, gate: Gatekeeper, root: Path, host: str) -> None:
         super().__init__(name="fission-file-sink", daemon=True)
         self.root = root
-        self._socket = gate.context.socket(zmq.PULL)
-        self._socket.setsockopt(zmq.LINGER, 0)
-        gate.serve(self._socket, "the log collector")
-        port = self._socket.bind_to_random_port(f"tcp://{host}")
-        self.address = f"tcp://{host}:{port}"
+        self._socket = gate.listen(zmq.PULL, host, "the log collector")
+        self.address = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
         self._closing = threading.Event()
         self.received = 0
 

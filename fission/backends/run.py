@@ -161,8 +161,8 @@ class _Run:
         self.local_dir = settings.directory / "local"
         self.context = zmq.Context()
         self.gate = Gatekeeper(self.context, self.keys, log)
-        self.control = self._bind(zmq.ROUTER, "the control channel")
-        self.output = self._bind(zmq.PULL, "the output relay")
+        self.control = self.gate.listen(zmq.ROUTER, self.host, "the control channel")
+        self.output = self.gate.listen(zmq.PULL, self.host, "the output relay")
         self.mailbox = Mailbox(self.context, "cluster")
         self.membership = Membership(self.mailbox.post, settings.node_timeout)
         self.lifecycle = Lifecycle(self.network)
@@ -187,13 +187,6 @@ class _Run:
                      "fenced": self._on_fenced, "rewound": self._on_rewound}
         self._cluster_ops = {"node_up": self._on_node_up, "node_down": self._on_node_down,
                              "exited": self._on_exited}
-
-    def _bind(self, kind: int, label: str) -> zmq.Socket:
-        socket = self.context.socket(kind)
-        socket.setsockopt(zmq.LINGER, 0)
-        self.gate.serve(socket, label)
-        socket.bind_to_random_port(f"tcp://{self.host}")
-        return socket
 
     def endpoint(self, socket: zmq.Socket) -> str:
         return socket.getsockopt_string(zmq.LAST_ENDPOINT)

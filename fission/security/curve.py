@@ -111,6 +111,15 @@ class Gatekeeper:
         with self._lock:
             self._commands.send_multipart([b"watch", monitor.encode(), label.encode()])
 
+    def listen(self, kind: int, host: str, label: str) -> zmq.Socket:
+        """A served socket of ``kind`` bound to a free TCP port of ``host`` (linger 0);
+        its address is its ``LAST_ENDPOINT``."""
+        socket = self.context.socket(kind)
+        socket.setsockopt(zmq.LINGER, 0)
+        self.serve(socket, label)
+        socket.bind_to_random_port(f"tcp://{host}")
+        return socket
+
     def dial(self, socket: zmq.Socket) -> None:
         """Make ``socket`` (before it connects) a CURVE client of the project."""
         dial(socket, self.keys)
