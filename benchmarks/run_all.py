@@ -13,7 +13,9 @@ libzmq's encryption to the framework. Targets:
 - ``encryption``: the FISSION chain with encrypted pipes (CURVE, ``SECURE`` on) keeps
   >= 70 % of its throughput with plaintext pipes, for small and for 16 KiB blocks. Next to
   each, with no target, the same ratio for the raw pyzmq chain (over ipc, as ``simulate``)
-  with CURVE on every socket against plaintext: the cost of CURVE in libzmq itself;
+  with CURVE on every socket against plaintext: the cost of CURVE in libzmq itself; and
+  the ceiling, the ratio the FISSION chain would keep if CURVE cost no more than
+  libsodium's box calls alone (``curve_floor.py``);
 - latency over two hops at 1000 blocks/s: p50 <= 2x raw p50; p99 <= 2 ms;
 - RSS of each job process after ``--rss-seconds`` at full speed <= 40 MB, not growing;
 - first data row of the tutorial's demo_network_v3 within 1.5 s of launching it;
@@ -44,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import curve_floor
 import failover
 import fission_bench
 import raw_chain
@@ -54,6 +57,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 ENCRYPTED_MIN_RATIO = 0.70
 #: Transport of the raw CURVE-vs-plaintext reference: ipc, as FISSION's simulate uses.
 ENCRYPTION_RAW_TRANSPORT = "ipc"
+#: Hops of the chain (source -> forward -> sink): each seals a block once and opens it once.
+CHAIN_HOPS = 2
 #: Pipes of each FISSION figure, shown in the figure's name.
 PLAIN_PIPES = "FISSION plaintext pipes"
 ENCRYPTED_PIPES = "FISSION encrypted pipes"
@@ -214,6 +219,7 @@ def _encryption_rows(report: Report, args: argparse.Namespace, mode: str, count:
                            None if ratio is None
                            else _clean(plain) and _clean(secure) and ratio >= ENCRYPTED_MIN_RATIO))
     _cpu_note(report, f"encryption, FISSION, {mode} blocks", plain, secure, "encrypted")
+    _ceiling_row(report, mode, figure, _median(plain, "cpu_us_per_block"))
 
     transport = ENCRYPTION_RAW_TRANSPORT
     raw_plain, raw_curve = _alternate(
@@ -232,6 +238,32 @@ def _encryption_rows(report: Report, args: argparse.Namespace, mode: str, count:
                            verdict=None if ratio is None else "reference"))
     _cpu_note(report, f"encryption, raw pyzmq ({transport}), {mode} blocks", raw_plain,
               raw_curve, "CURVE")
+
+
+def _ceiling_row(report: Report, mode: str, figure: str, plain_cpu: float | None) -> None:
+    """The highest CURVE / plaintext ratio any CURVE implementation could give the FISSION
+    chain here: its plaintext CPU per block against that plus libsodium's seal and open of
+    the block at each of the chain's hops (``curve_floor``), on an idle core. A reference:
+    it shows how much of a shortfall is the cipher itself and how much libzmq and the
+    framework around it."""
+    size = curve_floor.block_size(mode)
+    try:
+        seal, open_ = curve_floor.box_us(size)
+    except (OSError, RuntimeError) as error:
+        report.error(f"encryption {mode}: libsodium's box alone", error)
+        seal = open_ = None
+    floor = None if seal is None else CHAIN_HOPS * (seal + open_)
+    with_floor = None if floor is None or plain_cpu is None else plain_cpu + floor
+    ratio = _ratio(plain_cpu, with_floor)
+    report.rows.append(Row(
+        f"ceiling for any CURVE, {figure.split(':')[0]}: FISSION plaintext CPU µs/block vs "
+        f"that + libsodium's box alone ({CHAIN_HOPS} hops × seal+open of {size:,} bytes)",
+        plain_cpu, with_floor, ratio, "none: the cipher's own cost",
+        None if ratio is None else True, unit_format="{:,.1f}",
+        verdict=None if ratio is None else "reference"))
+    if floor is not None:
+        report.notes.append(f"libsodium's box alone, {size:,}-byte frame: seal {seal:.2f} µs, "
+                            f"open {open_:.2f} µs (best of 5 × 2,000 on an idle core)")
 
 
 def _cpu_note(report: Report, what: str, plain: list[dict[str, Any]],
@@ -394,7 +426,10 @@ def render(report: Report, args: argparse.Namespace) -> str:
         f"{ENCRYPTED_MIN_RATIO:.2f} × plaintext), and the raw pyzmq chain over "
         f"{ENCRYPTION_RAW_TRANSPORT} (as simulate) plaintext and with CURVE on every socket, "
         "alternately: the cost of CURVE in libzmq itself, a *reference* with no target that "
-        "does not count for the exit status. See benchmarks/README.md.",
+        "does not count for the exit status. The *ceiling* rows (references too) set FISSION's "
+        "plaintext CPU per block against that plus libsodium's seal and open of the block at "
+        "each hop, timed alone: the most any CURVE could keep here if it cost only its cipher. "
+        "See benchmarks/README.md.",
     ]
     if report.notes:
         text += ["", "Notes:", ""] + [f"- {note}" for note in report.notes]
