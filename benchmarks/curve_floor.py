@@ -2,14 +2,14 @@
 
 libzmq's CURVE seals every message frame with ``crypto_box_afternm`` (XSalsa20-Poly1305,
 the NaCl box, on the frame plus 33 bytes of flags and padding) and the receiver opens it
-with ``crypto_box_open_afternm``. No implementation of CURVE can do less than these two
-calls per frame and hop, so their cost bounds what encryption can keep of a chain's
-plaintext throughput, whatever the framework or libzmq do around them.
+with ``crypto_box_open_afternm``. No implementation of CURVE does less than these two
+calls per frame and hop, so for large blocks their cost tells how much of what encryption
+takes from a chain is the cipher, and how much is libzmq and the framework around it.
 
 They are timed here on the very libsodium that pyzmq's libzmq uses (found in this
 process's memory map once ``zmq`` is imported), through ``ctypes``: a call costs well under
-a microsecond of overhead, against ~10 µs for a 16 KiB box on this kind of machine, so the
-floor errs low, never high.
+a microsecond of overhead, against ~8 µs for a 16 KiB box on this kind of machine, and an
+idle core with warm caches is the cipher at its fastest.
 
 Run alone: ``python benchmarks/curve_floor.py [SIZE ...]`` prints the seal and open cost
 in µs of one frame of each size (bytes; default: the pickled small and large blocks).
