@@ -432,8 +432,7 @@ def render(report: Report, args: argparse.Namespace) -> str:
         "does not count for the exit status. The *estimate* row (a reference too) sets FISSION's "
         "plaintext CPU per 16 KiB block against that plus libsodium's seal and open of the "
         "block at each hop, timed alone: what encryption would keep if CURVE cost only its "
-        "cipher. "
-        "See benchmarks/README.md.",
+        "cipher. See benchmarks/README.md.",
     ]
     if report.notes:
         text += ["", "Notes:", ""] + [f"- {note}" for note in report.notes]
