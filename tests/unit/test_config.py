@@ -240,3 +240,12 @@ def test_a_log_file_that_is_a_folder_is_refused(tmp_path):
     write_network(tmp_path, GOOD_CONFIG + "LOG_FILE = 'logs'\n")
     with pytest.raises(ConfigError, match="LOG_FILE = 'logs' is the folder"):
         load_settings(tmp_path, "net")
+
+
+def test_a_log_file_that_cannot_be_opened_is_a_config_error(tmp_path):
+    from fission.config import configure_logging
+
+    write_network(tmp_path, GOOD_CONFIG + "LOG_FILE = '/proc/fission.log'\n")
+    settings = load_settings(tmp_path, "net")
+    with pytest.raises(ConfigError, match=r"LOG_FILE /proc/fission.log cannot be opened"):
+        configure_logging(settings)
