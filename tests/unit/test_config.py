@@ -103,6 +103,10 @@ BROKEN = {
     "NODES entry": (GOOD.format(net="net", csv="a.csv") + "NODES = ['192.168.4.2']\n",
                     [r"NODES\[0\]"]),
     "USER type": (GOOD.format(net="net", csv="a.csv") + "USER = 7\n", ["USER"]),
+    "SCHEDULER_PORT range": (GOOD.format(net="net", csv="a.csv") + "SCHEDULER_PORT = 70000\n",
+                             ["SCHEDULER_PORT", "70000"]),
+    "NODE_TIMEOUT zero": (GOOD.format(net="net", csv="a.csv") + "NODE_TIMEOUT = 0\n",
+                          ["NODE_TIMEOUT", "above 0"]),
     "pipe type clash": ("from fission.core.pipes import PicklePipe, JSONPipe\n"
                         "a = PicklePipe(5)\nb = JSONPipe(5)\nJOBS = []\n",
                         [r"pipe 5\b", "PicklePipe", "JSONPipe"]),
