@@ -33,7 +33,7 @@ _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
 #: Every setting a config.py may define, with its value when the config leaves it out.
 #: JOBS has no default (a config must define it); REMOTE_ROOT's depends on the project
-#: (see :func:`default_remote_root`). The last four are the original FISSION's:
+#: (see :func:`default_remote_root`). The last four only the original FISSION used:
 #: XML_FILE must stay None, the others are accepted so that its configs load.
 SETTINGS: dict[str, object] = {
     "JOBS": None,
