@@ -3,11 +3,18 @@
 The config is plain Python, so importing it runs the user's job and pipe
 definitions; every mistake found on the way becomes a :class:`ConfigError` that
 names the network and the key or object at fault.
+
+:data:`SETTINGS` is the one table of the names FISSION reads from a config and the
+value each has when the config does not set it. A config may define any other
+name (users keep their own constants there), except one that is so close to a
+setting that it is most likely a typo of it: that is refused, since an ignored
+``DEBUG_WINDWO = True`` is a silent surprise.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 import sys
 import traceback
@@ -15,12 +22,42 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from rapidfuzz.distance import OSA
+
 from fission.core.base import reset
 from fission.core.network import Network
 from fission.core.nodes import BaseNode
 from fission.errors import ConfigError
 
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+#: Every setting a config.py may define, with its value when the config leaves it out.
+#: JOBS has no default (a config must define it); REMOTE_ROOT's depends on the project
+#: (see :func:`default_remote_root`). The last four only the original FISSION used:
+#: XML_FILE must stay None, the others are accepted so that its configs load.
+SETTINGS: dict[str, object] = {
+    "JOBS": None,
+    "NODES": (),
+    "USER": "pi",
+    "REMOTE_ROOT": None,
+    "LOG_LEVEL": "INFO",
+    "LOG_FILE": "FISSION.log",
+    "CLIENT_IP": "127.0.0.1",
+    "DEBUG_WINDOW": False,
+    "PRE_COPY": False,
+    "SCHEDULER_PORT": 8786,
+    "NODE_WAIT": 30.0,
+    "NODE_TIMEOUT": 1.5,
+    "SECURE": True,
+    "XML_FILE": None,
+    "XML_ARGS": None,
+    "PULSE_INTERVAL": None,
+    "HEAD_SIZE": None,
+}
+
+#: A name this many edits (insert, delete, replace, swap two neighbours) from a setting,
+#: or fewer, is taken for a typo of it.
+_TYPO_EDITS = 2
 
 
 @dataclass(frozen=True)
@@ -31,17 +68,17 @@ class Settings:
     name: str
     network: Network
     nodes: tuple[BaseNode, ...]
-    user: str = "pi"
-    remote_root: str = "/home/pi/fission/"
-    log_level: str = "INFO"
-    log_file: Path | None = None
-    client_ip: str = "127.0.0.1"
-    debug_window: bool = False
-    pre_copy: bool = False
-    scheduler_port: int = 8786
-    node_wait: float = 30.0
-    node_timeout: float = 1.5
-    secure: bool = True
+    user: str
+    remote_root: str
+    log_level: str
+    log_file: Path | None
+    client_ip: str
+    debug_window: bool
+    pre_copy: bool
+    scheduler_port: int
+    node_wait: float
+    node_timeout: float
+    secure: bool
 
     @property
     def directory(self) -> Path:
@@ -58,9 +95,10 @@ def load_settings(project: Path, network: str) -> Settings:
         raise ConfigError(f"no network {network!r}: {folder / 'config.py'} does not exist")
     module = _import_config(project, network)
     where = f"{network}/config.py"
+    _check_names(where, module)
 
-    def key(name: str, default: object, kind: type | tuple[type, ...]) -> object:
-        value = getattr(module, name, default)
+    def key(name: str, kind: type | tuple[type, ...]) -> object:
+        value = getattr(module, name, SETTINGS[name])
         if not isinstance(value, kind):
             kinds = (kind,) if isinstance(kind, type) else kind
             names = " or ".join(k.__name__ for k in kinds)
@@ -72,13 +110,13 @@ def load_settings(project: Path, network: str) -> Settings:
             f"{where}: XML_FILE is not supported; describe the network in JOBS "
             "and set XML_FILE = None"
         )
-    level = str(key("LOG_LEVEL", "INFO", str)).upper()
+    level = str(key("LOG_LEVEL", str)).upper()
     if level not in _LOG_LEVELS:
         raise ConfigError(
             f"{where}: LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {level!r}"
         )
-    log_file = key("LOG_FILE", "FISSION.log", (str, Path, type(None)))
-    nodes = tuple(key("NODES", [], (list, tuple)))
+    log_file = _log_file(where, project, key("LOG_FILE", (str, Path, type(None))))
+    nodes = tuple(key("NODES", (list, tuple)))
     for index, node in enumerate(nodes):
         if not isinstance(node, BaseNode):
             raise ConfigError(f"{where}: NODES[{index}] must be a BaseNode, got {node!r}")
@@ -94,18 +132,73 @@ def load_settings(project: Path, network: str) -> Settings:
         name=network,
         network=net,
         nodes=nodes,
-        user=str(key("USER", "pi", str)),
-        remote_root=str(key("REMOTE_ROOT", "/home/pi/fission/", str)),
+        user=str(key("USER", str)),
+        remote_root=str(key("REMOTE_ROOT", (str, type(None))) or default_remote_root(project)),
         log_level=level,
-        log_file=None if log_file is None else project / log_file,
-        client_ip=str(key("CLIENT_IP", "127.0.0.1", str)),
-        debug_window=bool(key("DEBUG_WINDOW", False, bool)),
-        pre_copy=bool(key("PRE_COPY", False, bool)),
-        scheduler_port=_port(where, key("SCHEDULER_PORT", 8786, int)),
-        node_wait=_seconds(where, "NODE_WAIT", key("NODE_WAIT", 30.0, (int, float))),
-        node_timeout=_seconds(where, "NODE_TIMEOUT", key("NODE_TIMEOUT", 1.5, (int, float))),
-        secure=bool(key("SECURE", True, bool)),
+        log_file=log_file,
+        client_ip=str(key("CLIENT_IP", str)),
+        debug_window=bool(key("DEBUG_WINDOW", bool)),
+        pre_copy=bool(key("PRE_COPY", bool)),
+        scheduler_port=_port(where, key("SCHEDULER_PORT", int)),
+        node_wait=_seconds(where, "NODE_WAIT", key("NODE_WAIT", (int, float))),
+        node_timeout=_seconds(where, "NODE_TIMEOUT", key("NODE_TIMEOUT", (int, float))),
+        secure=bool(key("SECURE", bool)),
     )
+
+
+def default_remote_root(project: Path) -> str:
+    """Where nodes work when REMOTE_ROOT is not set: a folder of this project's own.
+
+    Jobs work in REMOTE_ROOT/<network>/<job id>/, so one folder shared by every project
+    would let two projects with a network of the same name overwrite each other's files
+    on a node that serves both. "~" is the home of the user running ``fission node``.
+    """
+    return f"~/fission/{Path(project).name}/"
+
+
+def _check_names(where: str, module: ModuleType) -> None:
+    """Refuse a name that looks like a misspelt setting; allow every other one.
+
+    A name is taken for a setting written wrongly if it differs from one only in case
+    (``debug_window``), or if it is upper case and at most two edits from one
+    (``DEBUG_WINDWO``, ``SECUR``). Imported modules, classes and functions are the
+    user's own whatever their names.
+    """
+    for name, value in vars(module).items():
+        if name.startswith("_") or name in SETTINGS:
+            continue
+        if inspect.ismodule(value) or inspect.isclass(value) or inspect.isroutine(value):
+            continue
+        if name.upper() in SETTINGS:
+            raise ConfigError(
+                f"{where}: {name} is not a setting; FISSION reads {name.upper()} (settings are "
+                "upper case). Rename it if it is meant as a setting, or give your own name a "
+                "prefix such as MY_"
+            )
+        if name != name.upper():
+            continue
+        near = [setting for setting in SETTINGS
+                if OSA.distance(name, setting, score_cutoff=_TYPO_EDITS) <= _TYPO_EDITS]
+        if near:
+            raise ConfigError(
+                f"{where}: {name} is not a setting but resembles {' or '.join(near)}; correct "
+                "the spelling, or rename your own constant so that it is not mistaken for a "
+                "setting (e.g. with a prefix such as MY_)"
+            )
+
+
+def _log_file(where: str, project: Path, value: object) -> Path | None:
+    """LOG_FILE as a path, its folder checked now rather than by a traceback at start."""
+    if value is None:
+        return None
+    path = project / value
+    if path.is_dir():
+        raise ConfigError(f"{where}: LOG_FILE = {str(value)!r} is the folder {path}; "
+                          "name a file in it, e.g. 'FISSION.log'")
+    if not path.parent.is_dir():
+        raise ConfigError(f"{where}: LOG_FILE = {str(value)!r}: the folder {path.parent} does "
+                          "not exist; create it, or choose a LOG_FILE in an existing folder")
+    return path
 
 
 def _check_dependencies(where: str, project: Path, network: Network) -> None:
@@ -174,6 +267,10 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger("fission")
     root.setLevel(settings.log_level)
     if settings.log_file is not None:
-        handler = logging.FileHandler(settings.log_file)
+        try:
+            handler = logging.FileHandler(settings.log_file)
+        except OSError as error:
+            raise ConfigError(f"{settings.name}/config.py: LOG_FILE {settings.log_file} cannot "
+                              f"be opened: {error.strerror}; choose a file you may write") from None
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)

@@ -47,3 +47,50 @@ def test_a_node_with_unusable_credentials_says_why_and_exits(tmp_path: Path) -> 
         assert result.returncode == 1, result.stderr
         assert result.stderr.startswith("error: ") and expected in result.stderr
         assert "Traceback" not in result.stderr
+
+
+NETWORK_CONFIG = """
+from fission.core.jobs import CSVSinkJob
+from fission.core.nodes import BaseNode
+from fission.core.pipes import PicklePipe
+from {name}.source import Count
+CLIENT_IP = "10.0.0.1"
+{port}
+NODES = [BaseNode("{node}")]
+JOBS = [Count(outputs=[PicklePipe(1)]), CSVSinkJob(path="o.csv", inputs=[PicklePipe(1)])]
+"""
+
+
+def _network(project: Path, name: str, node: str, port: str) -> None:
+    folder = project / name
+    folder.mkdir()
+    (folder / "__init__.py").write_text("")
+    (folder / "source.py").write_text("from fission.core.jobs import PythonJob\n"
+                                      "class Count(PythonJob):\n"
+                                      "    def run(self):\n        yield 1\n")
+    (folder / "config.py").write_text(NETWORK_CONFIG.format(name=name, node=node, port=port))
+
+
+@pytest.mark.timeout(60)
+def test_the_export_hint_has_the_client_and_port_of_the_networks_that_list_the_node(
+        tmp_path: Path) -> None:
+    def export(node: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "fission.cli.main", "credentials", "export", node,
+             str(tmp_path / f"{node}.json")],
+            cwd=project, env=child_env(), capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    subprocess.run([sys.executable, "-m", "fission.cli.main", "startproject", "proj"],
+                   cwd=tmp_path, env=child_env(), check=True, timeout=30)
+    project = tmp_path / "proj"
+    _network(project, "far", "10.0.0.7", "SCHEDULER_PORT = 9123")
+    _network(project, "near", "10.0.0.8", "")
+    assert ("fission node --client 10.0.0.1 --port 9123 --host 10.0.0.7 --credentials FILE"
+            in export("10.0.0.7"))
+    near = export("10.0.0.8")
+    assert "fission node --client 10.0.0.1 --host 10.0.0.8 --credentials FILE" in near
+    # A node no network lists: every network's port is a choice.
+    other = export("10.0.0.9")
+    assert "--port PORT" in other and "9123 for far" in other and "8786 for near" in other

@@ -142,6 +142,18 @@ def test_startnetwork_creates_package_and_config_with_every_key(project: Path) -
     assert ast.literal_eval(_value_of(config, "JOBS")) == []
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", ["proj", 'odd {"name"}'])
+def test_a_new_network_works_in_a_remote_root_of_its_project(tmp_path: Path, name: str) -> None:
+    assert fission(tmp_path, "startproject", name).returncode == 0
+    result = manage(tmp_path / name, "mynet", "startnetwork")
+    assert result.returncode == 0, result.stderr
+    config = tmp_path / name / "mynet" / "config.py"
+    namespace: dict[str, object] = {}
+    exec("USER = 'pi'\n" + "REMOTE_ROOT = " + _value_of(config, "REMOTE_ROOT"), namespace)
+    assert namespace["REMOTE_ROOT"] == f"/home/pi/fission/{name}/"
+
+
 def _value_of(path: Path, name: str) -> str:
     for node in ast.parse(path.read_text()).body:
         if isinstance(node, ast.Assign) and any(

@@ -4,6 +4,9 @@ A running network owns one *send endpoint* (a ZeroMQ REP socket) and records its
 address in ``NET/.fission/run.json``. ``python3 manage.py NET send JOB_ID TEXT`` and
 the prompt at the bottom of the terminal are both clients of that endpoint, which
 frames each line as a block and pushes it to the InteractiveJob's console input.
+A job's console queue that is full answers ``busy``: the prompt reports it, while
+``send`` reading lines from stdin waits and offers the line again, as a pipe's
+producer waits for its consumer.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import fcntl
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -75,7 +79,8 @@ class ConsoleServer:
         try:
             push.send(encode(CONSOLE_PIPE_ID, self._sent[job_id], text.encode()), zmq.NOBLOCK)
         except zmq.Again:
-            return {"error": f"job {job_id} is not taking input right now (its queue is full)"}
+            return {"error": f"job {job_id} is not taking input right now (its queue is full)",
+                    "busy": True}
         self._sent[job_id] += 1
         return {"ok": True}
 
@@ -131,31 +136,65 @@ def _is_running(network_dir: Path) -> bool:
 
 def send_line(project: Path, network: str, job_id: int, text: str) -> None:
     """Deliver ``text`` to InteractiveJob ``job_id`` of the network running in ``project``."""
-    network_dir = Path(project) / network
-    not_running = (f"network {network!r} is not running (start it with "
-                   f"'python3 manage.py {network} simulate')")
-    try:
-        info = json.loads(run_file(network_dir).read_text())
-    except (OSError, ValueError):
-        raise NotRunningError(not_running) from None
-    if not _is_running(network_dir) or "send" not in info:
-        raise NotRunningError(not_running)
-    context = zmq.Context.instance()
-    socket = context.socket(zmq.REQ)
-    socket.setsockopt(zmq.LINGER, 0)
-    if info.get("secure", True):
-        dial(socket, project_credentials(Path(project)).curve)
-    try:
-        socket.connect(info["send"])
-        socket.send_json({"job": job_id, "text": text})
-        if not socket.poll(REPLY_TIMEOUT_MS):
-            raise NotRunningError(f"network {network!r} did not answer within "
-                                  f"{REPLY_TIMEOUT_MS / 1000:.0f} s; is it still running?")
-        reply = socket.recv_json()
-    finally:
-        socket.close()
+    with _Sender(project, network) as sender:
+        reply = sender.send(job_id, text)
     if "error" in reply:
         raise FissionError(reply["error"])
+
+
+def send_lines(project: Path, network: str, job_id: int, lines: Iterable[str]) -> int:
+    """Deliver each of ``lines``, in order, to InteractiveJob ``job_id``; how many were sent.
+
+    A line the job has no room for yet is offered again until it is taken, so a long
+    input goes through at the pace the job reads it. Any other refusal raises, saying
+    how many lines had been delivered.
+    """
+    sent = 0
+    with _Sender(project, network) as sender:
+        for text in lines:
+            reply = sender.send(job_id, text)
+            while reply.get("busy"):
+                time.sleep(0.05)
+                reply = sender.send(job_id, text)
+            if "error" in reply:
+                raise FissionError(f"{reply['error']}; {sent} line(s) had been delivered")
+            sent += 1
+    return sent
+
+
+class _Sender:
+    """One connection to the send endpoint of the network running in ``project``."""
+
+    def __init__(self, project: Path, network: str) -> None:
+        network_dir = Path(project) / network
+        not_running = (f"network {network!r} is not running (start it with "
+                       f"'python3 manage.py {network} simulate')")
+        try:
+            info = json.loads(run_file(network_dir).read_text())
+        except (OSError, ValueError):
+            raise NotRunningError(not_running) from None
+        if not _is_running(network_dir) or "send" not in info:
+            raise NotRunningError(not_running)
+        self.network = network
+        self.socket = zmq.Context.instance().socket(zmq.REQ)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        if info.get("secure", True):
+            dial(self.socket, project_credentials(Path(project)).curve)
+        self.socket.connect(info["send"])
+
+    def __enter__(self) -> _Sender:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.socket.close()
+
+    def send(self, job_id: int, text: str) -> dict:
+        """One request and its reply."""
+        self.socket.send_json({"job": job_id, "text": text})
+        if not self.socket.poll(REPLY_TIMEOUT_MS):
+            raise NotRunningError(f"network {self.network!r} did not answer within "
+                                  f"{REPLY_TIMEOUT_MS / 1000:.0f} s; is it still running?")
+        return self.socket.recv_json()
 
 
 class Prompt(threading.Thread):

@@ -34,6 +34,7 @@ from distributed import Client, Scheduler, Worker
 from distributed.diagnostics.plugin import SchedulerPlugin
 from tornado.ioloop import PeriodicCallback
 
+from fission.config import SETTINGS
 from fission.errors import ClusterError
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("fission.cluster")
 
 #: The port the scheduler listens on unless config.py's SCHEDULER_PORT says otherwise.
-DEFAULT_PORT = 8786
+DEFAULT_PORT = int(SETTINGS["SCHEDULER_PORT"])
 
 DASK_SETTINGS: dict[str, Any] = {
     # Give up on an unreachable peer quickly: a node that cannot be reached is dead to us.

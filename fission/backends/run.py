@@ -224,7 +224,7 @@ class _Run:
                     self._supervise(console, duration)
         except AllocationError as error:
             self._event("allocation_error", job=error.job, error=str(error))
-            self.failure = str(error)
+            self.failure = f"AllocationError: {error}"
         except ClusterError as error:
             self.failure = str(error)
         finally:
@@ -457,7 +457,7 @@ class _Run:
             placement = replace(jobs, self._views(ignore={job.id for job in jobs}))
         except AllocationError as error:
             self._event("allocation_error", job=error.job, node=ip, error=str(error))
-            self.failure = f"failover after node {ip} went down: {error}"
+            self.failure = f"failover after node {ip} went down: AllocationError: {error}"
             return
         replaced = {job.id for job in jobs}
         for job in jobs:

@@ -65,7 +65,9 @@ def _simulate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _send_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("job_id", metavar="JOB_ID", type=int, help="id of an InteractiveJob")
-    parser.add_argument("text", metavar="TEXT", help="one line to send (quote it for the shell)")
+    parser.add_argument("text", metavar="TEXT", nargs="?", default=None,
+                        help="one line to send (quote it for the shell); '-' or none: send "
+                             "each line of stdin, in order, until it ends")
 
 
 def _run_arguments(parser: argparse.ArgumentParser) -> None:

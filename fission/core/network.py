@@ -2,8 +2,10 @@
 
 Building a :class:`Network` does no I/O. It numbers the jobs 1, 2, 3, ... in the
 order of ``JOBS``, checks every pipe has exactly one producer and one consumer,
-and checks each ``run`` can take the inputs it is given, so that every mistake in a
-config is reported before any process starts.
+that the network can make progress (it has a source, no job is cut off from every
+pipe, no cycle of required pipes waits on itself), and checks each ``run`` can take
+the inputs it is given, so that every mistake in a config is reported before any
+process starts.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass
+from graphlib import CycleError, TopologicalSorter
+from itertools import pairwise
 
 from fission.core.jobs import BaseJob
 from fission.core.pipes import BasePipe
@@ -51,6 +55,7 @@ class Network:
         for job in jobs:
             _check_class_attributes(job)
             _check_run_signature(job)
+        _check_progress(jobs, pipes)
         return cls(jobs=jobs, pipes=pipes)
 
     def job(self, job_id: int) -> BaseJob:
@@ -98,6 +103,45 @@ def _link_pipes(jobs: tuple[BaseJob, ...]) -> dict[int, PipeLink]:
             raise ConfigError(f"pipe {pipe_id} connects {source.name} to itself")
         links[pipe_id] = PipeLink(pipe, source.id, destination.id)
     return links
+
+
+def _check_progress(jobs: tuple[BaseJob, ...], pipes: dict[int, PipeLink]) -> None:
+    """Refuse a network that could never make progress, before it hangs or spins.
+
+    A job runs once per block on each *required* input; a job with none (a *source*: no
+    inputs, only optional ones, or an InteractiveJob's console) runs on its own. A cycle
+    of required pipes therefore waits on itself forever, and a network without a source
+    never starts. A job with neither inputs nor outputs is connected to nothing and would
+    call ``run`` in a busy loop. A cycle through an optional pipe is a feedback loop and
+    fine: the optional pipe never holds up its consumer.
+    """
+    for job in jobs:
+        if not job.inputs and not job.outputs and not job.CONSOLE:
+            raise ConfigError(
+                f"{job.name} has neither inputs nor outputs: it is connected to nothing and "
+                "would call run() in a busy loop; connect it with a pipe or remove it from JOBS"
+            )
+    waits_for: dict[int, set[int]] = {job.id: set() for job in jobs}
+    for link in pipes.values():
+        if not link.pipe.optional:
+            waits_for[link.destination].add(link.source)
+    try:
+        TopologicalSorter(waits_for).prepare()
+    except CycleError as error:
+        cycle = error.args[1]  # job ids in the direction blocks flow, the first one repeated
+        names = [jobs[job_id - 1].name for job_id in cycle]
+        ids = [min(pipe_id for pipe_id, link in pipes.items() if not link.pipe.optional
+                   and (link.source, link.destination) == (a, b))
+               for a, b in pairwise(cycle)]
+        has_source = any(not waited_for for waited_for in waits_for.values())
+        problem = "" if has_source else ("the network has no source (a job without required "
+                                         "inputs), so no job can ever start: ")
+        raise ConfigError(
+            f"{problem}required pipes {', '.join(map(str, ids))} form a cycle "
+            f"{' -> '.join(names)}: each of these jobs waits for a block from the one before "
+            "it, so none can ever run; make one pipe of the cycle optional (e.g. "
+            "OptionalPicklePipe) to feed values back, or remove the cycle"
+        ) from None
 
 
 def _check_class_attributes(job: BaseJob) -> None:

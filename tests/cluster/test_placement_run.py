@@ -107,6 +107,7 @@ JOBS = [
     run = runs(project, "nowhere")
     assert run.wait(30) == 1, run.output
     error = run.output.split("error:")[-1]
+    assert error.startswith(" AllocationError: "), error  # the name the tutorial teaches
     assert "OnlyThere 2" in error and "127.0.0.9" in error
     assert "Traceback" not in run.output
     assert run.events_of("allocation_error")
@@ -152,7 +153,7 @@ JOBS = [
     own_cluster.agent(run.placed()[2]).kill()
     assert run.wait(15) == 1, run.output
     error = run.output.split("error:")[-1]
-    assert "failover" in error and "Twice 2 cannot be placed" in error
+    assert "failover" in error and "AllocationError: Twice 2 cannot be placed" in error
     assert run.events_of("allocation_error")
     rows = csv_rows(run.local / "4" / "out.csv")
     assert rows and rows == [[str(4 * n)] for n in range(len(rows))]  # nothing written is lost

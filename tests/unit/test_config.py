@@ -103,6 +103,10 @@ BROKEN = {
     "NODES entry": (GOOD.format(net="net", csv="a.csv") + "NODES = ['192.168.4.2']\n",
                     [r"NODES\[0\]"]),
     "USER type": (GOOD.format(net="net", csv="a.csv") + "USER = 7\n", ["USER"]),
+    "SCHEDULER_PORT range": (GOOD.format(net="net", csv="a.csv") + "SCHEDULER_PORT = 70000\n",
+                             ["SCHEDULER_PORT", "70000"]),
+    "NODE_TIMEOUT zero": (GOOD.format(net="net", csv="a.csv") + "NODE_TIMEOUT = 0\n",
+                          ["NODE_TIMEOUT", "above 0"]),
     "pipe type clash": ("from fission.core.pipes import PicklePipe, JSONPipe\n"
                         "a = PicklePipe(5)\nb = JSONPipe(5)\nJOBS = []\n",
                         [r"pipe 5\b", "PicklePipe", "JSONPipe"]),
@@ -151,3 +155,101 @@ def test_secure_is_on_unless_turned_off(tmp_path):
     assert load_settings(tmp_path / "b", "net").secure is False
     with pytest.raises(ConfigError, match="SECURE"):
         load_settings(tmp_path / "c", "net")
+
+
+GOOD_CONFIG = GOOD.format(net="net", csv="a.csv")
+
+
+@pytest.mark.parametrize("line, name, setting", [
+    ("DEBUG_WINDWO = True", "DEBUG_WINDWO", "DEBUG_WINDOW"),
+    ("LOG_LEVLE = 'DEBUG'", "LOG_LEVLE", "LOG_LEVEL"),
+    ("SECUR = False", "SECUR", "SECURE"),
+    ("NODE_TIMOUT = 3", "NODE_TIMOUT", "NODE_TIMEOUT"),
+    ("PULS_INTERVALL = 0.5", "PULS_INTERVALL", "PULSE_INTERVAL"),
+])
+def test_a_misspelt_setting_is_refused_naming_the_setting_it_resembles(tmp_path, line, name,
+                                                                        setting):
+    write_network(tmp_path, GOOD_CONFIG + line + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path, "net")
+    message = str(caught.value)
+    assert f"net/config.py: {name} is not a setting" in message
+    assert f"resembles {setting}" in message
+
+
+@pytest.mark.parametrize("line, name, setting", [
+    ("debug_window = True", "debug_window", "DEBUG_WINDOW"),
+    ("Secure = False", "Secure", "SECURE"),
+])
+def test_a_setting_in_the_wrong_case_is_refused(tmp_path, line, name, setting):
+    write_network(tmp_path, GOOD_CONFIG + line + "\n")
+    with pytest.raises(ConfigError, match=f"{name} is not a setting; FISSION reads {setting}"):
+        load_settings(tmp_path, "net")
+
+
+def test_the_users_own_names_stay_allowed(tmp_path):
+    write_network(tmp_path, GOOD_CONFIG + textwrap.dedent("""
+        import os
+        from fission.core.jobs import CSVSinkJob as SINK
+        BLOCK_SIZE = 512
+        SAMPLE_RATE = 16000
+        MY_NODES = ["192.168.4.2"]
+        helper = 3
+        def Jobs():
+            return []
+    """))
+    settings = load_settings(tmp_path, "net")
+    assert len(settings.network.jobs) == 2
+
+
+def test_the_settings_of_the_original_fission_are_known(tmp_path):
+    write_network(tmp_path, GOOD_CONFIG + "PULSE_INTERVAL = 0.1\nHEAD_SIZE = 1\nXML_ARGS = {}\n"
+                  "XML_FILE = None\nPRE_COPY = True\n")
+    assert load_settings(tmp_path, "net").pre_copy is True
+
+
+def test_defaults_come_from_the_one_table(tmp_path):
+    from fission.config import SETTINGS
+
+    write_network(tmp_path, GOOD_CONFIG)
+    settings = load_settings(tmp_path, "net")
+    assert settings.scheduler_port == SETTINGS["SCHEDULER_PORT"]
+    assert settings.node_timeout == SETTINGS["NODE_TIMEOUT"]
+    assert settings.node_wait == SETTINGS["NODE_WAIT"]
+    assert settings.user == SETTINGS["USER"]
+
+
+def test_the_default_remote_root_is_the_projects_own(tmp_path):
+    write_network(tmp_path / "alpha", GOOD_CONFIG)
+    write_network(tmp_path / "beta", GOOD_CONFIG)
+    write_network(tmp_path / "gamma", GOOD_CONFIG + "REMOTE_ROOT = '/srv/fission/'\n")
+    assert load_settings(tmp_path / "alpha", "net").remote_root == "~/fission/alpha/"
+    assert load_settings(tmp_path / "beta", "net").remote_root == "~/fission/beta/"
+    assert load_settings(tmp_path / "gamma", "net").remote_root == "/srv/fission/"
+
+
+def test_a_log_file_in_a_missing_folder_is_one_clear_error(tmp_path):
+    write_network(tmp_path, GOOD_CONFIG + "LOG_FILE = 'logs/run.log'\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path, "net")
+    message = str(caught.value)
+    assert "net/config.py: LOG_FILE = 'logs/run.log'" in message
+    assert f"{tmp_path.resolve() / 'logs'} does not exist" in message
+    (tmp_path / "logs").mkdir()
+    assert load_settings(tmp_path, "net").log_file == tmp_path.resolve() / "logs" / "run.log"
+
+
+def test_a_log_file_that_is_a_folder_is_refused(tmp_path):
+    (tmp_path / "logs").mkdir()
+    write_network(tmp_path, GOOD_CONFIG + "LOG_FILE = 'logs'\n")
+    with pytest.raises(ConfigError, match="LOG_FILE = 'logs' is the folder"):
+        load_settings(tmp_path, "net")
+
+
+def test_a_log_file_that_cannot_be_opened_is_a_config_error(tmp_path):
+    from fission.config import configure_logging
+
+    write_network(tmp_path, GOOD_CONFIG + "LOG_FILE = '/proc/fission.log'\n")
+    settings = load_settings(tmp_path, "net")
+    with pytest.raises(ConfigError, match=r"LOG_FILE /proc/fission.log cannot be opened"):
+        configure_logging(settings)

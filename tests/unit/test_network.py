@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from fission.core.jobs import CSVSinkJob, InteractiveJob, PythonJob
 from fission.core.network import Network
-from fission.core.pipes import PicklePipe
+from fission.core.pipes import OptionalPicklePipe, PicklePipe
 from fission.errors import ConfigError
 
 
@@ -188,4 +190,52 @@ def test_bad_class_attributes_are_config_errors_naming_them(attributes, words):
 def test_groups_may_be_empty_with_a_default_node():
     job_class = type("Pinned", (PythonJob,), {
         "run": lambda self: None, "GROUPS": [], "DEFAULT_NODE": "192.168.4.4"})
-    assert Network.from_jobs([job_class()]).jobs[0].groups() == ()
+    network = Network.from_jobs([job_class(outputs=[PicklePipe(1)]), One(inputs=[PicklePipe(1)])])
+    assert network.jobs[0].groups() == ()
+
+
+def test_a_cycle_of_required_pipes_is_refused_naming_its_jobs_and_pipes():
+    jobs = [*sources(1), Two(inputs=[PicklePipe(1), PicklePipe(4)], outputs=[PicklePipe(2)]),
+            One(inputs=[PicklePipe(2)], outputs=[PicklePipe(3)]),
+            One(inputs=[PicklePipe(3)], outputs=[PicklePipe(4)])]
+    with pytest.raises(ConfigError) as caught:
+        Network.from_jobs(jobs)
+    message = str(caught.value)
+    assert "required pipes" in message and "form a cycle" in message
+    assert re.search(r"\b2, 3, 4\b", message), message
+    assert re.search(r"(Two 2|One 3|One 4)( -> (Two 2|One 3|One 4)){3}", message), message
+    assert "optional" in message and "no source" not in message
+
+
+def test_a_network_without_a_source_is_refused():
+    jobs = [One(inputs=[PicklePipe(2)], outputs=[PicklePipe(1)]),
+            One(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)])]
+    with pytest.raises(ConfigError) as caught:
+        Network.from_jobs(jobs)
+    message = str(caught.value)
+    assert "no source" in message
+    assert "One 1 -> One 2 -> One 1" in message or "One 2 -> One 1 -> One 2" in message
+    assert "pipes 1, 2" in message or "pipes 2, 1" in message
+
+
+def test_a_feedback_loop_through_an_optional_pipe_is_allowed():
+    jobs = [*sources(1), Two(inputs=[PicklePipe(1), OptionalPicklePipe(3)],
+                             outputs=[PicklePipe(2)]),
+            One(inputs=[PicklePipe(2)], outputs=[OptionalPicklePipe(3)])]
+    assert len(Network.from_jobs(jobs).pipes) == 3
+
+
+def test_jobs_feeding_each_other_through_optional_pipes_are_sources():
+    jobs = [One(inputs=[OptionalPicklePipe(2)], outputs=[PicklePipe(1)]),
+            One(inputs=[PicklePipe(1)], outputs=[OptionalPicklePipe(2)])]
+    assert len(Network.from_jobs(jobs).jobs) == 2
+
+
+def test_a_job_with_neither_inputs_nor_outputs_is_refused():
+    jobs = [*sources(5), One(inputs=[PicklePipe(5)]), Src()]
+    with pytest.raises(ConfigError, match=r"Src 3 has neither inputs nor outputs.*remove it"):
+        Network.from_jobs(jobs)
+
+
+def test_an_interactive_job_without_pipes_has_its_console_as_input():
+    assert Network.from_jobs([InteractiveJob()]).job(1).CONSOLE

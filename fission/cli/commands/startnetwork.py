@@ -12,7 +12,8 @@ def run(ctx: Context, args: Namespace) -> int:
     name = check_network_name(ctx.network or "")
     dest = scaffold.create(
         ctx.project / name,
-        [("package", ".", {"package": name}), ("network", ".", {"network": name})],
+        [("package", ".", {"package": name}),
+         ("network", ".", {"network": name, "project": _in_f_string(ctx.project.name)})],
     )
     print(f"created network {name} in {dest}", file=ctx.stdout)
     print(
@@ -20,3 +21,9 @@ def run(ctx: Context, args: Namespace) -> int:
         file=ctx.stdout,
     )
     return 0
+
+
+def _in_f_string(text: str) -> str:
+    """``text`` escaped to stand for itself inside the template's ``f"..."`` strings."""
+    return (text.replace("\\", "\\\\").replace('"', '\\"')
+            .replace("{", "{{").replace("}", "}}"))
