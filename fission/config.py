@@ -25,8 +25,10 @@ from types import ModuleType
 from rapidfuzz.distance import OSA
 
 from fission.core.base import reset
+from fission.core.jobs import BaseJob
 from fission.core.network import Network
 from fission.core.nodes import BaseNode
+from fission.core.pipes import BasePipe
 from fission.errors import ConfigError
 
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
@@ -56,8 +58,10 @@ SETTINGS: dict[str, object] = {
 }
 
 #: A name this many edits (insert, delete, replace, swap two neighbours) from a setting,
-#: or fewer, is taken for a typo of it.
+#: or fewer, is taken for a typo of it; names of :data:`_SHORT` letters or fewer allow one
+#: edit only, or a user's ``NODE`` or ``JOB1`` would be taken for NODES or JOBS.
 _TYPO_EDITS = 2
+_SHORT = 5
 
 
 @dataclass(frozen=True)
@@ -161,15 +165,19 @@ def _check_names(where: str, module: ModuleType) -> None:
 
     A name is taken for a setting written wrongly if it differs from one only in case
     (``debug_window``), or if it is upper case and at most two edits from one
-    (``DEBUG_WINDWO``, ``SECUR``). Imported modules, classes and functions are the
-    user's own whatever their names.
+    (``DEBUG_WINDWO``, ``SECUR``; one edit for short names). Imported modules, classes
+    and functions, and the user's nodes, jobs and pipes (``NODE1 = BaseNode(...)``), are
+    the user's own whatever their names, and so is a lower-case name beside the setting
+    it resembles (``jobs = [...]``, then ``JOBS = jobs``).
     """
-    for name, value in vars(module).items():
+    names = vars(module)
+    for name, value in names.items():
         if name.startswith("_") or name in SETTINGS:
             continue
-        if inspect.ismodule(value) or inspect.isclass(value) or inspect.isroutine(value):
+        if (inspect.ismodule(value) or inspect.isclass(value) or inspect.isroutine(value)
+                or isinstance(value, (BaseNode, BaseJob, BasePipe))):
             continue
-        if name.upper() in SETTINGS:
+        if name.upper() in SETTINGS and name.upper() not in names:
             raise ConfigError(
                 f"{where}: {name} is not a setting; FISSION reads {name.upper()} (settings are "
                 "upper case). Rename it if it is meant as a setting, or give your own name a "
@@ -177,14 +185,33 @@ def _check_names(where: str, module: ModuleType) -> None:
             )
         if name != name.upper():
             continue
-        near = [setting for setting in SETTINGS
-                if OSA.distance(name, setting, score_cutoff=_TYPO_EDITS) <= _TYPO_EDITS]
+        edits = 1 if len(name) <= _SHORT else _TYPO_EDITS
+        near = [setting for setting, default in SETTINGS.items()
+                if OSA.distance(name, setting, score_cutoff=edits) <= edits
+                and _could_be(value, default)]
         if near:
             raise ConfigError(
                 f"{where}: {name} is not a setting but resembles {' or '.join(near)}; correct "
                 "the spelling, or rename your own constant so that it is not mistaken for a "
                 "setting (e.g. with a prefix such as MY_)"
             )
+
+
+def _could_be(value: object, default: object) -> bool:
+    """Whether ``value`` has a kind the setting whose default is ``default`` could hold.
+
+    ``USERS = ["alice"]`` is no typo of USER (a string), nor ``TIMEOUT_S = "x"`` of a
+    number; a setting without a default (JOBS) could be anything.
+    """
+    if default is None:
+        return True
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, (int, float)):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, str):
+        return isinstance(value, (str, Path))
+    return isinstance(value, (list, tuple, str, Path))
 
 
 def _log_file(where: str, project: Path, value: object) -> Path | None:

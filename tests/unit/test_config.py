@@ -202,6 +202,19 @@ def test_the_users_own_names_stay_allowed(tmp_path):
     assert len(settings.network.jobs) == 2
 
 
+def test_nodes_jobs_and_short_names_of_the_user_are_not_taken_for_typos(tmp_path):
+    write_network(tmp_path, GOOD_CONFIG + textwrap.dedent("""
+        from fission.core.nodes import BaseNode
+        NODE1 = BaseNode("192.168.4.2")
+        NODE_A = BaseNode("192.168.4.3")
+        NODES = [NODE1, NODE_A]
+        USERS = ["alice"]
+        jobs = list(JOBS)
+        JOBS = jobs
+    """))
+    assert len(load_settings(tmp_path, "net").nodes) == 2
+
+
 def test_the_settings_of_the_original_fission_are_known(tmp_path):
     write_network(tmp_path, GOOD_CONFIG + "PULSE_INTERVAL = 0.1\nHEAD_SIZE = 1\nXML_ARGS = {}\n"
                   "XML_FILE = None\nPRE_COPY = True\n")
