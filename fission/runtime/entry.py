@@ -19,20 +19,17 @@ import os
 import pickle
 import signal
 import sys
-import traceback
-from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 
 import zmq
 
-import fission
+from fission.runtime import failure
 from fission.runtime.loop import JobRunner
 from fission.runtime.spec import JobSpec
 from fission.security.curve import CurveKeys, Gatekeeper
 
 LOG_NAME = "job.log"
 _PR_SET_PDEATHSIG = 1
-_FISSION_DIR = str(Path(fission.__file__).parent)
 
 
 class JobStopped(BaseException):
@@ -70,7 +67,7 @@ def main() -> int:
             runner.control.close()  # with its linger, so the counters reach the backend
         _close(gate)
         return 0
-    except Exception as error:  # noqa: BLE001 - the user's error, reported with their traceback
+    except BaseException as error:  # noqa: BLE001 - the user's, even KeyboardInterrupt/SystemExit
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # from here on a stop needs no cleanup
         _report_failure(spec, runner, error)
         _close(gate)
@@ -86,29 +83,16 @@ def _close(gate: Gatekeeper) -> None:
     gate.context.destroy(linger=0)
 
 
-def _report_failure(spec: JobSpec, runner: JobRunner | None, error: Exception) -> None:
+def _report_failure(spec: JobSpec, runner: JobRunner | None, error: BaseException) -> None:
     """Print the user's part of the traceback and tell the backend in one line."""
-    user_tb = _skip_fission_frames(error.__traceback__)
-    if error.__cause__ is None:
-        error.__suppress_context__ = True  # not "during handling of" our own internals
-    lines = traceback.format_exception(type(error), error, user_tb)
-    sys.stderr.write("".join(lines))
-    where = traceback.extract_tb(user_tb)[-1] if user_tb is not None else None
-    place = f" ({Path(where.filename).name}, line {where.lineno})" if where else ""
-    summary = f"{type(error).__name__}: {error}{place}"
+    told = failure.report(error, not_failures=(JobStopped,))
+    sys.stderr.write(told.text)
     # The backend prints this summary itself: keep it out of the console relay.
-    logging.getLogger("fission.job").error("%s failed: %s", spec.job.name, summary,
+    logging.getLogger("fission.job").error("%s failed: %s", spec.job.name, told.summary,
                                            extra={"console": False})
     if runner is not None:
-        runner.control.send("failed", error=summary)
+        runner.control.send("failed", error=told.summary)
         runner.control.close()  # with its linger, so the message leaves before we exit
-
-
-def _skip_fission_frames(tb: TracebackType | None) -> TracebackType | None:
-    """The traceback from the first frame outside FISSION on (the user's code)."""
-    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_FISSION_DIR):
-        tb = tb.tb_next
-    return tb
 
 
 def _signal_wakeup_pipe() -> int:

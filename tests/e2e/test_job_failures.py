@@ -1,0 +1,84 @@
+"""How `simulate` tells what went wrong in a job's own code (one job process each)."""
+
+from __future__ import annotations
+
+import pytest
+from simhelp import wait_until
+
+HEAD = """
+    from fission.core.jobs import CSVSinkJob, PythonJob
+    from fission.core.pipes import PicklePipe
+"""
+
+
+def _failed(run, timeout: float = 30) -> str:
+    """The one ``error:`` line of a simulation that failed; checks nothing is left running."""
+    assert run.wait(timeout) == 1, run.output()
+    wait_until(lambda: not run.members(), 5, "every job process to exit after the failure")
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, run.output()
+    return errors[0]
+
+
+def _network(project, job_class: str) -> None:
+    project.network("net", HEAD, job_class, """
+        JOBS = [Broken(outputs=[PicklePipe(1)]), CSVSinkJob(path="out.csv", inputs=[PicklePipe(1)])]
+    """)
+
+
+@pytest.mark.timeout(40)
+def test_the_first_failure_is_reported_and_a_teardown_failure_after_it(sim, project):
+    _network(project, """
+        class Broken(PythonJob):
+            def run(self):
+                raise RuntimeError("the real cause")
+
+            def teardown(self):
+                raise ValueError("teardown trouble")
+    """)
+    run = sim(project.root, "net")
+    error = _failed(run)
+    assert "Broken 1" in error and "RuntimeError: the real cause" in error, error
+    assert error.index("the real cause") < error.index("then teardown() raised too: ValueError: "
+                                                       "teardown trouble"), error
+    out = [line for line in run.stdout.splitlines() if line.startswith("[Broken 1] ")]
+    order = ["[Broken 1] RuntimeError: the real cause", "[Broken 1] Then teardown() raised too:",
+             "[Broken 1] ValueError: teardown trouble"]
+    assert all(line in out for line in order), run.output()
+    assert [out.index(line) for line in order] == sorted(out.index(line) for line in order), out
+    log = (run.job_dir(1) / "job.log").read_text()
+    assert log.index("RuntimeError: the real cause") < log.index("ValueError: teardown trouble")
+
+
+@pytest.mark.timeout(40)
+def test_keyboard_interrupt_raised_by_the_job_is_its_own_exception(sim, project):
+    _network(project, """
+        class Broken(PythonJob):
+            def run(self):
+                raise KeyboardInterrupt
+    """)
+    run = sim(project.root, "net")
+    error = _failed(run)
+    assert "Broken 1 failed: KeyboardInterrupt (config.py, line" in error, error
+    assert "signal" not in error, error
+    out = [line for line in run.stdout.splitlines() if line.startswith("[Broken 1] ")]
+    assert "[Broken 1] KeyboardInterrupt" in out, run.output()
+    assert any("config.py" in line and "in run" in line for line in out), out
+    assert not any("fission/" in line for line in out), out
+
+
+@pytest.mark.timeout(40)
+def test_an_exception_whose_str_raises_is_named_by_its_type(sim, project):
+    _network(project, """
+        class Unprintable(Exception):
+            def __str__(self):
+                raise ValueError("no words")
+
+        class Broken(PythonJob):
+            def run(self):
+                raise Unprintable()
+    """)
+    run = sim(project.root, "net")
+    error = _failed(run)
+    assert "Broken 1 failed: Unprintable: (its message could not be shown" in error, error
+    assert "[Broken 1] Traceback (most recent call last):" in run.stdout, run.output()
