@@ -13,7 +13,6 @@ raised, 2 it could not start.
 from __future__ import annotations
 
 import ctypes
-import io
 import logging
 import os
 import pickle
@@ -23,7 +22,7 @@ from types import FrameType
 
 import zmq
 
-from fission.runtime import failure
+from fission.runtime import failure, streams
 from fission.runtime.loop import JobRunner
 from fission.runtime.spec import JobSpec
 from fission.security.curve import CurveKeys, Gatekeeper
@@ -119,32 +118,6 @@ def _die_with_parent() -> None:
         os._exit(0)
 
 
-class _Tee(io.TextIOBase):
-    """A text stream that writes through and logs each complete line."""
-
-    def __init__(self, stream: io.TextIOBase, logger: logging.Logger) -> None:
-        self._stream = stream
-        self._logger = logger
-        self._partial = ""
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        self._stream.write(text)
-        lines = (self._partial + text).split("\n")
-        self._partial = lines.pop()
-        for line in lines:
-            self._logger.info("%s", line)
-        return len(text)
-
-    def flush(self) -> None:
-        self._stream.flush()
-
-    def fileno(self) -> int:
-        return self._stream.fileno()
-
-
 def _log_to_file(level: str) -> None:
     handler = logging.FileHandler(LOG_NAME)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -156,14 +129,8 @@ def _log_to_file(level: str) -> None:
     root.setLevel(level)
     root.addHandler(handler)
     root.addHandler(console)
-    # print() and tracebacks reach the console relay and the job's log.
-    for name in ("stdout", "stderr"):
-        stream = getattr(sys, name)
-        stream.reconfigure(line_buffering=True)
-        logger = logging.getLogger(f"fission.{name}")
-        logger.propagate = False
-        logger.addHandler(handler)
-        setattr(sys, name, _Tee(stream, logger))
+    # print(), sys.stdout.buffer and tracebacks reach the console relay and the job's log.
+    streams.tee_std_streams(handler)
 
 
 if __name__ == "__main__":

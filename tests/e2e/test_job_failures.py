@@ -82,3 +82,29 @@ def test_an_exception_whose_str_raises_is_named_by_its_type(sim, project):
     error = _failed(run)
     assert "Broken 1 failed: Unprintable: (its message could not be shown" in error, error
     assert "[Broken 1] Traceback (most recent call last):" in run.stdout, run.output()
+
+
+@pytest.mark.timeout(40)
+def test_a_jobs_stdout_and_stderr_are_real_text_streams(sim, project):
+    project.network("net", HEAD, """
+        import os
+        import sys
+
+        class Talker(PythonJob):
+            def run(self):
+                sys.stdout.buffer.write(b"bytes on stdout\\n")
+                sys.stderr.buffer.write(b"bytes on stderr\\n")
+                assert not sys.stdout.isatty() and os.isatty(sys.stdout.fileno()) is False
+                print(f"encoding {sys.stdout.encoding} {sys.stderr.encoding}")
+                sys.stdout.write("no newline at the end")
+                return None
+
+        JOBS = [Talker(outputs=[PicklePipe(1)]), CSVSinkJob(path="out.csv", inputs=[PicklePipe(1)])]
+    """)
+    run = sim(project.root, "net")
+    assert run.wait(30) == 0, run.output()
+    out = run.stdout.splitlines()
+    for line in ("bytes on stdout", "bytes on stderr", "encoding utf-8 utf-8",
+                 "no newline at the end"):
+        assert f"[Talker 1] {line}" in out, run.output()
+        assert line in (run.job_dir(1) / "job.log").read_text(), line
