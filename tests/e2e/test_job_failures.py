@@ -108,3 +108,21 @@ def test_a_jobs_stdout_and_stderr_are_real_text_streams(sim, project):
                  "no newline at the end"):
         assert f"[Talker 1] {line}" in out, run.output()
         assert line in (run.job_dir(1) / "job.log").read_text(), line
+
+
+@pytest.mark.timeout(40)
+def test_control_characters_a_job_prints_reach_the_console_escaped_and_job_log_raw(sim, project):
+    project.network("net", HEAD, """
+        class Loud(PythonJob):
+            def run(self):
+                print("title\\x1b]0;pwned\\x07 clear\\x1b[2J bell\\x07 tab\\tkept")
+                return None
+
+        JOBS = [Loud(outputs=[PicklePipe(1)]), CSVSinkJob(path="out.csv", inputs=[PicklePipe(1)])]
+    """)
+    run = sim(project.root, "net")
+    assert run.wait(30) == 0, run.output()
+    assert "\x1b" not in run.stdout and "\x07" not in run.stdout, run.output()
+    assert ("[Loud 1] title\\x1b]0;pwned\\x07 clear\\x1b[2J bell\\x07 tab\tkept"
+            in run.stdout.splitlines()), run.output()
+    assert "title\x1b]0;pwned\x07 clear\x1b[2J" in (run.job_dir(1) / "job.log").read_text()
