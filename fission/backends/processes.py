@@ -26,6 +26,7 @@ from pathlib import Path
 from fission.backends.terminal import stdout_is_terminal, visible
 from fission.core.jobs import BaseJob
 from fission.errors import ConfigError
+from fission.runtime import memory
 from fission.runtime.spec import JobSpec
 from fission.security.curve import CurveKeys
 
@@ -34,8 +35,13 @@ from fission.security.curve import CurveKeys
 LAST_WORDS = 0.3
 
 
-def describe_exit(status: int) -> str:
-    """A process's exit status in words: 'was killed by signal 9', 'exited with status 2'."""
+def describe_exit(status: int, job: BaseJob | None = None) -> str:
+    """A process's exit status in words: 'was killed by signal 9', 'exited with status 2'.
+
+    The exit of a ``job`` whose memory watchdog ended it names its MAX_MEMORY.
+    """
+    if job is not None and job.MAX_MEMORY is not None and status == memory.EXIT_STATUS:
+        return memory.describe_breach(job)
     return f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
 
 

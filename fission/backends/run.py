@@ -675,7 +675,7 @@ class _Run:
                 continue
             self.lifecycle.failed(copy.job.id)
             status = copy.exit_status
-            how = describe_exit(status)
+            how = describe_exit(status, copy.job)
             self._event("job_failed", job=copy.job.id, node=copy.node, status=status)
             self.failure = self.failure or (
                 f"{copy.job.name} {how} on {copy.where} before finishing (see its output above "

@@ -215,7 +215,7 @@ class _Supervisor:
             if now - process.exited_at < LAST_WORDS:
                 continue
             self.lifecycle.failed(job_id)
-            how = describe_exit(code)
+            how = describe_exit(code, process.job)
             job_log = self.workdir / str(job_id) / "job.log"
             see = f"its output above and {job_log}" if job_log.exists() else "its output above"
             self.failure = self.failure or f"{process.job.name} {how} before finishing (see {see})"

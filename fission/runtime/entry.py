@@ -7,7 +7,8 @@ project on ``PYTHONPATH`` and, on stdin, a pickled
 no other process can read. It ties the process's life to its parent's, routes
 ``print`` to both the console relay (stdout) and the job's log, runs the job and
 turns the way it ended into an exit status: 0 finished or stopped, 1 the job
-raised, 2 it could not start.
+raised, 2 it could not start, 3 it went over its MAX_MEMORY and did not fail by
+itself in time (see fission/runtime/memory.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from types import FrameType
 
 import zmq
 
-from fission.runtime import failure, streams
+from fission.runtime import failure, memory, streams
 from fission.runtime.loop import JobRunner
 from fission.runtime.spec import JobSpec
 from fission.security.curve import CurveKeys, Gatekeeper
@@ -49,6 +50,7 @@ def main() -> int:
               file=sys.stderr)
         return 2
     _log_to_file(spec.log_level)
+    memory.watch(spec.job)
     log = logging.getLogger("fission.job")
     log.info("%s starting in %s (pid %d)", spec.job.name, os.getcwd(), os.getpid())
     context = zmq.Context()

@@ -1,8 +1,8 @@
 """How a job process tells that the user's code failed: a traceback and one line.
 
 The traceback (printed on the job's stderr, so it reaches the console relay and
-job.log) starts at the user's first frame: FISSION's own frames are noise to the
-person who wrote the job. The one line goes to the backend, which prints it in
+job.log) shows the user's frames only: FISSION's own, around them, are noise to
+the person who wrote the job. The one line goes to the backend, which prints it in
 its ``error:`` paragraph.
 
 When ``run`` raises and ``teardown`` then raises too, Python propagates the
@@ -86,10 +86,23 @@ def _is_fission(tb: TracebackType) -> bool:
 
 
 def _user_traceback(tb: TracebackType | None) -> TracebackType | None:
-    """The traceback from the first frame outside FISSION on (the user's code)."""
+    """The traceback from the user's first frame to their last one.
+
+    FISSION's frames before (the runner) and after (a signal handler raising
+    MemoryLimitError, a FISSION call that checked its arguments) are left out.
+    """
     while tb is not None and _is_fission(tb):
         tb = tb.tb_next
-    return tb
+    entries = []
+    while tb is not None:
+        entries.append(tb)
+        tb = tb.tb_next
+    while entries and _is_fission(entries[-1]):
+        entries.pop()
+    trimmed = None
+    for entry in reversed(entries):
+        trimmed = TracebackType(trimmed, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    return trimmed
 
 
 def _user_function(error: BaseException) -> str:

@@ -126,3 +126,50 @@ def test_control_characters_a_job_prints_reach_the_console_escaped_and_job_log_r
     assert ("[Loud 1] title\\x1b]0;pwned\\x07 clear\\x1b[2J bell\\x07 tab\tkept"
             in run.stdout.splitlines()), run.output()
     assert "title\x1b]0;pwned\x07 clear\x1b[2J" in (run.job_dir(1) / "job.log").read_text()
+
+
+HOG = """
+    import time
+    from pathlib import Path
+
+    class Hog(PythonJob):
+        MAX_MEMORY = "64M"
+
+        def run(self):
+            hoard = []
+            for _ in range(400):  # bounded: a test that fails must not take the machine down
+                try:
+                    hoard.append(bytearray(1 << 20))
+                    time.sleep(0.002)
+                except MemoryError:
+                    if not SWALLOW:
+                        raise
+            return None
+
+        def teardown(self):
+            Path("torn-down").write_text("yes")
+"""
+
+
+@pytest.mark.timeout(40)
+def test_a_job_over_its_max_memory_fails_naming_the_limit(sim, project):
+    project.network("net", HEAD, "SWALLOW = False", HOG, """
+        JOBS = [Hog(outputs=[PicklePipe(1)]), CSVSinkJob(path="out.csv", inputs=[PicklePipe(1)])]
+    """)
+    run = sim(project.root, "net")
+    error = _failed(run)
+    assert "Hog 1 failed: MemoryLimitError: Hog 1 uses" in error, error
+    assert "more than its MAX_MEMORY = '64M' (64 MiB)" in error and "config.py, line" in error
+    assert (run.job_dir(1) / "torn-down").read_text() == "yes"
+    assert "MemoryLimitError" in (run.job_dir(1) / "job.log").read_text()
+
+
+@pytest.mark.timeout(40)
+def test_a_job_that_ignores_its_max_memory_is_ended(sim, project):
+    project.network("net", HEAD, "SWALLOW = True", HOG, """
+        JOBS = [Hog(outputs=[PicklePipe(1)]), CSVSinkJob(path="out.csv", inputs=[PicklePipe(1)])]
+    """)
+    run = sim(project.root, "net")
+    error = _failed(run)
+    assert "Hog 1 went over its MAX_MEMORY = '64M' and was ended (exit status 3)" in error, error
+    assert "ending its process now" in (run.job_dir(1) / "job.log").read_text()
