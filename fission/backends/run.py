@@ -75,7 +75,7 @@ from fission.backends.processes import (
 )
 from fission.backends.simulate import prompt_if_terminal, write_console
 from fission.backends.supervisor import JobLaunch, push_logs, run_job, stop_network
-from fission.backends.terminal import stdout_is_terminal, visible
+from fission.backends.terminal import one_line, stdout_is_terminal, visible
 from fission.config import Settings, configure_logging, load_settings
 from fission.core.jobs import BaseJob
 from fission.core.nodes import BaseNode, LocalNode, MultiNode
@@ -639,8 +639,8 @@ class _Run:
     def _on_failed(self, copy: Copy, message: dict) -> None:
         self._send(self.lifecycle.failed(copy.job.id))
         self._event("job_failed", job=copy.job.id, node=copy.node, error=message.get("error"))
-        self.failure = self.failure or (f"{copy.job.name} failed on {copy.where}: "
-                                        f"{message.get('error')}")
+        error = one_line(str(message.get("error")))  # the user's message: no escapes reach us
+        self.failure = self.failure or f"{copy.job.name} failed on {copy.where}: {error}"
 
     def _on_rewound(self, copy: Copy, message: dict) -> None:
         self.rewinding.pop(int(message["pipe"]), None)

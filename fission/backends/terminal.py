@@ -15,7 +15,9 @@ for what a user means by them:
   the newline (CRLF) is dropped.
 
 Bidirectional-override characters (which can make text read differently from
-what it is) are escaped too. job.log keeps the raw text.
+what it is) are escaped too. job.log keeps the raw text. The ``error:`` paragraph
+of a failed job escapes them as well, newlines included (:func:`one_line`): the
+exception's message comes from the user's code.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from __future__ import annotations
 import re
 import sys
 
+#: One character to escape: C0 and C1 controls but the tab, DEL, bidirectional overrides.
+_CONTROL = "[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+_CONTROLS = re.compile(_CONTROL)
 #: A colour sequence (group 1), or one character to escape.
-_TOKEN = re.compile(
-    "(\x1b\\[[0-9;:]*m)|[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
-)
+_TOKEN = re.compile(f"(\x1b\\[[0-9;:]*m)|{_CONTROL}")
 _RESET = "\x1b[0m"
+_NAMED = {"\n": "\\n", "\r": "\\r"}
 
 
 def stdout_is_terminal() -> bool:
@@ -54,6 +58,13 @@ def visible(line: str, colour: bool) -> str:
     return shown + _RESET if coloured else shown
 
 
+def one_line(text: str) -> str:
+    """A user's text (an exception message) as one harmless line: ``\\n`` for a newline."""
+    return _CONTROLS.sub(lambda match: _escaped(match.group()), text)
+
+
 def _escaped(char: str) -> str:
+    if char in _NAMED:
+        return _NAMED[char]
     code = ord(char)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

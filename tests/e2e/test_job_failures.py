@@ -173,3 +173,16 @@ def test_a_job_that_ignores_its_max_memory_is_ended(sim, project):
     error = _failed(run)
     assert "Hog 1 went over its MAX_MEMORY = '64M' and was ended (exit status 3)" in error, error
     assert "ending its process now" in (run.job_dir(1) / "job.log").read_text()
+
+
+@pytest.mark.timeout(40)
+def test_an_exception_message_with_control_characters_is_one_harmless_error_line(sim, project):
+    _network(project, """
+        class Broken(PythonJob):
+            def run(self):
+                raise RuntimeError("two\\nlines\\x1b[2J")
+    """)
+    run = sim(project.root, "net")
+    error = _failed(run)
+    assert "Broken 1 failed: RuntimeError: two\\nlines\\x1b[2J (config.py, line" in error, error
+    assert "\x1b" not in run.stderr + run.stdout, run.output()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fission.backends.terminal import visible
+from fission.backends.terminal import one_line, visible
 
 NASTY = "a\x1b]0;title\x07b\x1b[2Jc\x08d\x00e\x7ff\x9bg\u202eh"
 ESCAPED = "a\\x1b]0;title\\x07b\\x1b[2Jc\\x08d\\x00e\\x7ff\\x9bg\\u202eh"
@@ -29,3 +29,7 @@ def test_colour_is_escaped_when_the_console_is_not_a_terminal():
 def test_a_carriage_return_keeps_what_a_terminal_would_show_last():
     assert visible("10%\r50%\r100%", False) == "100%"
     assert visible("windows line\r", False) == "windows line"
+
+
+def test_one_line_escapes_newlines_and_every_control_character():
+    assert one_line("two\nlines\r\x1b[31m\ttab") == "two\\nlines\\r\\x1b[31m\ttab"
