@@ -104,6 +104,8 @@ class MemoryWatch(threading.Thread):
 
     def _end(self, used: int) -> None:
         logging.getLogger("fission.job").error(
-            "%s still uses %s, more than its MAX_MEMORY = %r, after it was told to fail: "
-            "ending its process now", self._job.name, format_size(used), self._job.MAX_MEMORY)
+            "%s uses %s, more than its MAX_MEMORY = %r, and did not fail when told to (a long "
+            "C call, or an except that caught MemoryLimitError): ending its process now; raise "
+            "MAX_MEMORY of %s or make the job keep less in memory", self._job.name,
+            format_size(used), self._job.MAX_MEMORY, type(self._job).__name__)
         os._exit(EXIT_STATUS)

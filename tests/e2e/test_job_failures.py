@@ -172,7 +172,8 @@ def test_a_job_that_ignores_its_max_memory_is_ended(sim, project):
     run = sim(project.root, "net")
     error = _failed(run)
     assert "Hog 1 went over its MAX_MEMORY = '64M' and was ended (exit status 3)" in error, error
-    assert "ending its process now" in (run.job_dir(1) / "job.log").read_text()
+    assert "did not fail when told to" in (run.job_dir(1) / "job.log").read_text()
+    assert "[Hog 1] ERROR: Hog 1 uses" in run.stdout, run.output()
 
 
 @pytest.mark.timeout(40)
