@@ -25,6 +25,10 @@ class JobError(FissionError, RuntimeError):
     """A job broke its contract with the runtime (for instance a wrong number of outputs)."""
 
 
+class MemoryLimitError(FissionError, MemoryError):
+    """A job's process went over the job's MAX_MEMORY."""
+
+
 class WireError(FissionError, ValueError):
     """Bytes on a pipe are not a FISSION block (wrong version, truncated header)."""
 

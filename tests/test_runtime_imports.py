@@ -1,7 +1,8 @@
 """What a job process imports: the runtime, and nothing a job does not need.
 
 Every job is its own process, so each module the runtime pulls in costs memory once per
-job (on a Raspberry Pi, per core): no backend, no Dask, no asyncio or ssl.
+job (on a Raspberry Pi, per core): no backend, no Dask, no asyncio or ssl, no psutil (only
+a job with a MAX_MEMORY needs it).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from childprocess import child_env
 def test_the_job_runtime_imports_no_backend_dask_or_asyncio() -> None:
     probe = ("import sys, fission.runtime.entry\n"
              "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
-             "('asyncio', 'ssl', 'distributed', 'dask', 'cryptography') "
+             "('asyncio', 'ssl', 'distributed', 'dask', 'cryptography', 'psutil') "
              "or m.startswith('fission.backends'))))")
     result = subprocess.run([sys.executable, "-c", probe], env=child_env(), capture_output=True,
                             text=True, timeout=20)

@@ -4,7 +4,8 @@ Each job process is started with SIGINT ignored (a Ctrl+C reaches the whole
 process group; the backend, not the terminal, decides the order of shutdown) and
 sets ``PR_SET_PDEATHSIG`` itself, so it dies if its backend is killed. Its stdout
 and stderr are pipes that one relay thread reads, prefixing every line with the
-job's name, ``[JoinJob 4] ...``.
+job's name, ``[JoinJob 4] ...``, with control characters made harmless (see
+:mod:`fission.backends.terminal`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from fission.backends.terminal import stdout_is_terminal, visible
 from fission.core.jobs import BaseJob
 from fission.errors import ConfigError
+from fission.runtime import memory
 from fission.runtime.spec import JobSpec
 from fission.security.curve import CurveKeys
 
@@ -32,8 +35,13 @@ from fission.security.curve import CurveKeys
 LAST_WORDS = 0.3
 
 
-def describe_exit(status: int) -> str:
-    """A process's exit status in words: 'was killed by signal 9', 'exited with status 2'."""
+def describe_exit(status: int, job: BaseJob | None = None) -> str:
+    """A process's exit status in words: 'was killed by signal 9', 'exited with status 2'.
+
+    The exit of a ``job`` whose memory watchdog ended it names its MAX_MEMORY.
+    """
+    if job is not None and job.MAX_MEMORY is not None and status == memory.EXIT_STATUS:
+        return memory.describe_breach(job)
     return f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
 
 
@@ -118,6 +126,7 @@ class OutputRelay(threading.Thread):
         """``where``, if given, names the machine in each prefix: ``[JoinJob 4 @local]``."""
         super().__init__(name="fission-output-relay", daemon=True)
         self._write = write
+        self._colour = stdout_is_terminal()
         self._selector = selectors.DefaultSelector()
         suffix = f" @{where}" if where else ""
         for process in processes:
@@ -147,4 +156,4 @@ class OutputRelay(threading.Thread):
             self._emit(prefix, line)
 
     def _emit(self, prefix: str, line: bytes) -> None:
-        self._write(prefix + line.decode(errors="replace").rstrip("\r") + "\n")
+        self._write(prefix + visible(line.decode(errors="replace"), self._colour) + "\n")

@@ -75,6 +75,7 @@ from fission.backends.processes import (
 )
 from fission.backends.simulate import prompt_if_terminal, write_console
 from fission.backends.supervisor import JobLaunch, push_logs, run_job, stop_network
+from fission.backends.terminal import one_line, stdout_is_terminal, visible
 from fission.config import Settings, configure_logging, load_settings
 from fission.core.jobs import BaseJob
 from fission.core.nodes import BaseNode, LocalNode, MultiNode
@@ -163,6 +164,7 @@ class _Run:
         self.gate = Gatekeeper(self.context, self.keys, log)
         self.control = self.gate.listen(zmq.ROUTER, self.host, "the control channel")
         self.output = self.gate.listen(zmq.PULL, self.host, "the output relay")
+        self._colour = stdout_is_terminal()
         self.mailbox = Mailbox(self.context, "cluster")
         self.membership = Membership(self.mailbox.post, settings.node_timeout)
         self.lifecycle = Lifecycle(self.network)
@@ -637,8 +639,8 @@ class _Run:
     def _on_failed(self, copy: Copy, message: dict) -> None:
         self._send(self.lifecycle.failed(copy.job.id))
         self._event("job_failed", job=copy.job.id, node=copy.node, error=message.get("error"))
-        self.failure = self.failure or (f"{copy.job.name} failed on {copy.where}: "
-                                        f"{message.get('error')}")
+        error = one_line(str(message.get("error")))  # the user's message: no escapes reach us
+        self.failure = self.failure or f"{copy.job.name} failed on {copy.where}: {error}"
 
     def _on_rewound(self, copy: Copy, message: dict) -> None:
         self.rewinding.pop(int(message["pipe"]), None)
@@ -673,7 +675,7 @@ class _Run:
                 continue
             self.lifecycle.failed(copy.job.id)
             status = copy.exit_status
-            how = describe_exit(status)
+            how = describe_exit(status, copy.job)
             self._event("job_failed", job=copy.job.id, node=copy.node, status=status)
             self.failure = self.failure or (
                 f"{copy.job.name} {how} on {copy.where} before finishing (see its output above "
@@ -686,8 +688,8 @@ class _Run:
                 copy = self.copies[int(job_id)]
             except (ValueError, KeyError):
                 continue
-            write_console(f"[{copy.job.name} @{copy.node}] "
-                          f"{line.decode(errors='replace')}\n")
+            text = visible(line.decode(errors="replace"), self._colour)
+            write_console(f"[{copy.job.name} @{copy.node}] {text}\n")
 
     def _send(self, messages: list[Message], to: bytes | None = None) -> None:
         for job_id, message in messages:

@@ -40,6 +40,7 @@ from fission.backends.processes import (
     start_job,
     stop_jobs,
 )
+from fission.backends.terminal import one_line
 from fission.config import Settings, configure_logging, load_settings
 from fission.runtime.control import identity, parse_report
 from fission.runtime.spec import JobSpec
@@ -198,7 +199,8 @@ class _Supervisor:
 
     def _on_failed(self, process: JobProcess, message: dict) -> None:
         self._send(self.lifecycle.failed(process.job.id))
-        self.failure = self.failure or f"{process.job.name} failed: {message.get('error')}"
+        error = one_line(str(message.get("error")))  # the user's message: no escapes reach us
+        self.failure = self.failure or f"{process.job.name} failed: {error}"
 
     def _send(self, messages: list[Message]) -> None:
         for job_id, message in messages:
@@ -215,7 +217,7 @@ class _Supervisor:
             if now - process.exited_at < LAST_WORDS:
                 continue
             self.lifecycle.failed(job_id)
-            how = describe_exit(code)
+            how = describe_exit(code, process.job)
             job_log = self.workdir / str(job_id) / "job.log"
             see = f"its output above and {job_log}" if job_log.exists() else "its output above"
             self.failure = self.failure or f"{process.job.name} {how} before finishing (see {see})"

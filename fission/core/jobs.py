@@ -18,7 +18,11 @@ from collections.abc import Iterable, Sequence
 from typing import IO, Any, ClassVar
 
 from fission.core.pipes import BasePipe
+from fission.core.sizes import format_size, parse_size
 from fission.errors import ConfigError
+
+#: The smallest MAX_MEMORY accepted: a job process idles at about 21 MiB resident.
+MIN_MEMORY_LIMIT = 32 << 20
 
 
 class BaseJob:
@@ -35,12 +39,17 @@ class BaseJob:
     - ``DEPENDENCIES``: files or folders (paths relative to the project) the job needs
       in its working directory; each is placed there under its own name, in
       ``simulate`` and on whichever node runs the job.
+    - ``MAX_MEMORY``: the most resident memory (RSS) the job's process may use, as
+      ``"512M"``, ``"2G"`` or a number of bytes; going over it fails the job with
+      :class:`~fission.errors.MemoryLimitError` (see fission/runtime/memory.py).
+      None, the default, sets no limit.
     """
 
     GROUPS: ClassVar[str | Sequence[str]] = ("ALL",)
     DEFAULT_NODE: ClassVar[str | None] = None
     MAX_QUEUE: ClassVar[int] = 0
     DEPENDENCIES: ClassVar[Sequence[str]] = ()
+    MAX_MEMORY: ClassVar[int | str | None] = None
     #: True for jobs whose first input is the text typed at the console.
     CONSOLE: ClassVar[bool] = False
 
@@ -60,6 +69,22 @@ class BaseJob:
         """``GROUPS`` as a tuple, whether the class wrote one name or a list."""
         groups = self.GROUPS
         return (groups,) if isinstance(groups, str) else tuple(groups)
+
+    def memory_limit(self) -> int | None:
+        """``MAX_MEMORY`` in bytes, or None; a ConfigError naming the job if it is not a size."""
+        if self.MAX_MEMORY is None:
+            return None
+        where = f"{type(self).__name__}.MAX_MEMORY"
+        try:
+            limit = parse_size(self.MAX_MEMORY)
+        except ValueError as error:
+            raise ConfigError(f"{where}: {error}; write for instance MAX_MEMORY = '512M' "
+                              "(None for no limit)") from None
+        if limit < MIN_MEMORY_LIMIT:
+            raise ConfigError(
+                f"{where} = {self.MAX_MEMORY!r} is less than the {format_size(MIN_MEMORY_LIMIT)} "
+                "a job process needs for Python and FISSION alone; give it at least that much")
+        return limit
 
     def setup(self) -> None:
         """Called once in the job process, before the first ``run``."""

@@ -160,6 +160,7 @@ def _check_class_attributes(job: BaseJob) -> None:
     if job.DEFAULT_NODE is not None and not isinstance(job.DEFAULT_NODE, str):
         raise ConfigError(f"{name}.DEFAULT_NODE must be a node's IP address as a string "
                           f"(got {job.DEFAULT_NODE!r})")
+    job.memory_limit()  # a bad MAX_MEMORY is a ConfigError now, not when the job starts
     if not job.groups() and job.DEFAULT_NODE is None:
         raise ConfigError(f"{name}.GROUPS is empty and it has no DEFAULT_NODE: "
                           "no node could ever run it")

@@ -7,32 +7,29 @@ project on ``PYTHONPATH`` and, on stdin, a pickled
 no other process can read. It ties the process's life to its parent's, routes
 ``print`` to both the console relay (stdout) and the job's log, runs the job and
 turns the way it ended into an exit status: 0 finished or stopped, 1 the job
-raised, 2 it could not start.
+raised, 2 it could not start, 3 it went over its MAX_MEMORY and did not fail by
+itself in time (see fission/runtime/memory.py).
 """
 
 from __future__ import annotations
 
 import ctypes
-import io
 import logging
 import os
 import pickle
 import signal
 import sys
-import traceback
-from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 
 import zmq
 
-import fission
+from fission.runtime import failure, memory, streams
 from fission.runtime.loop import JobRunner
 from fission.runtime.spec import JobSpec
 from fission.security.curve import CurveKeys, Gatekeeper
 
 LOG_NAME = "job.log"
 _PR_SET_PDEATHSIG = 1
-_FISSION_DIR = str(Path(fission.__file__).parent)
 
 
 class JobStopped(BaseException):
@@ -53,6 +50,7 @@ def main() -> int:
               file=sys.stderr)
         return 2
     _log_to_file(spec.log_level)
+    memory.watch(spec.job)
     log = logging.getLogger("fission.job")
     log.info("%s starting in %s (pid %d)", spec.job.name, os.getcwd(), os.getpid())
     context = zmq.Context()
@@ -70,7 +68,7 @@ def main() -> int:
             runner.control.close()  # with its linger, so the counters reach the backend
         _close(gate)
         return 0
-    except Exception as error:  # noqa: BLE001 - the user's error, reported with their traceback
+    except BaseException as error:  # noqa: BLE001 - the user's, even KeyboardInterrupt/SystemExit
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # from here on a stop needs no cleanup
         _report_failure(spec, runner, error)
         _close(gate)
@@ -86,29 +84,16 @@ def _close(gate: Gatekeeper) -> None:
     gate.context.destroy(linger=0)
 
 
-def _report_failure(spec: JobSpec, runner: JobRunner | None, error: Exception) -> None:
+def _report_failure(spec: JobSpec, runner: JobRunner | None, error: BaseException) -> None:
     """Print the user's part of the traceback and tell the backend in one line."""
-    user_tb = _skip_fission_frames(error.__traceback__)
-    if error.__cause__ is None:
-        error.__suppress_context__ = True  # not "during handling of" our own internals
-    lines = traceback.format_exception(type(error), error, user_tb)
-    sys.stderr.write("".join(lines))
-    where = traceback.extract_tb(user_tb)[-1] if user_tb is not None else None
-    place = f" ({Path(where.filename).name}, line {where.lineno})" if where else ""
-    summary = f"{type(error).__name__}: {error}{place}"
+    told = failure.report(error, not_failures=(JobStopped,))
+    sys.stderr.write(told.text)
     # The backend prints this summary itself: keep it out of the console relay.
-    logging.getLogger("fission.job").error("%s failed: %s", spec.job.name, summary,
+    logging.getLogger("fission.job").error("%s failed: %s", spec.job.name, told.summary,
                                            extra={"console": False})
     if runner is not None:
-        runner.control.send("failed", error=summary)
+        runner.control.send("failed", error=told.summary)
         runner.control.close()  # with its linger, so the message leaves before we exit
-
-
-def _skip_fission_frames(tb: TracebackType | None) -> TracebackType | None:
-    """The traceback from the first frame outside FISSION on (the user's code)."""
-    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_FISSION_DIR):
-        tb = tb.tb_next
-    return tb
 
 
 def _signal_wakeup_pipe() -> int:
@@ -135,32 +120,6 @@ def _die_with_parent() -> None:
         os._exit(0)
 
 
-class _Tee(io.TextIOBase):
-    """A text stream that writes through and logs each complete line."""
-
-    def __init__(self, stream: io.TextIOBase, logger: logging.Logger) -> None:
-        self._stream = stream
-        self._logger = logger
-        self._partial = ""
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        self._stream.write(text)
-        lines = (self._partial + text).split("\n")
-        self._partial = lines.pop()
-        for line in lines:
-            self._logger.info("%s", line)
-        return len(text)
-
-    def flush(self) -> None:
-        self._stream.flush()
-
-    def fileno(self) -> int:
-        return self._stream.fileno()
-
-
 def _log_to_file(level: str) -> None:
     handler = logging.FileHandler(LOG_NAME)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -172,14 +131,8 @@ def _log_to_file(level: str) -> None:
     root.setLevel(level)
     root.addHandler(handler)
     root.addHandler(console)
-    # print() and tracebacks reach the console relay and the job's log.
-    for name in ("stdout", "stderr"):
-        stream = getattr(sys, name)
-        stream.reconfigure(line_buffering=True)
-        logger = logging.getLogger(f"fission.{name}")
-        logger.propagate = False
-        logger.addHandler(handler)
-        setattr(sys, name, _Tee(stream, logger))
+    # print(), sys.stdout.buffer and tracebacks reach the console relay and the job's log.
+    streams.tee_std_streams(handler)
 
 
 if __name__ == "__main__":
