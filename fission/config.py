@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 
 from fission.core.base import reset
+from fission.core.executable import ExecutableJob
 from fission.core.network import Network
 from fission.core.nodes import BaseNode
 from fission.errors import ConfigError
@@ -125,6 +126,8 @@ def _check_dependencies(where: str, project: Path, network: Network) -> None:
                     "project's credentials; they are never copied to nodes (each node has its "
                     "own, from 'fission credentials export')"
                 )
+        if isinstance(job, ExecutableJob):
+            job.check_files(project, where)
 
 
 def _port(where: str, value: object) -> int:

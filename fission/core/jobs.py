@@ -152,3 +152,16 @@ class InteractiveJob(LocalJob):
 
     def run(self, line: str) -> str:
         return line
+
+
+#: Defined in fission.core.executable, importable from here as in the original FISSION.
+_EXECUTABLE_JOBS = ("ExecutableJob", "DynamicExecutableJob", "MARVELOJob", "DynamicMARVELOJob")
+
+
+def __getattr__(name: str) -> Any:
+    """The executable jobs, imported on first use (that module builds on this one)."""
+    if name in _EXECUTABLE_JOBS:
+        from fission.core import executable
+
+        return getattr(executable, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,43 @@
+"""Jobs and pipes of the executable-job tests (copied into each test project, like netjobs.py).
+
+The programs they run live in ``programs/``: a C filter compiled by the test, a Python program
+that talks over inherited file descriptors, and shell sources.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from fission.core.jobs import ExecutableJob, PythonJob
+from fission.core.pipes import BasePipe
+
+
+class Int64Pipe(BasePipe):
+    """A signed 64-bit little-endian int per block: a pipe with a fixed BLOCK_SIZE."""
+
+    BLOCK_SIZE = 8
+
+    def pack(self, value: int) -> bytes:
+        return struct.pack("<q", value)
+
+    def unpack(self, data: bytes) -> int:
+        return struct.unpack("<q", data)[0]
+
+
+class IntSource(PythonJob):
+    """Yields 0 .. n-1."""
+
+    def __init__(self, n: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.n = n
+
+    def run(self):
+        yield from range(self.n)
+
+
+class Triple(ExecutableJob):
+    """The C filter ``triple`` (3 * v + 1 per block), a subclass as the original wrote them."""
+
+    DEPENDENCIES = "cprog"
+    EXECUTABLE = "./triple"
+    PARAMETERS = "--tag triple"
