@@ -6,7 +6,9 @@ that talks over inherited file descriptors, and shell sources.
 
 from __future__ import annotations
 
+import itertools
 import struct
+import time
 
 from fission.core.jobs import ExecutableJob, PythonJob
 from fission.core.pipes import BasePipe
@@ -25,14 +27,17 @@ class Int64Pipe(BasePipe):
 
 
 class IntSource(PythonJob):
-    """Yields 0 .. n-1."""
+    """Yields 0 .. n-1 (forever if ``n`` is None), ``sleep`` seconds apart."""
 
-    def __init__(self, n: int, **kwargs) -> None:
+    def __init__(self, n: int | None, sleep: float = 0.0, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.n = n
+        self.n, self.sleep = n, sleep
 
     def run(self):
-        yield from range(self.n)
+        for value in itertools.count() if self.n is None else range(self.n):
+            if self.sleep:
+                time.sleep(self.sleep)
+            yield value
 
 
 class Triple(ExecutableJob):
