@@ -17,11 +17,12 @@ import csv
 from collections.abc import Iterable, Sequence
 from typing import IO, Any, ClassVar
 
+from fission.core.head import Head, HeadInterface  # noqa: F401 - Head: the original's path
 from fission.core.pipes import BasePipe
 from fission.errors import ConfigError
 
 
-class BaseJob:
+class BaseJob(HeadInterface):
     """What every job has: an id, its pipes and its placement hints.
 
     Class attributes a subclass may override:
@@ -32,6 +33,7 @@ class BaseJob:
     - ``MAX_QUEUE``: if > 0, the job keeps at most this many blocks waiting per input
       and drops the oldest beyond that (counted in its log); 0 means a slow job
       slows its producers down instead.
+    - ``HEAD``: True for a job that reads and writes heads (see :mod:`fission.core.head`).
     - ``DEPENDENCIES``: files or folders (paths relative to the project) the job needs
       in its working directory; each is placed there under its own name, in
       ``simulate`` and on whichever node runs the job.
