@@ -10,7 +10,8 @@ order. :class:`ExecutableJob` passes the paths of named pipes (FIFOs) to open;
 :class:`MARVELOJob` passes numbers of file descriptors the program has inherited,
 already open. Each run of the job writes one block to every input of the program,
 then reads one block from every output (see :mod:`fission.core.program` for what a
-block looks like on the stream): a program reads a block from each input, writes a
+block looks like on the stream; with ``HEAD = True``, each block is preceded by its
+1-byte head, both ways): a program reads a block from each input, writes a
 block to each output, and flushes, until its inputs end. A program without inputs is
 a source: the network ends when it closes its outputs (or exits) with status 0.
 
@@ -29,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
+from fission.core.head import Head
 from fission.core.jobs import BaseJob
 from fission.core.pipes import BasePipe
 from fission.core.program import EXIT_GRACE, Program, ProgramEnded, stream_format
@@ -168,22 +170,48 @@ class ExecutableJob(BaseJob):
         return fd
 
     def run(self, *values: Any) -> Any:
-        program = self._program
+        program, heads = self._program, self.HEAD
         try:
             for index, value in enumerate(values):
                 fmt = self._in_formats[index]
                 blocks = value if fmt.pipe.BLOCK_COUNT > 1 else (value,)
-                program.write(self._input_fd(index), b"".join(map(fmt.encode, blocks)))
-            results = tuple(fmt.decode(stream)
-                            for fmt, stream in zip(self._out_formats, self._out_streams,
-                                                      strict=True))
+                if heads:
+                    data = b"".join(self._head_byte(index, position) + fmt.encode(block)
+                                    for position, block in enumerate(blocks))
+                else:
+                    data = b"".join(map(fmt.encode, blocks))
+                program.write(self._input_fd(index), data)
+            results = []
+            for index, (fmt, stream) in enumerate(zip(self._out_formats, self._out_streams,
+                                                      strict=True)):
+                if heads:
+                    self.out_heads[index] = self._read_head(stream)
+                results.append(fmt.decode(stream))
         except ProgramEnded:
             return self._ended()
         except BaseException:
             self._failed = True
             raise
         self._runs += 1
-        return results if results else None
+        return tuple(results) if results else None
+
+    def _head_byte(self, index: int, position: int) -> bytes:
+        """The 1-byte head a program reads before a block (as the original wrote it)."""
+        head = self.in_heads[index]
+        if isinstance(head, list):
+            head = head[position]
+        bits = int(head or 0)
+        if bits > 0xFF:
+            raise JobError(f"{self._label()}: a program reads 1-byte heads, but input "
+                           f"{self.inputs[index].id} brought {head}")
+        return bytes((bits,))
+
+    @staticmethod
+    def _read_head(stream: IO[bytes]) -> Head:
+        byte = stream.read(1)
+        if not byte:
+            raise ProgramEnded(None)
+        return Head(byte[0])
 
     def _ended(self) -> None:
         """The program closed a pipe: a source's end, or the job's failure."""

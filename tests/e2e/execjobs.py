@@ -10,7 +10,7 @@ import itertools
 import struct
 import time
 
-from fission.core.jobs import ExecutableJob, PythonJob
+from fission.core.jobs import ExecutableJob, Head, PythonJob
 from fission.core.pipes import BasePipe
 
 
@@ -46,3 +46,19 @@ class Triple(ExecutableJob):
     DEPENDENCIES = "cprog"
     EXECUTABLE = "./triple"
     PARAMETERS = "--tag triple"
+
+
+class MarkedInts(PythonJob):
+    """A HEAD source: 0 .. n-1 on an Int64Pipe, every tenth block with head 0b1000_0000."""
+
+    HEAD = True
+
+    def __init__(self, n: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.n = n
+
+    def run(self):
+        for value in range(self.n):
+            if value % 10 == 0:
+                self.out_heads[0] = Head(0b1000_0000)
+            yield value

@@ -140,3 +140,23 @@ def test_the_program_dies_with_its_job_process(sim, project):
     job.kill()
     wait_until(lambda: not program.is_running() or program.status() == psutil.STATUS_ZOMBIE,
                5, "the program to die with its job process")
+
+
+@pytest.mark.timeout(60)
+def test_a_head_program_reads_and_writes_a_head_byte_per_block(sim, project):
+    _executable_project(project, "headflip.py")
+    shutil.copy(HERE / "headjobs.py", project.root / "headjobs.py")
+    project.network("net", HEAD, """
+        from execjobs import MarkedInts
+        from headjobs import HeadCSV
+        JOBS = [
+            MarkedInts(n=25, outputs=[Int64Pipe(1)]),
+            DynamicExecutableJob(dependencies="scripts", executable="python3 headflip.py",
+                                 head=True, inputs=[Int64Pipe(1)], outputs=[Int64Pipe(2)]),
+            HeadCSV(path="out.csv", inputs=[Int64Pipe(2)]),
+        ]
+    """)
+    run = sim(project.root, "net")
+    _finished(run)
+    assert read_csv(run.job_dir(3) / "out.csv")[1:] == [
+        [str(i), str(0b1000_0001 if i % 10 == 0 else 1)] for i in range(25)]
