@@ -160,3 +160,24 @@ def test_a_head_program_reads_and_writes_a_head_byte_per_block(sim, project):
     _finished(run)
     assert read_csv(run.job_dir(3) / "out.csv")[1:] == [
         [str(i), str(0b1000_0001 if i % 10 == 0 else 1)] for i in range(25)]
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_stops_an_endless_executable_network_and_its_programs(sim, project):
+    _executable_project(project)
+    project.network("net", HEAD, """
+        JOBS = [
+            IntSource(None, sleep=0.005, outputs=[Int64Pipe(1)]),
+            Triple(inputs=[Int64Pipe(1)], outputs=[Int64Pipe(2)]),
+            CSVSinkJob(path="out.csv", inputs=[Int64Pipe(2)]),
+        ]
+    """)
+    run = sim(project.root, "net")
+    out = run.job_dir(3) / "out.csv"
+    wait_until(lambda: out.is_file() and len(read_csv(out)) > 20, 30, "rows from the program")
+    run.interrupt()
+    assert run.wait(20) == 0, run.output()
+    wait_until(lambda: not run.members(), 5, "every job process and program to exit")
+    rows = read_csv(out)[1:]
+    assert rows == [[str(3 * i + 1)] for i in range(len(rows))]
+    assert "[Triple 2] triple:" in run.stdout, run.output()  # it saw its input end, and said so
