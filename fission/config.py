@@ -112,6 +112,8 @@ def load_settings(project: Path, network: str) -> Settings:
 def _check_dependencies(where: str, project: Path, network: Network) -> None:
     """Every DEPENDENCIES entry names a file or folder inside the project."""
     for job in network.jobs:
+        if isinstance(job, ExecutableJob):
+            job.check_files(project, where)
         for dependency in job.DEPENDENCIES:
             path = (project / dependency).resolve()
             if not path.is_relative_to(project) or not path.exists():
@@ -126,8 +128,6 @@ def _check_dependencies(where: str, project: Path, network: Network) -> None:
                     "project's credentials; they are never copied to nodes (each node has its "
                     "own, from 'fission credentials export')"
                 )
-        if isinstance(job, ExecutableJob):
-            job.check_files(project, where)
 
 
 def _port(where: str, value: object) -> int:

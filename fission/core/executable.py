@@ -59,10 +59,8 @@ class ExecutableJob(BaseJob):
                  outputs: Iterable[BasePipe] | None = None) -> None:
         super().__init__(inputs=() if inputs is None else inputs,
                          outputs=() if outputs is None else outputs)
-        dependencies = self.DEPENDENCIES
-        if isinstance(dependencies, (str, os.PathLike)):
-            self.DEPENDENCIES = (str(dependencies),)
-        self._check_declaration()
+        self._normalize_dependencies()
+        self._check_pipes()
         self._program: Program | None = None
 
     # -- checks at load --------------------------------------------------------------
@@ -70,25 +68,35 @@ class ExecutableJob(BaseJob):
     def _label(self) -> str:
         return f"{self.name} (EXECUTABLE {self.EXECUTABLE!r})"
 
-    def _check_declaration(self) -> None:
-        if not isinstance(self.EXECUTABLE, str) or not self.EXECUTABLE.split():
-            raise ConfigError(f"{type(self).__name__}: EXECUTABLE must be the program's command, "
-                              f"e.g. './filter' or 'python3 sum.py' (got {self.EXECUTABLE!r})")
-        if not isinstance(self.PARAMETERS, (str, list, tuple, type(None))):
-            raise ConfigError(f"{self._label()}: PARAMETERS must be a string or a list of "
-                              f"arguments (got {self.PARAMETERS!r})")
-        for flag in (self.INPUT_FLAG, self.OUTPUT_FLAG):
-            if not isinstance(flag, str) or not flag:
-                raise ConfigError(f"{self._label()}: INPUT_FLAG and OUTPUT_FLAG must be "
-                                  f"non-empty strings (got {flag!r})")
+    def _normalize_dependencies(self) -> None:
+        """The original wrote one folder as a string; FISSION's DEPENDENCIES is a list."""
+        if isinstance(self.DEPENDENCIES, (str, os.PathLike)):
+            self.DEPENDENCIES = (str(self.DEPENDENCIES),)
+
+    def _check_pipes(self) -> None:
         for pipe in [*self.inputs, *self.outputs]:
             if pipe.optional:
                 raise ConfigError(f"{self._label()}: pipe {pipe.id} is optional; a program "
                                   "reads a block of every input per run, so its pipes cannot be")
             stream_format(pipe, self._label())
 
+    def _check_command(self, where: str) -> None:
+        """EXECUTABLE and the rest, checked at load: a subclass may set them in __init__."""
+        if not isinstance(self.EXECUTABLE, str) or not self.EXECUTABLE.split():
+            raise ConfigError(f"{where}: {self.name}: EXECUTABLE must be the program's command, "
+                              f"e.g. './filter' or 'python3 sum.py' (got {self.EXECUTABLE!r})")
+        if not isinstance(self.PARAMETERS, (str, list, tuple, type(None))):
+            raise ConfigError(f"{where}: {self._label()}: PARAMETERS must be a string or a list "
+                              f"of arguments (got {self.PARAMETERS!r})")
+        for flag in (self.INPUT_FLAG, self.OUTPUT_FLAG):
+            if not isinstance(flag, str) or not flag:
+                raise ConfigError(f"{where}: {self._label()}: INPUT_FLAG and OUTPUT_FLAG must be "
+                                  f"non-empty strings (got {flag!r})")
+
     def check_files(self, project: Path, where: str) -> None:
         """Raise ConfigError unless the program exists (called when the config is loaded)."""
+        self._normalize_dependencies()
+        self._check_command(where)
         program = self._words()[0]
         folder = self._folder(project)
         if folder is not None and (folder / program).is_file():

@@ -25,9 +25,31 @@ class Shapeless(BasePipe):
         return data
 
 
-def test_an_executable_job_needs_its_command() -> None:
-    with pytest.raises(ConfigError, match=r"ExecutableJob: EXECUTABLE must be the program's"):
-        ExecutableJob(inputs=[PicklePipe(1)])
+def test_an_executable_job_needs_its_command(tmp_path) -> None:
+    job = ExecutableJob(inputs=[PicklePipe(1)])
+    job.id = 3
+    with pytest.raises(ConfigError, match=r"net/config.py: ExecutableJob 3: EXECUTABLE must be"):
+        job.check_files(tmp_path, "net/config.py")
+
+
+def test_a_subclass_may_set_its_command_in_init(tmp_path) -> None:
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "run.sh").write_text("#!/bin/sh\n")
+
+    class Late(ExecutableJob):
+        def __init__(self, param, **kwargs):
+            super().__init__(**kwargs)
+            self.EXECUTABLE = "./run.sh"
+            self.DEPENDENCIES = "tools/"
+            self.PARAMETERS = param
+
+    job = Late("-x", outputs=[PicklePipe(2)])
+    job.id = 1
+    with pytest.raises(ConfigError, match=r"run.sh is not executable; run 'chmod \+x"):
+        job.check_files(tmp_path, "net/config.py")
+    (tmp_path / "tools" / "run.sh").chmod(0o755)
+    job.check_files(tmp_path, "net/config.py")
+    assert tuple(job.DEPENDENCIES) == ("tools/",)
 
 
 def test_a_pipe_without_a_layout_on_a_stream_is_refused() -> None:
