@@ -91,10 +91,9 @@ def out_head(job: BaseJob, index: int) -> tuple[int, int]:
         job.out_heads[index] = None
     else:
         chosen = job.head
-    if not chosen:
+    if chosen is None:
         return 0, 1
     if not isinstance(chosen, Head):
         bits = int(chosen)
         chosen = Head(bits, max(1, (bits.bit_length() + 7) // 8))
-    head = chosen
-    return head.head, len(head)
+    return chosen.head, len(chosen)
