@@ -25,6 +25,7 @@ from types import ModuleType
 from rapidfuzz.distance import OSA
 
 from fission.core.base import reset
+from fission.core.executable import ExecutableJob
 from fission.core.jobs import BaseJob
 from fission.core.network import Network
 from fission.core.nodes import BaseNode
@@ -231,6 +232,8 @@ def _log_file(where: str, project: Path, value: object) -> Path | None:
 def _check_dependencies(where: str, project: Path, network: Network) -> None:
     """Every DEPENDENCIES entry names a file or folder inside the project."""
     for job in network.jobs:
+        if isinstance(job, ExecutableJob):
+            job.check_files(project, where)
         for dependency in job.DEPENDENCIES:
             path = (project / dependency).resolve()
             if not path.is_relative_to(project) or not path.exists():

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,9 +33,13 @@ RESULT_FOLDERS = frozenset({"simulation", "local", "collection", ".fission", "__
 
 @dataclass(frozen=True)
 class Manifest:
-    """Files to ship: relative path -> (size, sha256)."""
+    """Files to ship: relative path -> (size, sha256, executable).
 
-    files: dict[str, tuple[int, str]]
+    ``executable``: the file has an execute bit (a program of an executable job), which
+    the node's copy gets too.
+    """
+
+    files: dict[str, tuple[int, str, bool]]
 
     @classmethod
     def of(cls, root: Path, paths: Iterable[str]) -> Manifest:
@@ -108,12 +113,13 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-def _describe(path: Path) -> tuple[int, str]:
+def _describe(path: Path) -> tuple[int, str, bool]:
     digest = hashlib.sha256()
     with path.open("rb") as file:
         for chunk in iter(lambda: file.read(CHUNK), b""):
             digest.update(chunk)
-    return path.stat().st_size, digest.hexdigest()
+    status = path.stat()
+    return status.st_size, digest.hexdigest(), bool(status.st_mode & stat.S_IXUSR)
 
 
 class FileServer(threading.Thread):
@@ -181,7 +187,7 @@ def fetch(server: str, manifest: Manifest, destination: Path, keys: CurveKeys | 
     socket.connect(server)
     try:
         for path, entry in wanted.items():
-            _fetch_one(socket, path, entry[0], destination / path)
+            _fetch_one(socket, path, entry[0], destination / path, bool(entry[2]))
             record[path] = entry
     finally:
         socket.close()
@@ -191,7 +197,8 @@ def fetch(server: str, manifest: Manifest, destination: Path, keys: CurveKeys | 
     return len(wanted)
 
 
-def _fetch_one(socket: zmq.Socket, path: str, size: int, target: Path) -> None:
+def _fetch_one(socket: zmq.Socket, path: str, size: int, target: Path,
+               executable: bool) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     # Unique per writer: two agents on one machine may fetch into one folder.
     partial = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.part")
@@ -208,6 +215,8 @@ def _fetch_one(socket: zmq.Socket, path: str, size: int, target: Path) -> None:
             offset += len(chunk)
             if not chunk:
                 break
+    if executable:
+        partial.chmod(partial.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     partial.replace(target)
 
 

@@ -17,6 +17,7 @@ import csv
 from collections.abc import Iterable, Sequence
 from typing import IO, Any, ClassVar
 
+from fission.core.head import Head, HeadInterface  # noqa: F401 - Head: the original's path
 from fission.core.pipes import BasePipe
 from fission.core.sizes import format_size, parse_size
 from fission.errors import ConfigError
@@ -25,7 +26,7 @@ from fission.errors import ConfigError
 MIN_MEMORY_LIMIT = 32 << 20
 
 
-class BaseJob:
+class BaseJob(HeadInterface):
     """What every job has: an id, its pipes and its placement hints.
 
     Class attributes a subclass may override:
@@ -36,6 +37,7 @@ class BaseJob:
     - ``MAX_QUEUE``: if > 0, the job keeps at most this many blocks waiting per input
       and drops the oldest beyond that (counted in its log); 0 means a slow job
       slows its producers down instead.
+    - ``HEAD``: True for a job that reads and writes heads (see :mod:`fission.core.head`).
     - ``DEPENDENCIES``: files or folders (paths relative to the project) the job needs
       in its working directory; each is placed there under its own name, in
       ``simulate`` and on whichever node runs the job.
@@ -177,3 +179,16 @@ class InteractiveJob(LocalJob):
 
     def run(self, line: str) -> str:
         return line
+
+
+#: Defined in fission.core.executable, importable from here as in the original FISSION.
+_EXECUTABLE_JOBS = ("ExecutableJob", "DynamicExecutableJob", "MARVELOJob", "DynamicMARVELOJob")
+
+
+def __getattr__(name: str) -> Any:
+    """The executable jobs, imported on first use (that module builds on this one)."""
+    if name in _EXECUTABLE_JOBS:
+        from fission.core import executable
+
+        return getattr(executable, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

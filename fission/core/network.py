@@ -101,6 +101,7 @@ def _link_pipes(jobs: tuple[BaseJob, ...]) -> dict[int, PipeLink]:
             )
         if source is destination:
             raise ConfigError(f"pipe {pipe_id} connects {source.name} to itself")
+        pipe.carries_heads = source.HEAD  # the consumer splits off the head field
         links[pipe_id] = PipeLink(pipe, source.id, destination.id)
     return links
 
@@ -151,6 +152,8 @@ def _check_class_attributes(job: BaseJob) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
         raise ConfigError(f"{name}.MAX_QUEUE must be an int >= 0, 0 meaning no limit "
                           f"(got {limit!r})")
+    if not isinstance(job.HEAD, bool):
+        raise ConfigError(f"{name}.HEAD must be True or False (got {job.HEAD!r})")
     groups = job.GROUPS
     if not isinstance(groups, str) and not (
         isinstance(groups, (list, tuple)) and all(isinstance(g, str) for g in groups)

@@ -39,10 +39,11 @@ from fission.core.pipes import BasePipe
 from fission.errors import JobError
 from fission.runtime.align import DONE, Aligner
 from fission.runtime.control import ControlChannel
+from fission.runtime.heads import headed_run, input_unpack, out_head
 from fission.runtime.optional import OptionalInput
 from fission.runtime.spec import CONSOLE_PIPE_ID, JobSpec
 from fission.security.curve import Gatekeeper
-from fission.wire.frame import END, HEADER, VERSION, decode, encode
+from fission.wire.frame import END, HEAD, HEADER, VERSION, decode, encode, pack_head
 
 log = logging.getLogger("fission.job")
 NOBLOCK = zmq.NOBLOCK
@@ -116,7 +117,7 @@ class JobRunner:
         layout: list[tuple[bool, int]] = [(False, 0)] if spec.console is not None else []
         for pipe in job.inputs:
             socket = _pull(gate, spec.inputs[pipe.id], pipe.HWM, f"pipe {pipe.id}")
-            port = _Input(pipe.id, pipe.unpack, socket)
+            port = _Input(pipe.id, input_unpack(pipe, job.HEAD), socket)
             if pipe.optional:
                 layout.append((True, len(self._optional)))
                 self._optional.append((port, OptionalInput(pipe)))
@@ -134,6 +135,14 @@ class JobRunner:
             for pipe in job.outputs
         ]
         self._refresh_live()
+        self._run = job.run
+        job.__dict__["_fission_end"] = self._end_from_inside  # what job.finish() calls
+        if job.HEAD:  # heads cost only these jobs: other callables, the same loops
+            job.in_heads = [None] * len(job.inputs)
+            job.out_heads = [None] * len(job.outputs)
+            self._emit = self._emit_with_heads
+            if job.inputs:
+                self._run = headed_run(job)
         self._poller = self._new_poller()
         for port, _ in self._optional:
             self._poller.register(port.socket, zmq.POLLIN)
@@ -165,7 +174,7 @@ class JobRunner:
 
     def _consume(self) -> None:
         """Run once per aligned set of input blocks, until an input ends."""
-        aligner, run, emit = self._aligner, self.job.run, self._emit
+        aligner, run, emit = self._aligner, self._run, self._emit
         wanting, receive = aligner.wanting, self._receive
         drain = self.job.MAX_QUEUE > 0
         while not self._stopping:
@@ -193,7 +202,7 @@ class JobRunner:
         """
         port = self._required[0]
         recv, unpack, pipe = port.socket.recv, port.unpack, port.pipe_id
-        run, emit, monotonic = self.job.run, self._emit, time.monotonic
+        run, emit, monotonic = self._run, self._emit, time.monotonic
         while not self._stopping:
             try:
                 frame = recv(NOBLOCK)
@@ -266,6 +275,24 @@ class JobRunner:
         for index, pipe_id, pack, send, remember, output in self._live:
             frame = header(VERSION, 0, incarnation, pipe_id, seq) + pack(
                 result[index] if mapped else result)
+            remember(frame)
+            try:
+                send(frame, NOBLOCK)
+            except zmq.Again:
+                self._send_waiting(output, frame)
+
+    def _emit_with_heads(self, seq: int, result: Any) -> None:
+        """:meth:`_emit` for a job with ``HEAD = True``: each block carries a head field."""
+        if not self._outputs:
+            return
+        job, incarnation = self.job, self._incarnation
+        mapped = isinstance(result, tuple)
+        if mapped and len(result) != len(self._outputs):
+            JobRunner._emit(self, seq, result)  # raises the error any job gets
+        for index, pipe_id, pack, send, remember, output in self._live:
+            frame = (HEADER.pack(VERSION, HEAD, incarnation, pipe_id, seq)
+                     + pack_head(*out_head(job, index))
+                     + pack(result[index] if mapped else result))
             remember(frame)
             try:
                 send(frame, NOBLOCK)
@@ -372,6 +399,10 @@ class JobRunner:
     def _check_control(self) -> None:
         self._next_control = time.monotonic() + CONTROL_INTERVAL
         self.control.dispatch(self._handlers)
+
+    def _end_from_inside(self) -> None:
+        """``job.finish()``: end after this run, as a finite source ends."""
+        self._stopping = True
 
     def _on_stop(self, message: dict) -> None:
         log.info("stop requested by the backend")

@@ -13,6 +13,10 @@ offset bytes field
 4      4     pipe id
 8      8     sequence number (for ``END``: the number of blocks sent)
 ====== ===== ==============================================================
+
+A block with the ``HEAD`` flag (its producer has ``HEAD = True``) has a 5-byte head
+field between header and payload: the head's size in bytes (1 to 4), then its bits as
+a little-endian uint32. Blocks of other jobs carry no such field and pay nothing.
 """
 
 from __future__ import annotations
@@ -31,10 +35,15 @@ class Flags(IntFlag):
     NONE = 0
     #: The producer has finished; no block follows on this pipe.
     END = 1
+    #: A head field (:data:`HEAD_FIELD`) precedes the payload.
+    HEAD = 2
 
 
-#: The flag as a plain int, for the per-block path (IntFlag operators are slow).
+#: The flags as plain ints, for the per-block path (IntFlag operators are slow).
 END = int(Flags.END)
+HEAD = int(Flags.HEAD)
+HEAD_FIELD = struct.Struct("<BI")
+HEAD_FIELD_SIZE = HEAD_FIELD.size
 
 
 def encode(pipe: int, seq: int, payload: bytes, flags: int = 0, incarnation: int = 0) -> bytes:
@@ -56,3 +65,22 @@ def decode(frame: bytes, pipe: int) -> tuple[int, int, int, memoryview]:
     if pipe_id != pipe:
         raise WireError(f"a block of pipe {pipe_id} arrived on pipe {pipe}")
     return flags, incarnation, seq, memoryview(frame)[HEADER_SIZE:]
+
+
+def pack_head(bits: int, size: int) -> bytes:
+    """The head field of a block: ``size`` bytes of head holding ``bits``."""
+    return HEAD_FIELD.pack(size, bits)
+
+
+def split_head(payload: memoryview) -> tuple[int, int, memoryview]:
+    """``(bits, size, payload)`` of a block sent with the HEAD flag.
+
+    Raises :class:`WireError` if the block is too short for a head field or its size
+    is not 1 to 4 bytes.
+    """
+    if len(payload) < HEAD_FIELD_SIZE:
+        raise WireError(f"a {len(payload)}-byte payload is shorter than a head field")
+    size, bits = HEAD_FIELD.unpack_from(payload)
+    if not 1 <= size <= 4 or bits >> (8 * size):
+        raise WireError(f"a head field of {size} bytes holding {bits:#x} is not a head")
+    return bits, size, payload[HEAD_FIELD_SIZE:]

@@ -63,6 +63,25 @@ def test_user_packages_follow_the_classes_of_the_project(project: Path) -> None:
 
 
 @pytest.mark.timeout(30)
+def test_fetch_keeps_the_execute_bit_of_a_program(gate, project: Path, tmp_path: Path) -> None:
+    program = project / "tools" / "filter"
+    program.parent.mkdir()
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    server = FileServer(gate, project, "127.0.0.1")
+    server.start()
+    try:
+        manifest = Manifest.of(project, ["tools/filter", "tools.py"])
+        server.publish(manifest)
+        target = tmp_path / "node"
+        assert fetch(server.address, manifest, target, KEYS) == 2
+        assert (target / "tools/filter").stat().st_mode & 0o111 == 0o111
+        assert (target / "tools.py").stat().st_mode & 0o111 == 0
+    finally:
+        server.close()
+
+
+@pytest.mark.timeout(30)
 def test_fetch_copies_what_is_published_and_skips_what_is_there(gate, project: Path,
                                                                 tmp_path: Path) -> None:
     server = FileServer(gate, project, "127.0.0.1")
