@@ -4,7 +4,7 @@ SIGINT (Ctrl+C), SIGTERM and SIGHUP all mean "stop the network": each takes the
 path Ctrl+C always took (jobs stopped and torn down, the summary printed, the
 temporary folders removed), so ``timeout 60 python3 manage.py NET simulate`` or
 ``systemctl stop`` leave nothing behind. A signal that was ignored when FISSION
-started (``nohup`` ignores SIGHUP) stays ignored.
+started (``nohup`` ignores SIGHUP) stays ignored, SIGINT excepted.
 """
 
 from __future__ import annotations
@@ -20,16 +20,23 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 Handler = Callable[[int, FrameType | None], None]
 
 
+def heeded_stop_signals() -> list[int]:
+    """SIGINT, as always, and the stop signals this process was not started to ignore.
+
+    ``nohup`` ignores SIGHUP on purpose; a shell's background job ignores SIGINT too,
+    but Ctrl+C (and a test's SIGINT) always stopped FISSION, so SIGINT stays heeded.
+    """
+    return [signum for signum in STOP_SIGNALS if signum == signal.SIGINT
+            or signal.getsignal(signum) is not signal.SIG_IGN]
+
+
 def handle_stop_signals(handler: Handler) -> Callable[[], None]:
     """Call ``handler`` for each stop signal from now on; returns what undoes that.
 
     Main thread only. A backend installs it around its supervision and undoes it only
     once every job is stopped, so a second signal cannot cut the stopping short.
     """
-    previous = {}
-    for signum in STOP_SIGNALS:
-        if signal.getsignal(signum) is not signal.SIG_IGN:
-            previous[signum] = signal.signal(signum, handler)
+    previous = {signum: signal.signal(signum, handler) for signum in heeded_stop_signals()}
 
     def restore() -> None:
         for signum, old in previous.items():
