@@ -1,0 +1,154 @@
+"""Every way a `run` or a node agent stops, and what it leaves behind on the nodes: nothing.
+
+A job on a node starts processes of its own (the e2e tests' ``Spawner``: a Popen child,
+a shell pipeline, an os.fork copy, a double-forked daemon); they end with the job when
+its agent is killed or the job itself is. SIGTERM and SIGHUP to `run` or to `fission node`
+stop as Ctrl+C does: the jobs tear down, the summary prints, temporary files go.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import psutil
+import pytest
+from childprocess import REPO
+from clusterhelp import (
+    csv_rows,
+    job_processes,
+    make_project,
+    network_package,
+    settings_for,
+    wait_until,
+)
+
+E2E = REPO / "tests" / "e2e"
+
+NETWORK = "spawning"
+SPAWNER_NODE = "127.0.0.2"
+
+
+def _spawning_project(tmp_path: Path, cluster) -> Path:
+    """A project whose Spawner (job 2) runs on 127.0.0.2, between a source and a local sink."""
+    project = make_project(tmp_path, cluster)
+    shutil.copy(E2E / "netjobs.py", project / "shared" / "netjobs.py")
+    network_package(project, NETWORK, settings_for(cluster) + f'''
+from fission.core.jobs import CSVSinkJob
+from fission.core.pipes import PicklePipe
+from shared.netjobs import CountSource, Spawner
+
+
+class Source(CountSource):
+    DEFAULT_NODE = "127.0.0.3"
+
+
+class Spawns(Spawner):
+    DEFAULT_NODE = "{SPAWNER_NODE}"
+
+
+JOBS = [
+    Source(sleep=0.02, outputs=[PicklePipe(1)]),
+    Spawns(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)]),
+    CSVSinkJob(path="out.csv", inputs=[PicklePipe(2)]),
+]
+''')
+    return project
+
+
+@pytest.fixture
+def started() -> list[psutil.Process]:
+    """The processes a test's Spawner started: killed at teardown if a test left any."""
+    processes: list[psutil.Process] = []
+    yield processes
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+
+
+def _spawned(folder: Path, started: list[psutil.Process]) -> tuple[int, list[psutil.Process]]:
+    """The Spawner's own pid, and every process it started, from its working directory."""
+    pids_file = folder / "pids"
+    wait_until(lambda: pids_file.exists() and pids_file.read_text().endswith("\n"), 30,
+               f"the Spawner's pids file in {folder}")
+    job, *pids = map(int, pids_file.read_text().split())
+    spawned = [psutil.Process(pid) for pid in pids]
+    started += spawned
+    shell = spawned[1]
+    pipeline = wait_until(lambda: len(shell.children()) == 2 and shell.children(), 5,
+                          "both commands of the shell pipeline")
+    started += pipeline
+    return job, spawned + pipeline
+
+
+def _assert_all_gone(processes: list[psutil.Process], output: str) -> None:
+    gone, alive = psutil.wait_procs(processes, timeout=5)
+    alive = [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+    assert not alive, f"processes the job started outlived it: {alive}\n{output}"
+
+
+def _start(runs, project: Path, cluster, started):
+    agent = cluster.agent(SPAWNER_NODE)
+    for left in ("pids", "teardown"):  # the node's folder outlives runs of a shared cluster
+        (agent.folder(NETWORK) / "2" / left).unlink(missing_ok=True)
+    run = runs(project, NETWORK)
+    job, spawned = _spawned(agent.folder(NETWORK) / "2", started)
+    wait_until(lambda: len(csv_rows(run.local / "3" / "out.csv")) > 3, 30, "the first rows")
+    return run, agent, job, spawned
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_stop_run_as_ctrl_c_does(cluster, runs, started, tmp_path, signum):
+    project = _spawning_project(tmp_path, cluster)
+    run, agent, _, spawned = _start(runs, project, cluster, started)
+    record = project / NETWORK / ".fission" / "run.json"
+    sockets = Path(json.loads(record.read_text())["send"].removeprefix("ipc://")).parent
+    assert sockets.is_dir()
+    run.popen.send_signal(signum)  # to the client alone, as `kill` and `timeout` send it
+    assert run.wait(30) == 0, run.output
+    assert f"{NETWORK} interrupted by {signal.Signals(signum).name}" in run.output, run.output
+    assert (agent.folder(NETWORK) / "2" / "teardown").exists(), run.output
+    assert not sockets.exists(), "the socket folder was left behind"
+    assert not record.exists()
+    _assert_all_gone(spawned, run.output)
+    wait_until(lambda: not job_processes(cluster.root) and not job_processes(project), 5,
+               "every job process to exit")
+    assert all(a.alive for a in cluster.agents)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_agent_stops_on_a_signal_with_its_jobs_and_their_processes(own_cluster, runs, started,
+                                                                   tmp_path, signum):
+    project = _spawning_project(tmp_path, own_cluster)
+    run, agent, _, spawned = _start(runs, project, own_cluster, started)
+    agent.popen.send_signal(signum)
+    assert agent.popen.wait(15) == 0, agent.log
+    assert f"fission node {SPAWNER_NODE}: stopped" in agent.log, agent.log
+    assert (agent.folder(NETWORK) / "2" / "teardown").exists(), agent.log
+    _assert_all_gone(spawned, agent.log)
+    wait_until(lambda: not job_processes(agent.home), 5, "the agent's jobs to stop")
+    run.interrupt()
+    run.wait(20)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("ending", ["agent killed", "job killed"])
+def test_processes_a_job_starts_on_a_node_end_with_it(own_cluster, runs, started, tmp_path,
+                                                       ending):
+    project = _spawning_project(tmp_path, own_cluster)
+    run, agent, job, spawned = _start(runs, project, own_cluster, started)
+    if ending == "agent killed":
+        agent.kill()  # SIGKILL to the agent alone: none of its code runs
+    else:
+        os.kill(job, signal.SIGKILL)  # the run replaces it; what it started must not stay
+    _assert_all_gone(spawned, run.output)
+    if ending == "agent killed":
+        wait_until(lambda: not job_processes(agent.home), 5, "the node's jobs to stop")
+    run.interrupt()
+    run.wait(20)
