@@ -174,12 +174,13 @@ class Spawner(PythonJob):
     A ``subprocess.Popen`` child, a shell pipeline, a plain ``os.fork`` child and a daemon
     that forks twice into a session of its own: all ``sleep`` a long time. Once all are up
     it writes ``pids`` (the job's own pid first, then theirs); ``teardown`` writes
-    ``teardown``. ``fail_at``: the value at which ``run`` raises.
+    ``teardown`` after ``slow_teardown`` seconds. ``fail_at``: the value at which ``run`` raises.
     """
 
-    def __init__(self, fail_at: int | None = None, **kwargs) -> None:
+    def __init__(self, fail_at: int | None = None, slow_teardown: float = 0.0,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
-        self.fail_at = fail_at
+        self.fail_at, self.slow_teardown = fail_at, slow_teardown
 
     def setup(self) -> None:
         import signal
@@ -215,4 +216,5 @@ class Spawner(PythonJob):
         return x
 
     def teardown(self) -> None:
+        time.sleep(self.slow_teardown)
         Path("teardown").write_text("done")

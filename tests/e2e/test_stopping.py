@@ -126,6 +126,19 @@ def test_sigterm_and_sighup_stop_simulate_as_ctrl_c_does(sim, project, started, 
 
 
 @pytest.mark.timeout(60)
+def test_sigterm_to_the_whole_group_lets_a_slow_teardown_finish(sim, project, started):
+    """`timeout` signals the whole group: each job gets SIGTERM from it, from its keeper and
+    from the backend, while its teardown runs; only the first may count."""
+    _network(project, spawner="slow_teardown=1.5, ")
+    run = sim(project.root, "net")
+    _, spawned = _spawned(run, started)
+    os.killpg(run.pgid, signal.SIGTERM)
+    assert run.wait(20) == 0, run.output()
+    assert (run.job_dir(2) / "teardown").exists(), run.output()
+    _assert_all_gone(spawned, run)
+
+
+@pytest.mark.timeout(60)
 def test_sigterm_while_simulate_starts_still_cleans_up(sim, project):
     """A signal before the supervisor has its handler unwinds as Ctrl+C would."""
     project.network("net", """
