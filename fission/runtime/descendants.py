@@ -102,7 +102,8 @@ def _end_leftovers() -> None:
     """SIGTERM each process the job left behind, SIGKILL those still there after a while.
 
     Orphans keep arriving while their parents die (each becomes our child), so this
-    looks again until nothing is left but zombies it has reaped.
+    looks again until nothing is left but zombies it has reaped. psutil is imported
+    here, not at the top: only the keeper needs it, not every job.
     """
     import psutil
 
@@ -112,16 +113,18 @@ def _end_leftovers() -> None:
     while time.monotonic() - started < LEFTOVER_LIMIT:
         _reap()
         try:
-            living = [p for p in me.children(recursive=True)
-                      if p.status() != psutil.STATUS_ZOMBIE]
-        except psutil.NoSuchProcess:
-            continue  # one ended while we looked: look again
+            tree = me.children(recursive=True)
+            living = [p for p in tree if p.status() != psutil.STATUS_ZOMBIE]
+        except psutil.Error:  # one ended while we looked: look again
+            time.sleep(0.02)
+            continue
         if not living:
             return
         late = time.monotonic() - started >= LEFTOVER_PATIENCE
         for process in living:
             if late or process.pid not in warned:
-                with contextlib.suppress(psutil.NoSuchProcess):
+                # gone meanwhile, or not ours to signal (a setuid program): nothing to do
+                with contextlib.suppress(psutil.Error):
                     process.send_signal(signal.SIGKILL if late else signal.SIGTERM)
                 warned.add(process.pid)
         time.sleep(0.02)

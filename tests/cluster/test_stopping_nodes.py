@@ -8,16 +8,14 @@ stop as Ctrl+C does: the jobs tear down, the summary prints, temporary files go.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import signal
 from pathlib import Path
 
-import psutil
 import pytest
-from childprocess import REPO
+from childprocess import REPO, assert_all_gone, spawned_by
 from clusterhelp import (
     csv_rows,
     job_processes,
@@ -60,52 +58,21 @@ JOBS = [
     return project
 
 
-@pytest.fixture
-def started() -> list[psutil.Process]:
-    """The processes a test's Spawner started: killed at teardown if a test left any."""
-    processes: list[psutil.Process] = []
-    yield processes
-    for process in processes:
-        with contextlib.suppress(psutil.Error):
-            process.kill()
-
-
-def _spawned(folder: Path, started: list[psutil.Process]) -> tuple[int, list[psutil.Process]]:
-    """The Spawner's own pid, and every process it started, from its working directory."""
-    pids_file = folder / "pids"
-    wait_until(lambda: pids_file.exists() and pids_file.read_text().endswith("\n"), 30,
-               f"the Spawner's pids file in {folder}")
-    job, *pids = map(int, pids_file.read_text().split())
-    spawned = [psutil.Process(pid) for pid in pids]
-    started += spawned
-    shell = spawned[1]
-    pipeline = wait_until(lambda: len(shell.children()) == 2 and shell.children(), 5,
-                          "both commands of the shell pipeline")
-    started += pipeline
-    return job, spawned + pipeline
-
-
-def _assert_all_gone(processes: list[psutil.Process], output: str) -> None:
-    gone, alive = psutil.wait_procs(processes, timeout=5)
-    alive = [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
-    assert not alive, f"processes the job started outlived it: {alive}\n{output}"
-
-
-def _start(runs, project: Path, cluster, started):
+def _start(runs, project: Path, cluster, strays):
     agent = cluster.agent(SPAWNER_NODE)
     for left in ("pids", "teardown"):  # the node's folder outlives runs of a shared cluster
         (agent.folder(NETWORK) / "2" / left).unlink(missing_ok=True)
     run = runs(project, NETWORK)
-    job, spawned = _spawned(agent.folder(NETWORK) / "2", started)
+    job, spawned = spawned_by(agent.folder(NETWORK) / "2", strays)
     wait_until(lambda: len(csv_rows(run.local / "3" / "out.csv")) > 3, 30, "the first rows")
     return run, agent, job, spawned
 
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_sigterm_and_sighup_stop_run_as_ctrl_c_does(cluster, runs, started, tmp_path, signum):
+def test_sigterm_and_sighup_stop_run_as_ctrl_c_does(cluster, runs, strays, tmp_path, signum):
     project = _spawning_project(tmp_path, cluster)
-    run, agent, _, spawned = _start(runs, project, cluster, started)
+    run, agent, _, spawned = _start(runs, project, cluster, strays)
     record = project / NETWORK / ".fission" / "run.json"
     sockets = Path(json.loads(record.read_text())["send"].removeprefix("ipc://")).parent
     assert sockets.is_dir()
@@ -115,7 +82,7 @@ def test_sigterm_and_sighup_stop_run_as_ctrl_c_does(cluster, runs, started, tmp_
     assert (agent.folder(NETWORK) / "2" / "teardown").exists(), run.output
     assert not sockets.exists(), "the socket folder was left behind"
     assert not record.exists()
-    _assert_all_gone(spawned, run.output)
+    assert_all_gone(spawned, run.output)
     wait_until(lambda: not job_processes(cluster.root) and not job_processes(project), 5,
                "every job process to exit")
     assert all(a.alive for a in cluster.agents)
@@ -123,15 +90,15 @@ def test_sigterm_and_sighup_stop_run_as_ctrl_c_does(cluster, runs, started, tmp_
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_agent_stops_on_a_signal_with_its_jobs_and_their_processes(own_cluster, runs, started,
-                                                                   tmp_path, signum):
+def test_agent_stops_on_a_signal_with_its_jobs_and_their_processes(own_cluster, runs, strays,
+                                                                  tmp_path, signum):
     project = _spawning_project(tmp_path, own_cluster)
-    run, agent, _, spawned = _start(runs, project, own_cluster, started)
+    run, agent, _, spawned = _start(runs, project, own_cluster, strays)
     agent.popen.send_signal(signum)
     assert agent.popen.wait(15) == 0, agent.log
     assert f"fission node {SPAWNER_NODE}: stopped" in agent.log, agent.log
     assert (agent.folder(NETWORK) / "2" / "teardown").exists(), agent.log
-    _assert_all_gone(spawned, agent.log)
+    assert_all_gone(spawned, agent.log)
     wait_until(lambda: not job_processes(agent.home), 5, "the agent's jobs to stop")
     run.interrupt()
     run.wait(20)
@@ -139,15 +106,15 @@ def test_agent_stops_on_a_signal_with_its_jobs_and_their_processes(own_cluster, 
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("ending", ["agent killed", "job killed"])
-def test_processes_a_job_starts_on_a_node_end_with_it(own_cluster, runs, started, tmp_path,
-                                                       ending):
+def test_processes_a_job_starts_on_a_node_end_with_it(own_cluster, runs, strays, tmp_path,
+                                                      ending):
     project = _spawning_project(tmp_path, own_cluster)
-    run, agent, job, spawned = _start(runs, project, own_cluster, started)
+    run, agent, job, spawned = _start(runs, project, own_cluster, strays)
     if ending == "agent killed":
         agent.kill()  # SIGKILL to the agent alone: none of its code runs
     else:
         os.kill(job, signal.SIGKILL)  # the run replaces it; what it started must not stay
-    _assert_all_gone(spawned, run.output)
+    assert_all_gone(spawned, run.output)
     if ending == "agent killed":
         wait_until(lambda: not job_processes(agent.home), 5, "the node's jobs to stop")
     run.interrupt()

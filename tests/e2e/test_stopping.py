@@ -7,16 +7,15 @@ and SIGHUP to `simulate` stop it as Ctrl+C does: teardowns, summary, no temporar
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import time
 from pathlib import Path
 
-import psutil
 import pytest
-from simhelp import read_csv, wait_until
+from childprocess import assert_all_gone, spawned_by, wait_until
+from simhelp import read_csv
 
 FOREVER = """
     from fission.core.pipes import PicklePipe
@@ -34,37 +33,6 @@ def _network(project, source: str = "sleep=0.02", spawner: str = "") -> None:
     project.network("net", FOREVER.format(source=source, spawner=spawner))
 
 
-@pytest.fixture
-def started() -> list[psutil.Process]:
-    """The processes a test's spawner started: killed at teardown if a test left any."""
-    processes: list[psutil.Process] = []
-    yield processes
-    for process in processes:
-        with contextlib.suppress(psutil.Error):
-            process.kill()
-
-
-def _spawned(run, started: list[psutil.Process]) -> tuple[int, list[psutil.Process]]:
-    """The spawner's own pid, and every process it started (once all are up)."""
-    pids_file = run.job_dir(2) / "pids"
-    wait_until(lambda: pids_file.exists() and pids_file.read_text().endswith("\n"), 20,
-               "the spawner's pids file")
-    job, *pids = map(int, pids_file.read_text().split())
-    spawned = [psutil.Process(pid) for pid in pids]
-    started += spawned
-    shell = spawned[1]
-    pipeline = wait_until(lambda: len(shell.children()) == 2 and shell.children(), 5,
-                          "both commands of the shell pipeline")
-    started += pipeline
-    return job, spawned + pipeline
-
-
-def _assert_all_gone(processes: list[psutil.Process], run) -> None:
-    gone, alive = psutil.wait_procs(processes, timeout=5)
-    alive = [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
-    assert not alive, f"processes the job started outlived it: {alive}\n{run.output()}"
-
-
 def _socket_folder(project) -> Path:
     """The private folder of the simulation's ipc sockets, from its run.json."""
     record = json.loads((project.root / "net" / ".fission" / "run.json").read_text())
@@ -73,11 +41,11 @@ def _socket_folder(project) -> Path:
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("ending", ["finished", "failed", "interrupted", "job killed"])
-def test_processes_a_job_starts_end_with_it(sim, project, started, ending):
+def test_processes_a_job_starts_end_with_it(sim, project, strays, ending):
     _network(project, source="n=30, sleep=0.05" if ending == "finished" else "sleep=0.02",
              spawner="fail_at=25, " if ending == "failed" else "")
     run = sim(project.root, "net")
-    job, spawned = _spawned(run, started)
+    job, spawned = spawned_by(run.job_dir(2), strays)
     assert len(spawned) == 6
     if ending == "interrupted":
         run.interrupt()
@@ -89,25 +57,25 @@ def test_processes_a_job_starts_end_with_it(sim, project, started, ending):
         assert "Spawner 2 was killed by signal 9" in run.stderr, run.output()
     else:
         assert (run.job_dir(2) / "teardown").exists(), run.output()
-    _assert_all_gone(spawned, run)
+    assert_all_gone(spawned, run.output())
 
 
 @pytest.mark.timeout(60)
-def test_processes_a_job_starts_end_with_a_killed_backend(sim, project, started):
+def test_processes_a_job_starts_end_with_a_killed_backend(sim, project, strays):
     _network(project)
     run = sim(project.root, "net")
-    _, spawned = _spawned(run, started)
+    _, spawned = spawned_by(run.job_dir(2), strays)
     run.popen.kill()  # SIGKILL to simulate alone: none of its code runs
     run.popen.wait(5)
-    _assert_all_gone(spawned, run)
+    assert_all_gone(spawned, run.output())
 
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_sigterm_and_sighup_stop_simulate_as_ctrl_c_does(sim, project, started, signum):
+def test_sigterm_and_sighup_stop_simulate_as_ctrl_c_does(sim, project, strays, signum):
     _network(project)
     run = sim(project.root, "net")
-    _, spawned = _spawned(run, started)
+    _, spawned = spawned_by(run.job_dir(2), strays)
     out = run.job_dir(3) / "out.csv"
     wait_until(lambda: out.exists() and len(read_csv(out)) > 3, 15, "the first rows")
     sockets = _socket_folder(project)
@@ -122,20 +90,20 @@ def test_sigterm_and_sighup_stop_simulate_as_ctrl_c_does(sim, project, started, 
     assert not sockets.exists(), "the socket folder was left behind"
     assert not (project.root / "net" / ".fission" / "run.json").exists()
     wait_until(lambda: not run.members(), 5, "every job process to exit")
-    _assert_all_gone(spawned, run)
+    assert_all_gone(spawned, run.output())
 
 
 @pytest.mark.timeout(60)
-def test_sigterm_to_the_whole_group_lets_a_slow_teardown_finish(sim, project, started):
+def test_sigterm_to_the_whole_group_lets_a_slow_teardown_finish(sim, project, strays):
     """`timeout` signals the whole group: each job gets SIGTERM from it, from its keeper and
     from the backend, while its teardown runs; only the first may count."""
     _network(project, spawner="slow_teardown=1.5, ")
     run = sim(project.root, "net")
-    _, spawned = _spawned(run, started)
+    _, spawned = spawned_by(run.job_dir(2), strays)
     os.killpg(run.pgid, signal.SIGTERM)
     assert run.wait(20) == 0, run.output()
     assert (run.job_dir(2) / "teardown").exists(), run.output()
-    _assert_all_gone(spawned, run)
+    assert_all_gone(spawned, run.output())
 
 
 @pytest.mark.timeout(60)
