@@ -124,3 +124,22 @@ def test_sigterm_while_simulate_starts_still_cleans_up(sim, project):
     assert run.wait(20) == 130, run.output()  # as Ctrl+C before any job has started
     assert "Traceback" not in run.stderr, run.output()
     assert not (project.root / "net" / ".fission" / "run.json").exists()
+
+
+@pytest.mark.timeout(60)
+def test_sighup_stays_ignored_under_nohup(sim, project):
+    _network(project)
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # what nohup does; inherited
+    try:
+        run = sim(project.root, "net")
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    out = run.job_dir(3) / "out.csv"
+    wait_until(lambda: out.exists() and len(read_csv(out)) > 3, 15, "the first rows")
+    run.popen.send_signal(signal.SIGHUP)
+    time.sleep(1)
+    assert run.popen.poll() is None, run.output()
+    rows = len(read_csv(out))
+    wait_until(lambda: len(read_csv(out)) > rows, 5, "more rows after the SIGHUP")
+    run.popen.send_signal(signal.SIGTERM)
+    assert run.wait(20) == 0, run.output()
