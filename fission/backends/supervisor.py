@@ -61,6 +61,9 @@ class JobLaunch:
     output: str | None
 
 
+#: Seconds the last lines of a job that has exited get to reach the client.
+OUTPUT_DRAIN = 2.0
+
 _running: dict[tuple[str, int, int], subprocess.Popen] = {}
 _keys: CurveKeys | None = None
 _registry_lock = threading.Lock()
@@ -106,10 +109,16 @@ def run_job(launch: JobLaunch) -> int:
         with contextlib.suppress(BrokenPipeError):
             popen.stdin.write(job_stdin(launch.spec, _keys))
             popen.stdin.close()
-        if forward:
-            _forward_output(popen, launch)
+        # The output is forwarded by a thread of its own: a process the job left behind
+        # may hold the pipe open, and this thread must see the keeper's exit regardless.
+        forwarder = threading.Thread(target=_forward_output, args=(popen, launch), daemon=True,
+                                     name=f"fission-output-{launch.job_id}") if forward else None
+        if forwarder is not None:
+            forwarder.start()
         status = popen.wait()
         _signal_group(popen, signal.SIGKILL)  # what a SIGKILLed keeper could not end
+        if forwarder is not None:
+            forwarder.join(OUTPUT_DRAIN)
         return status
     finally:
         with _registry_lock:

@@ -14,6 +14,7 @@ import shutil
 import signal
 from pathlib import Path
 
+import psutil
 import pytest
 from childprocess import REPO, assert_all_gone, spawned_by
 from clusterhelp import (
@@ -36,6 +37,7 @@ def _spawning_project(tmp_path: Path, cluster) -> Path:
     project = make_project(tmp_path, cluster)
     shutil.copy(E2E / "netjobs.py", project / "shared" / "netjobs.py")
     network_package(project, NETWORK, settings_for(cluster) + f'''
+DEBUG_WINDOW = True  # the node forwards what the jobs print: a pipe their processes hold too
 from fission.core.jobs import CSVSinkJob
 from fission.core.pipes import PicklePipe
 from shared.netjobs import CountSource, Spawner
@@ -105,15 +107,21 @@ def test_agent_stops_on_a_signal_with_its_jobs_and_their_processes(own_cluster, 
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("ending", ["agent killed", "job killed"])
+@pytest.mark.parametrize("ending", ["agent killed", "job killed", "keeper killed"])
 def test_processes_a_job_starts_on_a_node_end_with_it(own_cluster, runs, strays, tmp_path,
                                                       ending):
     project = _spawning_project(tmp_path, own_cluster)
     run, agent, job, spawned = _start(runs, project, own_cluster, strays)
     if ending == "agent killed":
         agent.kill()  # SIGKILL to the agent alone: none of its code runs
-    else:
+    elif ending == "job killed":
         os.kill(job, signal.SIGKILL)  # the run replaces it; what it started must not stay
+    else:
+        # SIGKILL to the job's keeper: the job dies with it, and the agent kills the keeper's
+        # session; only the daemon, which left that session, is beyond reach (strays kills it).
+        os.kill(psutil.Process(job).ppid(), signal.SIGKILL)
+        daemon = spawned.pop(3)
+        assert daemon.cmdline() == ["sleep", "1002"]
     assert_all_gone(spawned, run.output)
     if ending == "agent killed":
         wait_until(lambda: not job_processes(agent.home), 5, "the node's jobs to stop")
