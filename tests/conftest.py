@@ -44,3 +44,16 @@ def _live_children(shared: set[int]) -> list[str]:
         except psutil.NoSuchProcess:
             continue
     return live
+
+
+@pytest.fixture
+def strays():
+    """Processes a test's jobs started themselves (``childprocess.spawned_by``): those a
+    failing test leaves behind are killed at teardown (they may be in sessions of their own)."""
+    processes: list[psutil.Process] = []
+    yield processes
+    for process in processes:
+        try:
+            process.kill()
+        except psutil.Error:
+            continue

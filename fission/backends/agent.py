@@ -8,7 +8,8 @@ agent waits for a client, outlives it, and joins the next run by itself.
 
 Whenever its worker ends, the agent stops every job process it started: a node
 declared dead must not keep old copies of jobs running (their blocks are fenced
-anyway). SIGINT or SIGTERM stop the jobs and the agent within a few seconds.
+anyway). SIGINT, SIGTERM or SIGHUP (unless started under ``nohup``) stop the jobs
+(each is asked to tear down first) and the agent within a few seconds, exit 0.
 
 With ``--credentials`` (the bundle ``fission credentials export`` wrote for this
 node) the worker speaks mutual TLS only, and the agent's probe for a client is a
@@ -23,11 +24,11 @@ import contextlib
 import itertools
 import logging
 import os
-import signal
 import ssl
 
 from fission.backends.dask_cluster import FissionWorker, configure_dask
 from fission.backends.node_metrics import NodeMetrics
+from fission.backends.stopping import heeded_stop_signals
 from fission.backends.supervisor import stop_all, use_keys
 from fission.security.credentials import Credentials
 
@@ -49,7 +50,7 @@ async def serve(client: str, port: int, host: str, cpus: int,
     protocol = "tcp" if security is None else "tls"
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in heeded_stop_signals():
         loop.add_signal_handler(signum, stop.set)
     stopping = asyncio.ensure_future(stop.wait())
     metrics = NodeMetrics(cpus, disk_path=os.path.expanduser("~"))

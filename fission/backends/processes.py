@@ -1,8 +1,10 @@
 """Local job processes: start them, relay what they print, stop them.
 
 Each job process is started with SIGINT ignored (a Ctrl+C reaches the whole
-process group; the backend, not the terminal, decides the order of shutdown) and
-sets ``PR_SET_PDEATHSIG`` itself, so it dies if its backend is killed. Its stdout
+process group; the backend, not the terminal, decides the order of shutdown). The
+process started is the job's keeper (fission.runtime.descendants): it forks the job,
+ends whatever the job leaves behind, and dies with its backend
+(``PR_SET_PDEATHSIG``), taking the job along. Its stdout
 and stderr are pipes that one relay thread reads, prefixing every line with the
 job's name, ``[JoinJob 4] ...``, with control characters made harmless (see
 :mod:`fission.backends.terminal`).
@@ -27,12 +29,15 @@ from fission.backends.terminal import stdout_is_terminal, visible
 from fission.core.jobs import BaseJob
 from fission.errors import ConfigError
 from fission.runtime import memory
+from fission.runtime.descendants import KILL_NOW
 from fission.runtime.spec import JobSpec
 from fission.security.curve import CurveKeys
 
 #: Seconds a backend waits for the last control message of a job whose process has
 #: exited (it may still be on its way) before it calls the exit a failure.
 LAST_WORDS = 0.3
+#: Seconds a keeper gets to end its job and what the job started, once told to kill it.
+KEEPER_WAIT = 1.0
 
 
 def describe_exit(status: int, job: BaseJob | None = None) -> str:
@@ -99,23 +104,35 @@ def start_job(job: BaseJob, spec: bytes, cwd: Path, python_path: Iterable[Path],
 
 
 def stop_jobs(processes: Iterable[JobProcess], patience: float = 1.0, grace: float = 2.0) -> None:
-    """Make sure every process has exited, politely first.
+    """Make sure every process has exited, politely first (see :func:`stop_processes`)."""
+    stop_processes([process.popen for process in processes], patience, grace)
+
+
+def stop_processes(popens: Iterable[subprocess.Popen], patience: float = 1.0, grace: float = 2.0,
+                   kill: Callable[[subprocess.Popen], None] = subprocess.Popen.kill) -> None:
+    """Make sure every job process (its keeper, see fission.runtime.descendants) has exited.
 
     Processes already asked to stop (over the control channel) get ``patience``
-    seconds to end their current run and tear down; those still alive get SIGTERM,
-    and SIGKILL ``grace`` seconds later.
+    seconds to end their current run and tear down; those still alive get SIGTERM
+    (passed on to the job), ``grace`` seconds later ``KILL_NOW`` (the keeper kills
+    the job and what it started), and :data:`KEEPER_WAIT` seconds later ``kill``
+    (SIGKILL: a keeper that does not end is beyond help).
     """
-    alive = [p for p in processes if p.alive]
-    for deadline, escalate in ((patience, "terminate"), (grace, "kill")):
+    alive = [p for p in popens if p.poll() is None]
+    steps = ((patience, signal.SIGTERM), (grace, KILL_NOW), (KEEPER_WAIT, None))
+    for deadline, escalate in steps:
         until = time.monotonic() + deadline
-        for process in alive:
+        for popen in alive:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                process.popen.wait(max(0.0, until - time.monotonic()))
-        alive = [p for p in alive if p.alive]
-        for process in alive:
-            getattr(process.popen, escalate)()
-    for process in alive:
-        process.popen.wait()
+                popen.wait(max(0.0, until - time.monotonic()))
+        alive = [p for p in alive if p.poll() is None]
+        for popen in alive:
+            if escalate is None:
+                kill(popen)
+            else:
+                popen.send_signal(escalate)
+    for popen in alive:
+        popen.wait()
 
 
 class OutputRelay(threading.Thread):

@@ -74,6 +74,7 @@ from fission.backends.processes import (
     stop_jobs,
 )
 from fission.backends.simulate import prompt_if_terminal, write_console
+from fission.backends.stopping import handle_stop_signals, interruption, stop_signals_interrupt
 from fission.backends.supervisor import JobLaunch, push_logs, run_job, stop_network
 from fission.backends.terminal import one_line, stdout_is_terminal, visible
 from fission.config import Settings, configure_logging, load_settings
@@ -143,7 +144,8 @@ def run_network(project: Path, network: str, *, duration: float | None = None) -
     configure_logging(settings)
     configure_dask()
     credentials = for_run(settings.project, settings.name, settings.secure)
-    with tempfile.TemporaryDirectory(prefix="fission-") as sockets:
+    # SIGTERM/SIGHUP unwind as Ctrl+C does until _Run has its own handler, and after.
+    with stop_signals_interrupt(), tempfile.TemporaryDirectory(prefix="fission-") as sockets:
         send_address = f"ipc://{Path(sockets) / 'send'}"
         with claim_network(settings.directory, send_address, secure=credentials is not None):
             return _Run(settings, Path(sockets), send_address, credentials).run(duration)
@@ -178,6 +180,8 @@ class _Run:
         self.statistics: dict[int, dict] = {}
         self.failure: str | None = None
         self.interrupted = False
+        #: The signal that stopped the run, if one did (Ctrl+C at the prompt is none).
+        self.stop_signal: int | None = None
         self.timed_out = False
         self.client = None
         self.files: FileServer | None = None
@@ -207,7 +211,7 @@ class _Run:
         interactive = [job for job in self.network.jobs if job.CONSOLE]
         console = ConsoleServer(self.gate, self.send_address,
                                 {job.id: self._console(job.id) for job in interactive})
-        previous_handler = signal.signal(signal.SIGINT, self._interrupt)
+        restore_signals = handle_stop_signals(self._interrupt)
         relay = None
         try:
             address = scheduler.start_and_wait()
@@ -230,7 +234,6 @@ class _Run:
         except ClusterError as error:
             self.failure = str(error)
         finally:
-            signal.signal(signal.SIGINT, previous_handler)
             self._stop_everything()
             if relay is not None:
                 relay.join(timeout=2)
@@ -244,6 +247,7 @@ class _Run:
             self.gate.close()
             self.context.destroy(linger=0)
             self.events.close()
+            restore_signals()  # only now: a second signal must not cut the stopping short
         return self._report()
 
     def _manifests(self) -> tuple[Manifest, dict[int, Manifest]]:
@@ -266,6 +270,7 @@ class _Run:
 
     def _interrupt(self, signum: int, frame: object) -> None:
         self.interrupted = True
+        self.stop_signal = self.stop_signal or signum
 
     def _stop_from_prompt(self) -> None:
         self.interrupted = True
@@ -744,8 +749,8 @@ class _Run:
                     f"in {self.local_dir}." if self.copies else "No job was started.")
             print(f"error: {self.failure}. {what}", file=sys.stderr)
             return 1
-        why = ("interrupted" if self.interrupted else "--duration has passed" if self.timed_out
-               else "finished")
+        why = (interruption(self.stop_signal) if self.interrupted
+               else "--duration has passed" if self.timed_out else "finished")
         print(f"FISSION: {name} {why}; local results are in {self.local_dir}", file=sys.stderr)
         return 0
 

@@ -9,9 +9,10 @@ The folder ``NET/simulation/`` is cleared and gets ``info.txt`` plus one working
 directory per job id, where the job's ``job.log`` (DEBUG) and its files land.
 
 The supervisor waits for one of: every job has finished (exit 0), a job has failed
-(every job is stopped, exit 1), ``--duration`` has passed or Ctrl+C (every job is
-stopped, exit 0). When a job finishes, its producers are told to stop sending to it,
-so a producer with no consumer left finishes too and the network winds down by itself.
+(every job is stopped, exit 1), ``--duration`` has passed, or Ctrl+C, SIGTERM or
+SIGHUP (every job is stopped, exit 0; see fission.backends.stopping). When a job
+finishes, its producers are told to stop sending to it, so a producer with no
+consumer left finishes too and the network winds down by itself.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -40,6 +40,7 @@ from fission.backends.processes import (
     start_job,
     stop_jobs,
 )
+from fission.backends.stopping import handle_stop_signals, interruption, stop_signals_interrupt
 from fission.backends.terminal import one_line
 from fission.config import Settings, configure_logging, load_settings
 from fission.runtime.control import identity, parse_report
@@ -52,15 +53,16 @@ log = logging.getLogger("fission.simulate")
 
 def simulate(project: Path, network: str, *, duration: float | None = None) -> int:
     """Run ``network`` of ``project`` locally; return the exit status for the CLI."""
-    settings = load_settings(Path(project), network)
-    configure_logging(settings)
-    credentials = for_run(settings.project, settings.name, settings.secure, announce=False)
-    keys = None if credentials is None else credentials.curve
-    with tempfile.TemporaryDirectory(prefix="fission-") as sockets:
-        send_address = f"ipc://{Path(sockets) / 'send'}"
-        with claim_network(settings.directory, send_address, secure=keys is not None):
-            workdir = _prepare_simulation_folder(settings)
-            return _Supervisor(settings, workdir, Path(sockets), keys).run(duration)
+    with stop_signals_interrupt():  # until the supervisor has its own handler, and after
+        settings = load_settings(Path(project), network)
+        configure_logging(settings)
+        credentials = for_run(settings.project, settings.name, settings.secure, announce=False)
+        keys = None if credentials is None else credentials.curve
+        with tempfile.TemporaryDirectory(prefix="fission-") as sockets:
+            send_address = f"ipc://{Path(sockets) / 'send'}"
+            with claim_network(settings.directory, send_address, secure=keys is not None):
+                workdir = _prepare_simulation_folder(settings)
+                return _Supervisor(settings, workdir, Path(sockets), keys).run(duration)
 
 
 def _prepare_simulation_folder(settings: Settings) -> Path:
@@ -94,6 +96,8 @@ class _Supervisor:
         self.processes: dict[int, JobProcess] = {}
         self.failure: str | None = None
         self.interrupted = False
+        #: The signal that stopped the network, if one did (Ctrl+C at the prompt is none).
+        self.stop_signal: int | None = None
         self.timed_out = False
         self._ops = {"ready": self._on_ready, "finished": self._on_finished,
                      "stopped": self._on_stopped, "failed": self._on_failed}
@@ -122,7 +126,7 @@ class _Supervisor:
         interactive = [job for job in self.network.jobs if job.CONSOLE]
         console = ConsoleServer(self.gate, self.address("send"),
                                 {job.id: self.address(f"console-{job.id}") for job in interactive})
-        previous_handler = signal.signal(signal.SIGINT, self._interrupt)
+        restore_signals = handle_stop_signals(self._interrupt)
         relay = None
         try:
             python_path = [self.settings.project]
@@ -135,7 +139,6 @@ class _Supervisor:
             with prompt_if_terminal(self.settings, interactive, self._interrupt_from_prompt):
                 self._supervise(console, duration)
         finally:
-            signal.signal(signal.SIGINT, previous_handler)
             for process in self.processes.values():
                 if process.alive:
                     self._send([(process.job.id, {"op": "stop"})])
@@ -148,10 +151,12 @@ class _Supervisor:
             self.control.close()
             self.gate.close()
             self.context.term()
+            restore_signals()  # only now: a second signal must not cut the stopping short
         return self._report()
 
     def _interrupt(self, signum: int, frame: object) -> None:
         self.interrupted = True
+        self.stop_signal = self.stop_signal or signum
 
     def _interrupt_from_prompt(self) -> None:
         self.interrupted = True
@@ -235,7 +240,7 @@ class _Supervisor:
                   f"are in {self.workdir}.", file=sys.stderr)
             return 1
         if self.interrupted or self.timed_out:
-            why = "interrupted" if self.interrupted else "--duration has passed"
+            why = interruption(self.stop_signal) if self.interrupted else "--duration has passed"
             print(f"FISSION: stopped {name} ({why}); results are in {self.workdir}",
                   file=sys.stderr)
         else:

@@ -3,10 +3,13 @@
 The client submits :func:`run_job` pinned to one worker by its full address. The
 task leaves Dask's thread pool (``secede``), fetches the network's code from the
 client if the node does not have it yet, and starts the job runtime as a child
-process in a session of its own. The child asks Linux to kill it when the thread
-that started it ends (``PR_SET_PDEATHSIG``, set in the runtime's entry), and this
-thread lives exactly as long as the child: so the job dies with its agent in
-every case, SIGKILL included.
+process in a session of its own. That child is the job's keeper
+(:mod:`fission.runtime.descendants`): it asks Linux to signal it when the thread that
+started it ends (``PR_SET_PDEATHSIG``), and then kills the job and everything the
+job started; this thread lives exactly as long as the keeper: so the job and its
+own processes die with their agent in every case, SIGKILL included. Once the keeper
+has exited, its process group is killed too, for the processes a SIGKILLed keeper
+left behind.
 
 What the job prints is forwarded, line by line, straight to the client over
 ZeroMQ (``DEBUG_WINDOW``); it is also in the job's ``job.log`` on the node.
@@ -28,14 +31,13 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import zmq
 
 from fission.backends.files import Manifest, fetch, place_dependencies
-from fission.backends.processes import job_stdin
+from fission.backends.processes import job_stdin, stop_processes
 from fission.security.curve import CurveKeys, dial
 
 
@@ -58,6 +60,9 @@ class JobLaunch:
     #: The client's endpoint for the job's output lines, or None to keep them on the node.
     output: str | None
 
+
+#: Seconds the last lines of a job that has exited get to reach the client.
+OUTPUT_DRAIN = 2.0
 
 _running: dict[tuple[str, int, int], subprocess.Popen] = {}
 _keys: CurveKeys | None = None
@@ -104,9 +109,17 @@ def run_job(launch: JobLaunch) -> int:
         with contextlib.suppress(BrokenPipeError):
             popen.stdin.write(job_stdin(launch.spec, _keys))
             popen.stdin.close()
-        if forward:
-            _forward_output(popen, launch)
-        return popen.wait()
+        # The output is forwarded by a thread of its own: a process the job left behind
+        # may hold the pipe open, and this thread must see the keeper's exit regardless.
+        forwarder = threading.Thread(target=_forward_output, args=(popen, launch), daemon=True,
+                                     name=f"fission-output-{launch.job_id}") if forward else None
+        if forwarder is not None:
+            forwarder.start()
+        status = popen.wait()
+        _signal_group(popen, signal.SIGKILL)  # what a SIGKILLed keeper could not end
+        if forwarder is not None:
+            forwarder.join(OUTPUT_DRAIN)
+        return status
     finally:
         with _registry_lock:
             _running.pop(key, None)
@@ -140,18 +153,12 @@ def _forward_output(popen: subprocess.Popen, launch: JobLaunch) -> None:
 
 
 def stop_all(network: str | None = None, grace: float = 1.0) -> int:
-    """Stop this node's job processes (of ``network``, or all): SIGTERM, then SIGKILL."""
+    """Stop this node's job processes (of ``network``, or all), see ``stop_processes``."""
     with _registry_lock:
         targets = [p for (net, _, _), p in _running.items()
                    if (network is None or net == network) and p.poll() is None]
-    for popen in targets:
-        _signal_group(popen, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(p.poll() is None for p in targets):
-        time.sleep(0.02)
-    for popen in targets:
-        if popen.poll() is None:
-            _signal_group(popen, signal.SIGKILL)
+    stop_processes(targets, patience=0.0, grace=grace,
+                   kill=lambda popen: _signal_group(popen, signal.SIGKILL))
     return len(targets)
 
 

@@ -4,7 +4,8 @@ The backend starts this module with the job's working directory as cwd, the
 project on ``PYTHONPATH`` and, on stdin, a pickled
 :class:`~fission.runtime.spec.JobSpec` followed by the project's pickled CURVE keys
 (None when ``SECURE = False``): stdin, unlike the command line or the environment,
-no other process can read. It ties the process's life to its parent's, routes
+no other process can read. It forks a keeper that ends every process the job starts
+(:mod:`fission.runtime.descendants`), ties the process's life to its keeper's, routes
 ``print`` to both the console relay (stdout) and the job's log, runs the job and
 turns the way it ended into an exit status: 0 finished or stopped, 1 the job
 raised, 2 it could not start, 3 it went over its MAX_MEMORY and did not fail by
@@ -24,6 +25,7 @@ from types import FrameType
 import zmq
 
 from fission.runtime import failure, memory, streams
+from fission.runtime.descendants import keep
 from fission.runtime.loop import JobRunner
 from fission.runtime.spec import JobSpec
 from fission.security.curve import CurveKeys, Gatekeeper
@@ -37,6 +39,7 @@ class JobStopped(BaseException):
 
 
 def main() -> int:
+    keep()  # from here on this is the job; its keeper ends what it leaves behind
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the backend decides when jobs stop
     signal.signal(signal.SIGTERM, _raise_stopped)
@@ -106,6 +109,7 @@ def _signal_wakeup_pipe() -> int:
 
 
 def _raise_stopped(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut teardown short
     raise JobStopped
 
 

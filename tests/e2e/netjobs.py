@@ -166,3 +166,55 @@ class Echo(PythonJob):
     def run(self, x):
         print(f"echo {x}")
         return x
+
+
+class Spawner(PythonJob):
+    """Passes values on; its ``setup`` starts processes of its own, of every kind a job may.
+
+    A ``subprocess.Popen`` child, a shell pipeline, a plain ``os.fork`` child and a daemon
+    that forks twice into a session of its own: all ``sleep`` a long time. Once all are up
+    it writes ``pids`` (the job's own pid first, then theirs); ``teardown`` writes
+    ``teardown`` after ``slow_teardown`` seconds. ``fail_at``: the value at which ``run`` raises.
+    """
+
+    def __init__(self, fail_at: int | None = None, slow_teardown: float = 0.0,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.fail_at, self.slow_teardown = fail_at, slow_teardown
+
+    def setup(self) -> None:
+        import signal
+        import subprocess
+
+        self.children = [subprocess.Popen(["sleep", "1000"]),
+                         subprocess.Popen("sleep 1000 | sleep 1001", shell=True)]
+        pids = [os.getpid()] + [child.pid for child in self.children]
+        forked = os.fork()
+        if forked == 0:  # a copy of this job process that only sleeps
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            time.sleep(1000)
+            os._exit(0)
+        pids.append(forked)
+        read, write = os.pipe()
+        middle = os.fork()
+        if middle == 0:  # the classic daemon: fork, setsid, fork again, the middle one exits
+            os.setsid()
+            daemon = os.fork()
+            if daemon == 0:
+                os.execvp("sleep", ["sleep", "1002"])
+            os.write(write, str(daemon).encode())
+            os._exit(0)
+        os.waitpid(middle, 0)
+        os.close(write)
+        pids.append(int(os.read(read, 64)))
+        os.close(read)
+        Path("pids").write_text("\n".join(map(str, pids)) + "\n")
+
+    def run(self, x):
+        if x == self.fail_at:
+            raise RuntimeError(f"boom at {x}")
+        return x
+
+    def teardown(self) -> None:
+        time.sleep(self.slow_teardown)
+        Path("teardown").write_text("done")
