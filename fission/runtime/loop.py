@@ -263,12 +263,14 @@ class JobRunner:
                 f"{len(self._outputs)} outputs; return one value per output, or a non-tuple "
                 "value for all of them (wrap a single tuple: return (my_tuple,))"
             )
-        for index, pipe_id, pack, send, remember, output in self._live:
+        for index, pipe_id, pack, remember, output in self._live:
             frame = header(VERSION, 0, incarnation, pipe_id, seq) + pack(
                 result[index] if mapped else result)
             remember(frame)
             try:
-                send(frame, NOBLOCK)
+                # Looked up at each send: a ``connect`` handled while an earlier output
+                # waited may have replaced this output's socket.
+                output.socket.send(frame, NOBLOCK)
             except zmq.Again:
                 self._send_waiting(output, frame)
 
@@ -293,7 +295,7 @@ class JobRunner:
 
     def _refresh_live(self) -> None:
         """Precompute what :meth:`_emit` needs of each output still open."""
-        self._live = [(index, o.pipe_id, o.pack, o.socket.send, o.history.append, o)
+        self._live = [(index, o.pipe_id, o.pack, o.history.append, o)
                       for index, o in enumerate(self._outputs) if o.open]
         if self._outputs and not self._live:
             self._stopping = True  # every consumer has finished

@@ -187,3 +187,46 @@ JOBS = [
     assert all(a + b == total for a, b, total in rows), rows
     assert [b for _, b, _ in rows] == list(range(len(rows)))  # the safe source: no row lost
     assert "replaced by dummies" not in run.output
+
+
+@pytest.mark.timeout(90)
+def test_a_producer_whose_two_outputs_are_redirected_at_once_keeps_sending(
+        own_cluster, runs, tmp_path: Path) -> None:
+    """The consumer of both outputs of a source dies: a redirect of one output while the
+    source waits to send on the other must not leave it sending on a closed socket."""
+    project = make_project(tmp_path, own_cluster)
+    network_package(project, "mirrored", settings_for(own_cluster) + '''
+from fission.core.jobs import CSVSinkJob
+from fission.core.pipes import PicklePipe
+from shared.clusterjobs import Mirrored, Pair
+
+
+class Source(Mirrored):
+    DEFAULT_NODE = "127.0.0.2"
+
+
+class Both(Pair):
+    DEFAULT_NODE = "127.0.0.3"
+
+
+JOBS = [
+    Source(sleep=0.05, outputs=[PicklePipe(1), PicklePipe(2)]),
+    Both(inputs=[PicklePipe(1), PicklePipe(2)], outputs=[PicklePipe(3), PicklePipe(4)]),
+    CSVSinkJob(path="pairs.csv", inputs=[PicklePipe(3), PicklePipe(4)]),
+]
+''')
+    run = runs(project, "mirrored")
+    pairs = run.local / "3" / "pairs.csv"
+    wait_until(lambda: len(csv_rows(pairs)) >= 10, 30, f"10 rows\n{run.output}")
+    own_cluster.agent("127.0.0.3").kill()
+    wait_until(lambda: run.events_of("failover_done", job=2), 15, f"failover\n{run.output}")
+    count = len(csv_rows(pairs))
+    wait_until(lambda: len(csv_rows(pairs)) >= count + 10, 15,
+               f"rows after the failover\n{run.output}")
+    assert run.popen.poll() is None, run.output  # the source did not fail
+    run.interrupt()
+    assert run.wait(10) == 0, run.output
+    rows = [[int(value) for value in row] for row in csv_rows(pairs)]
+    assert all(a == -b for a, b in rows), rows
+    assert [a for a, _ in rows] == list(range(len(rows))), rows  # none lost, none repeated
+    assert "Socket operation on non-socket" not in run.output
