@@ -15,6 +15,7 @@ from pathlib import Path
 
 from fission.core.jobs import PythonJob
 from fission.core.pipes import OptionalPicklePipe, PicklePipe
+from fission.errors import WireError
 
 
 class Window5(PicklePipe):
@@ -33,6 +34,26 @@ class KeepOptional(OptionalPicklePipe):
 
     OPTIONAL_DEFAULT = "-"
     OPTIONAL_STORE = True
+
+
+class Fussy(PicklePipe):
+    """A user's pipe whose own ``unpack`` has a bug: it cannot take the value 3."""
+
+    def unpack(self, data):
+        value = super().unpack(data)
+        if value == 3:
+            raise ValueError("three is not welcome")
+        return value
+
+
+class Picky(PicklePipe):
+    """A user's pipe that declares the value 3 not one of its blocks (dropped as garbage)."""
+
+    def unpack(self, data):
+        value = super().unpack(data)
+        if value == 3:
+            raise WireError("three is not a block of this pipe")
+        return value
 
 
 def _write_count(path: str | None, count: int) -> None:
@@ -166,3 +187,10 @@ class Echo(PythonJob):
     def run(self, x):
         print(f"echo {x}")
         return x
+
+
+class ReturnsLambda(PythonJob):
+    """Returns a lambda for its second output, which a PicklePipe cannot carry."""
+
+    def run(self, x):
+        return x, (lambda: x)
