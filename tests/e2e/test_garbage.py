@@ -4,8 +4,8 @@ peer that holds the project's keys (a stranger does not get that far: test_secur
 from __future__ import annotations
 
 import json
-import re
 import pickle
+import re
 
 import psutil
 import pytest
