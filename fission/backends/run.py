@@ -50,6 +50,7 @@ from fission.backends.dask_cluster import (
     Mailbox,
     Membership,
     SchedulerThread,
+    check_node_timeout,
     configure_dask,
     connect_client,
 )
@@ -79,7 +80,7 @@ from fission.config import Settings, configure_logging, load_settings
 from fission.core.jobs import BaseJob
 from fission.core.nodes import BaseNode, LocalNode, MultiNode
 from fission.core.pipes import BasePipe
-from fission.errors import AllocationError, ClusterError
+from fission.errors import AllocationError, ClusterError, ConfigError
 from fission.events import EventLog
 from fission.placement import NodeView, place_all, replace
 from fission.runtime.control import identity, parse_report
@@ -133,6 +134,7 @@ class Copy:
 def run_network(project: Path, network: str, *, duration: float | None = None) -> int:
     """Run ``network`` of ``project`` on its nodes; return the exit status for the CLI."""
     settings = load_settings(Path(project), network)
+    check_node_timeout(settings.node_timeout, len(settings.nodes), f"{network}/config.py")
     why = can_listen_on(settings.client_ip)
     if why is not None:
         raise ClusterError(
@@ -225,7 +227,7 @@ class _Run:
         except AllocationError as error:
             self._event("allocation_error", job=error.job, error=str(error))
             self.failure = str(error)
-        except ClusterError as error:
+        except (ClusterError, ConfigError) as error:
             self.failure = str(error)
         finally:
             signal.signal(signal.SIGINT, previous_handler)
@@ -297,6 +299,8 @@ class _Run:
                 if not missing:
                     satisfied_at = satisfied_at or now
                     if now - satisfied_at >= settle:
+                        check_node_timeout(self.settings.node_timeout, len(self.nodes),
+                                           f"{self.settings.name}/config.py")
                         return
                 elif now >= deadline:
                     names = ", ".join(node.ip for node in missing)
