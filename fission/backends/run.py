@@ -408,6 +408,7 @@ class _Run:
             log_level="DEBUG",
             incarnation=incarnation,
             gated=copy.gated,
+            replay=True,
         )
         if address == LOCAL:
             workdir = self.local_dir / str(job.id)

@@ -15,10 +15,11 @@ producer waits instead of filling a queue that a failover would throw away.
 Failover support is two numbers per input: the lowest incarnation it accepts (a
 block of an older one comes from a copy that was replaced, and is dropped) and how
 far it has got (the next sequence number it expects), which a ``fence`` reports so
-that a replaced source continues the numbering instead of restarting it. Each
-output remembers its last ``REPLAY_COUNT`` blocks: when a ``connect`` points it at a
-replacement consumer, the blocks from the one the replacement needs first on are
-sent again, so what the failed node had not passed on is computed again.
+that a replaced source continues the numbering instead of restarting it. Under
+``run`` (``JobSpec.replay``) each output remembers its last ``REPLAY_COUNT``
+blocks: when a ``connect`` points it at a replacement consumer, the blocks from the
+one the replacement needs first on are sent again, so what the failed node had not
+passed on is computed again. Elsewhere an output remembers nothing.
 
 Unreadable blocks. A message that is not a block of the pipe (too short, another
 format version, another pipe's id: :class:`~fission.errors.WireError`) comes from a
@@ -143,7 +144,8 @@ class JobRunner:
 
         self._outputs = [
             _Output(pipe.id, pipe.pack, _push(gate, spec.outputs.get(pipe.id), pipe.HWM),
-                    spec.outputs.get(pipe.id), deque(maxlen=pipe.REPLAY_COUNT))
+                    spec.outputs.get(pipe.id),
+                    deque(maxlen=pipe.REPLAY_COUNT if spec.replay else 0))
             for pipe in job.outputs
         ]
         self._refresh_live()

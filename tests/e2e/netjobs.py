@@ -194,3 +194,31 @@ class ReturnsLambda(PythonJob):
 
     def run(self, x):
         return x, (lambda: x)
+
+
+class BigBlocks(PythonJob):
+    """Yields ``n`` distinct blocks of ``size`` bytes, then small ones ``sleep`` s apart."""
+
+    def __init__(self, n: int, size: int, sleep: float = 0.05, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.n, self.size, self.sleep = n, size, sleep
+
+    def run(self):
+        for index in range(self.n):
+            yield index.to_bytes(8, "little") * (self.size // 8)
+        while True:
+            yield b""
+            time.sleep(self.sleep)
+
+
+class CountsBlocks(PythonJob):
+    """Writes how many non-empty blocks it got to ``count_file``; returns nothing."""
+
+    def __init__(self, count_file: str = "count", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.count_file, self.count = count_file, 0
+
+    def run(self, block):
+        if block:
+            self.count += 1
+            _write_count(self.count_file, self.count)
