@@ -9,6 +9,8 @@ apply, ``job`` (its id) and ``node`` (its ip). Some carry more:
 - ``placed`` and ``job_started``: ``incarnation`` (0 at start, +1 per failover);
 - ``failover_started``: ``jobs`` (the ids to place again); ``failover_done``:
   ``seconds`` since the failover started (the job is running and wired);
+- ``job_lost``: ``status`` (-9): a job process was killed by a SIGKILL that FISSION did
+  not send (the OOM killer, an operator) while the run went on; a failover replaces it;
 - ``job_failed`` and ``allocation_error``: ``error`` (or ``status``, an exit status).
 
 Every record is flushed as it is written, so the file is complete up to the moment
@@ -24,7 +26,7 @@ from typing import Any
 
 EVENTS = frozenset({
     "node_up", "node_down", "placed", "job_started", "job_finished", "job_failed",
-    "failover_started", "failover_done", "allocation_error",
+    "job_lost", "failover_started", "failover_done", "allocation_error",
 })
 
 

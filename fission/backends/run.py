@@ -667,6 +667,7 @@ class _Run:
 
     def _check_exits(self) -> None:
         now = time.monotonic()
+        lost = []
         for copy in self.copies.values():
             if copy.process is not None and copy.exit_status is None:
                 status = copy.process.popen.poll()
@@ -676,6 +677,10 @@ class _Run:
                 continue
             if self.lifecycle.in_state(copy.job.id, JobState.FINISHED, JobState.FAILED):
                 continue
+            if (copy.exit_status == -signal.SIGKILL and copy.process is None
+                    and not self._stopping):
+                lost.append(copy)
+                continue
             self.lifecycle.failed(copy.job.id)
             status = copy.exit_status
             how = describe_exit(status)
@@ -683,6 +688,23 @@ class _Run:
             self.failure = self.failure or (
                 f"{copy.job.name} {how} on {copy.where} before finishing (see its output above "
                 f"and its job.log)")
+        for copy in lost:
+            self._replace_killed(copy)
+
+    def _replace_killed(self, copy: Copy) -> None:
+        """A job process killed by SIGKILL while the run goes on is a fault, not a failure.
+
+        FISSION sends SIGKILL only when it stops a run (or a node it has given up on):
+        this one came from elsewhere, the kernel's OOM killer or an operator. The job is
+        placed again and its inputs replayed, exactly as if its node had died. (Only a
+        job on a node: a local job's replacement would have no console relay, so a local
+        job killed so still ends the run.)
+        """
+        self._event("job_lost", job=copy.job.id, node=copy.node, status=copy.exit_status)
+        print(f"FISSION: {copy.job.name} on {copy.where} was killed by signal "
+              f"{signal.SIGKILL} (not sent by FISSION: the kernel's OOM killer, or an "
+              "operator); it is placed again", file=sys.stderr)
+        self._fail_over(copy.node, [copy])
 
     def _relay_output(self) -> None:
         while self.output.poll(0):

@@ -230,3 +230,48 @@ JOBS = [
     assert all(a == -b for a, b in rows), rows
     assert [a for a, _ in rows] == list(range(len(rows))), rows  # none lost, none repeated
     assert "Socket operation on non-socket" not in run.output
+
+
+@pytest.mark.timeout(90)
+def test_a_job_process_killed_on_a_healthy_node_is_replaced(own_cluster, runs,
+                                                            tmp_path: Path) -> None:
+    """What the OOM killer does: SIGKILL of one job process, its agent unharmed."""
+    project = make_project(tmp_path, own_cluster)
+    network_package(project, "doubled", settings_for(own_cluster) + '''
+from fission.core.jobs import CSVSinkJob
+from fission.core.pipes import PicklePipe
+from shared.clusterjobs import Counter, Twice
+
+
+class Source(Counter):
+    DEFAULT_NODE = "127.0.0.2"
+
+
+class Doubler(Twice):
+    DEFAULT_NODE = "127.0.0.3"
+
+
+JOBS = [
+    Source(sleep=0.02, outputs=[PicklePipe(1)]),
+    Doubler(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)]),
+    CSVSinkJob(path="doubled.csv", inputs=[PicklePipe(2)]),
+]
+''')
+    run = runs(project, "doubled")
+    doubled = run.local / "3" / "doubled.csv"
+    wait_until(lambda: len(csv_rows(doubled)) >= 20, 30, f"20 rows\n{run.output}")
+    node = own_cluster.agent("127.0.0.3")
+    (victim,) = job_processes(node.folder("doubled"))
+    victim.send_signal(signal.SIGKILL)
+    wait_until(lambda: run.events_of("failover_done", job=2), 15, f"failover\n{run.output}")
+    count = len(csv_rows(doubled))
+    wait_until(lambda: len(csv_rows(doubled)) >= count + 20, 15, f"rows after\n{run.output}")
+    assert run.popen.poll() is None, run.output
+    run.interrupt()
+    assert run.wait(10) == 0, run.output
+    lost = run.events_of("job_lost", job=2)
+    assert len(lost) == 1 and lost[0]["node"] == node.host and lost[0]["status"] == -9, lost
+    assert node.alive and not run.events_of("node_down")
+    assert "Doubler 2 on 127.0.0.3 was killed by signal 9 (not sent by FISSION" in run.output
+    values = [int(row[0]) for row in csv_rows(doubled)]
+    assert values == [2 * i for i in range(len(values))], values  # replayed: none lost
