@@ -41,6 +41,7 @@ class Settings:
     scheduler_port: int = 8786
     node_wait: float = 30.0
     node_timeout: float = 1.5
+    node_steady: float = 10.0
     secure: bool = True
 
     @property
@@ -104,6 +105,8 @@ def load_settings(project: Path, network: str) -> Settings:
         scheduler_port=_port(where, key("SCHEDULER_PORT", 8786, int)),
         node_wait=_seconds(where, "NODE_WAIT", key("NODE_WAIT", 30.0, (int, float))),
         node_timeout=_seconds(where, "NODE_TIMEOUT", key("NODE_TIMEOUT", 1.5, (int, float))),
+        node_steady=_seconds(where, "NODE_STEADY", key("NODE_STEADY", 10.0, (int, float)),
+                             zero=True),
         secure=bool(key("SECURE", True, bool)),
     )
 
@@ -133,9 +136,11 @@ def _port(where: str, value: object) -> int:
     return int(value)
 
 
-def _seconds(where: str, name: str, value: object) -> float:
-    if isinstance(value, bool) or not float(value) > 0:
-        raise ConfigError(f"{where}: {name} must be a number of seconds above 0, got {value!r}")
+def _seconds(where: str, name: str, value: object, zero: bool = False) -> float:
+    """A number of seconds above 0 (or, with ``zero``, 0 as well)."""
+    if isinstance(value, bool) or not (float(value) >= 0 if zero else float(value) > 0):
+        least = "0 or more" if zero else "above 0"
+        raise ConfigError(f"{where}: {name} must be a number of seconds {least}, got {value!r}")
     return float(value)
 
 

@@ -170,6 +170,8 @@ class _Run:
         self.lifecycle = Lifecycle(self.network)
         self.copies: dict[int, Copy] = {}
         self.nodes: dict[str, str] = {}  # worker address -> node ip, for the nodes up
+        self.declared_dead: set[str] = set()  # ips of nodes declared dead during this run
+        self.steady_at: dict[str, float] = {}  # worker address -> when a returned node may work
         self.connected: dict[int, tuple[int, str]] = {}  # pipe -> (producer incarnation, address)
         self.fencing: dict[int, float] = {}  # pipe -> when its consumer's fence reply is late
         self.positions: dict[int, int] = {}  # pipe -> how far its consumer had got at the fence
@@ -311,8 +313,13 @@ class _Run:
                         "each, or change NODES")
                 self.mailbox.socket.poll(50)
 
-    def _views(self, ignore: set[int] = frozenset()) -> list[NodeView]:
-        """What placement sees of the nodes up; the jobs in ``ignore`` take no slot."""
+    def _views(self, ignore: set[int] = frozenset(), unsteady: bool = False) -> list[NodeView]:
+        """What placement sees of the nodes up; the jobs in ``ignore`` take no slot.
+
+        A node that came back after being declared dead is left out until it has been
+        up for NODE_STEADY seconds (``unsteady``: shown all the same, for the table).
+        """
+        now = time.monotonic()
         counts: dict[str, int] = {}
         for copy in self.copies.values():
             if copy.job.id not in ignore:
@@ -321,7 +328,7 @@ class _Run:
         views = []
         for address, ip in self.nodes.items():
             node = self._configured(ip)
-            if node is None:
+            if node is None or (not unsteady and self.steady_at.get(address, now) > now):
                 continue
             measured = metrics.get(address, {})
             cpus = node.cpus or int(measured.get("cpus", 1))
@@ -340,7 +347,7 @@ class _Run:
             jobs.setdefault(copy.address, []).append(copy.job.id)
         return [NodeRow(view.ip, view.cpus, view.cpu, view.memory,
                         tuple(sorted(jobs.get(view.address, ()))))
-                for view in self._views() if not view.local]
+                for view in self._views(unsteady=True) if not view.local]
 
     def _on_cluster(self, message: dict) -> None:
         handler = self._cluster_ops.get(message.get("event"))
@@ -353,8 +360,17 @@ class _Run:
             log.warning("node %s joined but is not in NODES; ignoring it", ip)
             return
         self.nodes[message["address"]] = ip
-        self._event("node_up", node=ip, address=message["address"])
-        print(f"FISSION: node {ip} is up", file=sys.stderr)
+        if ip in self.declared_dead and self.settings.node_steady > 0:
+            # Hysteresis: a node that failed once may fail again soon (a lossy link);
+            # jobs placed on it at once could bounce between it and the others.
+            steady = self.settings.node_steady
+            self.steady_at[message["address"]] = time.monotonic() + steady
+            self._event("node_up", node=ip, address=message["address"], steady_in=steady)
+            print(f"FISSION: node {ip} is up again; it gets no job until it has been up for "
+                  f"NODE_STEADY = {steady:g} s", file=sys.stderr)
+        else:
+            self._event("node_up", node=ip, address=message["address"])
+            print(f"FISSION: node {ip} is up", file=sys.stderr)
         if self.settings.pre_copy:
             self._prefetch(message["address"])
 
@@ -363,6 +379,8 @@ class _Run:
         ip = self.nodes.pop(address, None)
         if ip is None:
             return
+        self.declared_dead.add(ip)
+        self.steady_at.pop(address, None)
         self._event("node_down", node=ip, why=message.get("why"))
         print(f"FISSION: node {ip} is down ({message.get('why')})", file=sys.stderr)
         lost = []

@@ -68,6 +68,7 @@ def test_a_good_config_loads(tmp_path):
     assert settings.log_level == "DEBUG"
     assert settings.log_file == tmp_path.resolve() / "FISSION.log"
     assert [node.ip for node in settings.nodes] == ["192.168.4.2"]
+    assert settings.node_steady == 10.0
 
 
 def test_loading_the_same_config_twice_works(tmp_path):
@@ -103,6 +104,8 @@ BROKEN = {
     "NODES entry": (GOOD.format(net="net", csv="a.csv") + "NODES = ['192.168.4.2']\n",
                     [r"NODES\[0\]"]),
     "USER type": (GOOD.format(net="net", csv="a.csv") + "USER = 7\n", ["USER"]),
+    "NODE_STEADY": (GOOD.format(net="net", csv="a.csv") + "NODE_STEADY = -1\n",
+                    ["NODE_STEADY", "0 or more", "-1"]),
     "pipe type clash": ("from fission.core.pipes import PicklePipe, JSONPipe\n"
                         "a = PicklePipe(5)\nb = JSONPipe(5)\nJOBS = []\n",
                         [r"pipe 5\b", "PicklePipe", "JSONPipe"]),
