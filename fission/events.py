@@ -5,8 +5,9 @@ record has ``time`` (unix seconds), ``event`` (one of :data:`EVENTS`) and, where
 apply, ``job`` (its id) and ``node`` (its ip). Some carry more:
 
 - ``node_up``: ``address`` (the Dask worker's) and, for a node declared dead before in
-  this run, ``steady_in`` (NODE_STEADY: seconds before it may get a job); ``node_down``: ``why`` (``gone``: its
-  connection broke; ``silent``: no heartbeat for ``NODE_TIMEOUT``);
+  this run, ``steady_in`` (NODE_STEADY: seconds before it may get a job);
+- ``node_down``: ``why`` (``gone``: its connection broke; ``silent``: no heartbeat for
+  ``NODE_TIMEOUT``);
 - ``placed`` and ``job_started``: ``incarnation`` (0 at start, +1 per failover);
 - ``failover_started``: ``jobs`` (the ids to place again); ``failover_done``:
   ``seconds`` since the failover started (the job is running and wired);
