@@ -307,5 +307,24 @@ class Mailbox:
         self.socket.close(linger=0)
 
 
+def exit_notice(post: Callable[[dict], None], notice: dict) -> Callable[[Any], None]:
+    """A done-callback for a task's future that posts ``notice`` once the task has ended.
+
+    Dask runs done-callbacks one at a time on a thread of its own, late under load,
+    and maybe while the client closes. So the callback asks Dask nothing: fetching
+    the outcome is a remote call, which at the end of a run raced the client's and
+    the scheduler's close ("IOLoop is closed", "Cannot change state of expiring
+    Timeout"). Whoever gets the notice fetches the outcome, while the client is up. A
+    cancelled or released future (a copy replaced in a failover, the end of the run)
+    has nothing to report.
+    """
+
+    def done(future: Any) -> None:
+        if future.status != "cancelled":
+            post(notice)
+
+    return done
+
+
 def connect_client(address: str, security: Security | None) -> Client:
     return Client(address, security=security, set_as_default=False, timeout=30)

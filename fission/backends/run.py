@@ -53,6 +53,7 @@ from fission.backends.dask_cluster import (
     check_node_timeout,
     configure_dask,
     connect_client,
+    exit_notice,
 )
 from fission.backends.files import (
     FileServer,
@@ -99,6 +100,8 @@ FENCE_PATIENCE = 2.0
 MULTINODE_SETTLE = 1.0
 #: Seconds remote jobs get to stop by themselves before their node signals them.
 REMOTE_PATIENCE = 1.5
+#: Seconds the supervisor waits for the outcome of a job's finished task from Dask.
+TASK_OUTCOME_WAIT = 5.0
 #: Seconds the nodes get to signal the jobs that did not stop by themselves.
 NODE_STOP_WAIT = 2.0
 
@@ -445,24 +448,9 @@ class _Run:
         copy.future = self.client.submit(
             run_job, launch, key=f"fission-{self.settings.name}-{job.id}-{incarnation}",
             workers=[address], allow_other_workers=False, pure=False)
-        copy.future.add_done_callback(self._future_done(job.id, incarnation))
-
-    def _future_done(self, job_id: int, incarnation: int):
-        post = self.mailbox.post
-
-        def done(future: Any) -> None:
-            # Runs on the Dask client's thread; a released or cancelled future (a copy
-            # replaced in a failover, or the end of the run) has nothing to report.
-            try:
-                error = future.exception()
-                status = None if error is not None else future.result()
-            except CancelledError:  # distributed's FutureCancelledError too
-                return
-            post({"event": "exited", "job": job_id, "incarnation": incarnation,
-                  "status": status,
-                  "error": None if error is None else f"{type(error).__name__}: {error}"})
-
-        return done
+        copy.future.add_done_callback(
+            exit_notice(self.mailbox.post, {"event": "exited", "job": job.id,
+                                            "incarnation": incarnation}))
 
     # -- failover ----------------------------------------------------------------------
 
@@ -674,13 +662,21 @@ class _Run:
         self._wire()
 
     def _on_exited(self, message: dict) -> None:
+        """A job's task on a node has ended: its exit status, or why it could not run."""
         copy = self.copies.get(int(message["job"]))
-        if copy is None or copy.incarnation != message["incarnation"]:
+        if copy is None or copy.incarnation != message["incarnation"] or copy.future is None:
             return
-        copy.exit_status = message["status"] if message["status"] is not None else -1
-        if message.get("error") and copy.exited_at is None:
+        try:
+            error = copy.future.exception(timeout=TASK_OUTCOME_WAIT)
+            status = None if error is not None else copy.future.result(timeout=TASK_OUTCOME_WAIT)
+        except CancelledError:  # distributed's FutureCancelledError too
+            return
+        except TimeoutError:
+            error = status = None
+        copy.exit_status = status if status is not None else -1
+        if error is not None and copy.exited_at is None:
             self.failure = self.failure or (f"{copy.job.name} could not run on {copy.where}: "
-                                            f"{message['error']}")
+                                            f"{type(error).__name__}: {error}")
         copy.exited_at = copy.exited_at or time.monotonic()
 
     def _check_exits(self) -> None:

@@ -343,3 +343,4 @@ JOBS = [
     assert "is up again; it gets no job until it has been up for NODE_STEADY = 4 s" in run.output
     values = [int(row[0]) for row in csv_rows(doubled)]
     assert values == [2 * i for i in range(len(values))], values
+
