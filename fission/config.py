@@ -51,6 +51,7 @@ SETTINGS: dict[str, object] = {
     "SCHEDULER_PORT": 8786,
     "NODE_WAIT": 30.0,
     "NODE_TIMEOUT": 1.5,
+    "NODE_STEADY": 10.0,
     "SECURE": True,
     "XML_FILE": None,
     "XML_ARGS": None,
@@ -83,6 +84,7 @@ class Settings:
     scheduler_port: int
     node_wait: float
     node_timeout: float
+    node_steady: float
     secure: bool
 
     @property
@@ -147,6 +149,7 @@ def load_settings(project: Path, network: str) -> Settings:
         scheduler_port=_port(where, key("SCHEDULER_PORT", int)),
         node_wait=_seconds(where, "NODE_WAIT", key("NODE_WAIT", (int, float))),
         node_timeout=_seconds(where, "NODE_TIMEOUT", key("NODE_TIMEOUT", (int, float))),
+        node_steady=_seconds(where, "NODE_STEADY", key("NODE_STEADY", (int, float)), zero=True),
         secure=bool(key("SECURE", bool)),
     )
 
@@ -256,9 +259,11 @@ def _port(where: str, value: object) -> int:
     return int(value)
 
 
-def _seconds(where: str, name: str, value: object) -> float:
-    if isinstance(value, bool) or not float(value) > 0:
-        raise ConfigError(f"{where}: {name} must be a number of seconds above 0, got {value!r}")
+def _seconds(where: str, name: str, value: object, zero: bool = False) -> float:
+    """A number of seconds above 0 (or, with ``zero``, 0 as well)."""
+    if isinstance(value, bool) or not (float(value) >= 0 if zero else float(value) > 0):
+        least = "0 or more" if zero else "above 0"
+        raise ConfigError(f"{where}: {name} must be a number of seconds {least}, got {value!r}")
     return float(value)
 
 

@@ -4,11 +4,15 @@ Tests and tools read it (:func:`read_events`) instead of scraping the console. E
 record has ``time`` (unix seconds), ``event`` (one of :data:`EVENTS`) and, where they
 apply, ``job`` (its id) and ``node`` (its ip). Some carry more:
 
-- ``node_up``: ``address`` (the Dask worker's); ``node_down``: ``why`` (``gone``: its
-  connection broke; ``silent``: no heartbeat for ``NODE_TIMEOUT``);
+- ``node_up``: ``address`` (the Dask worker's) and, for a node declared dead before in
+  this run, ``steady_in`` (NODE_STEADY: seconds before it may get a job);
+- ``node_down``: ``why`` (``gone``: its connection broke; ``silent``: no heartbeat for
+  ``NODE_TIMEOUT``);
 - ``placed`` and ``job_started``: ``incarnation`` (0 at start, +1 per failover);
 - ``failover_started``: ``jobs`` (the ids to place again); ``failover_done``:
   ``seconds`` since the failover started (the job is running and wired);
+- ``job_lost``: ``status`` (-9): a job process was killed by a SIGKILL that FISSION did
+  not send (the OOM killer, an operator) while the run went on; a failover replaces it;
 - ``job_failed`` and ``allocation_error``: ``error`` (or ``status``, an exit status).
 
 Every record is flushed as it is written, so the file is complete up to the moment
@@ -24,7 +28,7 @@ from typing import Any
 
 EVENTS = frozenset({
     "node_up", "node_down", "placed", "job_started", "job_finished", "job_failed",
-    "failover_started", "failover_done", "allocation_error",
+    "job_lost", "failover_started", "failover_done", "allocation_error",
 })
 
 

@@ -50,8 +50,10 @@ from fission.backends.dask_cluster import (
     Mailbox,
     Membership,
     SchedulerThread,
+    check_node_timeout,
     configure_dask,
     connect_client,
+    exit_notice,
 )
 from fission.backends.files import (
     FileServer,
@@ -81,7 +83,7 @@ from fission.config import Settings, configure_logging, load_settings
 from fission.core.jobs import BaseJob
 from fission.core.nodes import BaseNode, LocalNode, MultiNode
 from fission.core.pipes import BasePipe
-from fission.errors import AllocationError, ClusterError
+from fission.errors import AllocationError, ClusterError, ConfigError
 from fission.events import EventLog
 from fission.placement import NodeView, place_all, replace
 from fission.runtime.control import identity, parse_report
@@ -100,6 +102,8 @@ FENCE_PATIENCE = 2.0
 MULTINODE_SETTLE = 1.0
 #: Seconds remote jobs get to stop by themselves before their node signals them.
 REMOTE_PATIENCE = 1.5
+#: Seconds the supervisor waits for the outcome of a job's finished task from Dask.
+TASK_OUTCOME_WAIT = 5.0
 #: Seconds the nodes get to signal the jobs that did not stop by themselves.
 NODE_STOP_WAIT = 2.0
 
@@ -135,6 +139,7 @@ class Copy:
 def run_network(project: Path, network: str, *, duration: float | None = None) -> int:
     """Run ``network`` of ``project`` on its nodes; return the exit status for the CLI."""
     settings = load_settings(Path(project), network)
+    check_node_timeout(settings.node_timeout, len(settings.nodes), f"{network}/config.py")
     why = can_listen_on(settings.client_ip)
     if why is not None:
         raise ClusterError(
@@ -172,6 +177,8 @@ class _Run:
         self.lifecycle = Lifecycle(self.network)
         self.copies: dict[int, Copy] = {}
         self.nodes: dict[str, str] = {}  # worker address -> node ip, for the nodes up
+        self.declared_dead: set[str] = set()  # ips of nodes declared dead during this run
+        self.steady_at: dict[str, float] = {}  # worker address -> when a returned node may work
         self.connected: dict[int, tuple[int, str]] = {}  # pipe -> (producer incarnation, address)
         self.fencing: dict[int, float] = {}  # pipe -> when its consumer's fence reply is late
         self.positions: dict[int, int] = {}  # pipe -> how far its consumer had got at the fence
@@ -231,7 +238,7 @@ class _Run:
         except AllocationError as error:
             self._event("allocation_error", job=error.job, error=str(error))
             self.failure = f"AllocationError: {error}"
-        except ClusterError as error:
+        except (ClusterError, ConfigError) as error:
             self.failure = str(error)
         finally:
             self._stop_everything()
@@ -304,6 +311,8 @@ class _Run:
                 if not missing:
                     satisfied_at = satisfied_at or now
                     if now - satisfied_at >= settle:
+                        check_node_timeout(self.settings.node_timeout, len(self.nodes),
+                                           f"{self.settings.name}/config.py")
                         return
                 elif now >= deadline:
                     names = ", ".join(node.ip for node in missing)
@@ -314,8 +323,13 @@ class _Run:
                         "each, or change NODES")
                 self.mailbox.socket.poll(50)
 
-    def _views(self, ignore: set[int] = frozenset()) -> list[NodeView]:
-        """What placement sees of the nodes up; the jobs in ``ignore`` take no slot."""
+    def _views(self, ignore: set[int] = frozenset(), unsteady: bool = False) -> list[NodeView]:
+        """What placement sees of the nodes up; the jobs in ``ignore`` take no slot.
+
+        A node that came back after being declared dead is left out until it has been
+        up for NODE_STEADY seconds (``unsteady``: shown all the same, for the table).
+        """
+        now = time.monotonic()
         counts: dict[str, int] = {}
         for copy in self.copies.values():
             if copy.job.id not in ignore:
@@ -324,7 +338,7 @@ class _Run:
         views = []
         for address, ip in self.nodes.items():
             node = self._configured(ip)
-            if node is None:
+            if node is None or (not unsteady and self.steady_at.get(address, now) > now):
                 continue
             measured = metrics.get(address, {})
             cpus = node.cpus or int(measured.get("cpus", 1))
@@ -343,7 +357,7 @@ class _Run:
             jobs.setdefault(copy.address, []).append(copy.job.id)
         return [NodeRow(view.ip, view.cpus, view.cpu, view.memory,
                         tuple(sorted(jobs.get(view.address, ()))))
-                for view in self._views() if not view.local]
+                for view in self._views(unsteady=True) if not view.local]
 
     def _on_cluster(self, message: dict) -> None:
         handler = self._cluster_ops.get(message.get("event"))
@@ -356,8 +370,17 @@ class _Run:
             log.warning("node %s joined but is not in NODES; ignoring it", ip)
             return
         self.nodes[message["address"]] = ip
-        self._event("node_up", node=ip, address=message["address"])
-        print(f"FISSION: node {ip} is up", file=sys.stderr)
+        if ip in self.declared_dead and self.settings.node_steady > 0:
+            # Hysteresis: a node that failed once may fail again soon (a lossy link);
+            # jobs placed on it at once could bounce between it and the others.
+            steady = self.settings.node_steady
+            self.steady_at[message["address"]] = time.monotonic() + steady
+            self._event("node_up", node=ip, address=message["address"], steady_in=steady)
+            print(f"FISSION: node {ip} is up again; it gets no job until it has been up for "
+                  f"NODE_STEADY = {steady:g} s", file=sys.stderr)
+        else:
+            self._event("node_up", node=ip, address=message["address"])
+            print(f"FISSION: node {ip} is up", file=sys.stderr)
         if self.settings.pre_copy:
             self._prefetch(message["address"])
 
@@ -366,6 +389,8 @@ class _Run:
         ip = self.nodes.pop(address, None)
         if ip is None:
             return
+        self.declared_dead.add(ip)
+        self.steady_at.pop(address, None)
         self._event("node_down", node=ip, why=message.get("why"))
         print(f"FISSION: node {ip} is down ({message.get('why')})", file=sys.stderr)
         lost = []
@@ -411,6 +436,7 @@ class _Run:
             log_level="DEBUG",
             incarnation=incarnation,
             gated=copy.gated,
+            replay=True,
         )
         if address == LOCAL:
             workdir = self.local_dir / str(job.id)
@@ -429,24 +455,9 @@ class _Run:
         copy.future = self.client.submit(
             run_job, launch, key=f"fission-{self.settings.name}-{job.id}-{incarnation}",
             workers=[address], allow_other_workers=False, pure=False)
-        copy.future.add_done_callback(self._future_done(job.id, incarnation))
-
-    def _future_done(self, job_id: int, incarnation: int):
-        post = self.mailbox.post
-
-        def done(future: Any) -> None:
-            # Runs on the Dask client's thread; a released or cancelled future (a copy
-            # replaced in a failover, or the end of the run) has nothing to report.
-            try:
-                error = future.exception()
-                status = None if error is not None else future.result()
-            except CancelledError:  # distributed's FutureCancelledError too
-                return
-            post({"event": "exited", "job": job_id, "incarnation": incarnation,
-                  "status": status,
-                  "error": None if error is None else f"{type(error).__name__}: {error}"})
-
-        return done
+        copy.future.add_done_callback(
+            exit_notice(self.mailbox.post, {"event": "exited", "job": job.id,
+                                            "incarnation": incarnation}))
 
     # -- failover ----------------------------------------------------------------------
 
@@ -658,17 +669,26 @@ class _Run:
         self._wire()
 
     def _on_exited(self, message: dict) -> None:
+        """A job's task on a node has ended: its exit status, or why it could not run."""
         copy = self.copies.get(int(message["job"]))
-        if copy is None or copy.incarnation != message["incarnation"]:
+        if copy is None or copy.incarnation != message["incarnation"] or copy.future is None:
             return
-        copy.exit_status = message["status"] if message["status"] is not None else -1
-        if message.get("error") and copy.exited_at is None:
+        try:
+            error = copy.future.exception(timeout=TASK_OUTCOME_WAIT)
+            status = None if error is not None else copy.future.result(timeout=TASK_OUTCOME_WAIT)
+        except CancelledError:  # distributed's FutureCancelledError too
+            return
+        except TimeoutError:
+            error = status = None
+        copy.exit_status = status if status is not None else -1
+        if error is not None and copy.exited_at is None:
             self.failure = self.failure or (f"{copy.job.name} could not run on {copy.where}: "
-                                            f"{message['error']}")
+                                            f"{type(error).__name__}: {error}")
         copy.exited_at = copy.exited_at or time.monotonic()
 
     def _check_exits(self) -> None:
         now = time.monotonic()
+        lost = []
         for copy in self.copies.values():
             if copy.process is not None and copy.exit_status is None:
                 status = copy.process.popen.poll()
@@ -678,6 +698,10 @@ class _Run:
                 continue
             if self.lifecycle.in_state(copy.job.id, JobState.FINISHED, JobState.FAILED):
                 continue
+            if (copy.exit_status == -signal.SIGKILL and copy.process is None
+                    and not self._stopping):
+                lost.append(copy)
+                continue
             self.lifecycle.failed(copy.job.id)
             status = copy.exit_status
             how = describe_exit(status, copy.job)
@@ -685,6 +709,23 @@ class _Run:
             self.failure = self.failure or (
                 f"{copy.job.name} {how} on {copy.where} before finishing (see its output above "
                 f"and its job.log)")
+        for copy in lost:
+            self._replace_killed(copy)
+
+    def _replace_killed(self, copy: Copy) -> None:
+        """A job process killed by SIGKILL while the run goes on is a fault, not a failure.
+
+        FISSION sends SIGKILL only when it stops a run (or a node it has given up on):
+        this one came from elsewhere, the kernel's OOM killer or an operator. The job is
+        placed again and its inputs replayed, exactly as if its node had died. (Only a
+        job on a node: a local job's replacement would have no console relay, so a local
+        job killed so still ends the run.)
+        """
+        self._event("job_lost", job=copy.job.id, node=copy.node, status=copy.exit_status)
+        print(f"FISSION: {copy.job.name} on {copy.where} was killed by signal "
+              f"{signal.SIGKILL} (not sent by FISSION: the kernel's OOM killer, or an "
+              "operator); it is placed again", file=sys.stderr)
+        self._fail_over(copy.node, [copy])
 
     def _relay_output(self) -> None:
         while self.output.poll(0):

@@ -15,10 +15,21 @@ producer waits instead of filling a queue that a failover would throw away.
 Failover support is two numbers per input: the lowest incarnation it accepts (a
 block of an older one comes from a copy that was replaced, and is dropped) and how
 far it has got (the next sequence number it expects), which a ``fence`` reports so
-that a replaced source continues the numbering instead of restarting it. Each
-output remembers its last ``REPLAY_COUNT`` blocks: when a ``connect`` points it at a
-replacement consumer, the blocks from the one the replacement needs first on are
-sent again, so what the failed node had not passed on is computed again.
+that a replaced source continues the numbering instead of restarting it. Under
+``run`` (``JobSpec.replay``) each output remembers its last ``REPLAY_COUNT``
+blocks: when a ``connect`` points it at a replacement consumer, the blocks from the
+one the replacement needs first on are sent again, so what the failed node had not
+passed on is computed again. Elsewhere an output remembers nothing.
+
+Unreadable blocks. A message that is not a block of the pipe (too short, another
+format version, another pipe's id: :class:`~fission.errors.WireError`) comes from a
+peer, not from this network's code: it is dropped and counted as garbage. So is a
+payload that one of FISSION's own pipes (``PicklePipe``, ``JSONPipe``, ``BytesPipe``
+and their optional forms) cannot decode: foreign bytes. A pipe class that overrides
+``unpack`` owns its decoding: an exception it raises is a bug in the user's code and
+fails the job, naming the pipe, unless it is a ``WireError`` (the way for such a pipe
+to say "not a block of mine: drop it"). Likewise a value the job returns that an
+output pipe cannot ``pack`` fails the job, naming the pipe.
 """
 
 from __future__ import annotations
@@ -36,7 +47,7 @@ from typing import Any
 import zmq
 
 from fission.core.pipes import BasePipe
-from fission.errors import JobError
+from fission.errors import JobError, WireError
 from fission.runtime.align import DONE, Aligner
 from fission.runtime.control import ControlChannel
 from fission.runtime.heads import headed_run, input_unpack, out_head
@@ -74,6 +85,8 @@ class _Input:
     pipe_id: int
     unpack: Callable[[Any], Any]
     socket: zmq.Socket
+    #: The pipe, when its class overrides ``unpack``: then what that raises is the user's bug.
+    user_pipe: BasePipe | None = None
     garbage: int = 0
     #: Blocks of older incarnations dropped (a replaced producer's).
     fenced: int = 0
@@ -117,7 +130,8 @@ class JobRunner:
         layout: list[tuple[bool, int]] = [(False, 0)] if spec.console is not None else []
         for pipe in job.inputs:
             socket = _pull(gate, spec.inputs[pipe.id], pipe.HWM, f"pipe {pipe.id}")
-            port = _Input(pipe.id, input_unpack(pipe, job.HEAD), socket)
+            port = _Input(pipe.id, input_unpack(pipe, job.HEAD), socket,
+                          None if _builtin_decoder(pipe) else pipe)
             if pipe.optional:
                 layout.append((True, len(self._optional)))
                 self._optional.append((port, OptionalInput(pipe)))
@@ -131,7 +145,8 @@ class JobRunner:
 
         self._outputs = [
             _Output(pipe.id, pipe.pack, _push(gate, spec.outputs.get(pipe.id), pipe.HWM),
-                    spec.outputs.get(pipe.id), deque(maxlen=pipe.REPLAY_COUNT))
+                    spec.outputs.get(pipe.id),
+                    deque(maxlen=pipe.REPLAY_COUNT if spec.replay else 0))
             for pipe in job.outputs
         ]
         self._refresh_live()
@@ -217,7 +232,7 @@ class JobRunner:
                 if flags & END:
                     break
                 value = unpack(payload)
-            except Exception as error:  # noqa: BLE001 - any unreadable block is dropped and counted
+            except Exception as error:  # noqa: BLE001 - counted, or failing the job: _garbage
                 self._garbage(port, error)
                 continue
             if seq < port.next_seq:
@@ -272,12 +287,18 @@ class JobRunner:
                 f"{len(self._outputs)} outputs; return one value per output, or a non-tuple "
                 "value for all of them (wrap a single tuple: return (my_tuple,))"
             )
-        for index, pipe_id, pack, send, remember, output in self._live:
-            frame = header(VERSION, 0, incarnation, pipe_id, seq) + pack(
-                result[index] if mapped else result)
+        for index, pipe_id, pack, remember, output in self._live:
+            try:
+                payload = pack(result[index] if mapped else result)
+            except Exception as error:
+                raise self._unpackable(output, result[index] if mapped else result,
+                                       error) from error
+            frame = header(VERSION, 0, incarnation, pipe_id, seq) + payload
             remember(frame)
             try:
-                send(frame, NOBLOCK)
+                # Looked up at each send: a ``connect`` handled while an earlier output
+                # waited may have replaced this output's socket.
+                output.socket.send(frame, NOBLOCK)
             except zmq.Again:
                 self._send_waiting(output, frame)
 
@@ -289,15 +310,29 @@ class JobRunner:
         mapped = isinstance(result, tuple)
         if mapped and len(result) != len(self._outputs):
             JobRunner._emit(self, seq, result)  # raises the error any job gets
-        for index, pipe_id, pack, send, remember, output in self._live:
+        for index, pipe_id, pack, remember, output in self._live:
+            value = result[index] if mapped else result
+            try:
+                payload = pack(value)
+            except Exception as error:
+                raise self._unpackable(output, value, error) from error
             frame = (HEADER.pack(VERSION, HEAD, incarnation, pipe_id, seq)
-                     + pack_head(*out_head(job, index))
-                     + pack(result[index] if mapped else result))
+                     + pack_head(*out_head(job, index)) + payload)
             remember(frame)
             try:
-                send(frame, NOBLOCK)
+                output.socket.send(frame, NOBLOCK)
             except zmq.Again:
                 self._send_waiting(output, frame)
+
+    def _unpackable(self, output: _Output, value: Any, error: Exception) -> JobError:
+        pipe = next(pipe for pipe in self.job.outputs if pipe.id == output.pipe_id)
+        return JobError(
+            f"{self.job.name} returned a value that its output pipe {pipe.id} "
+            f"({type(pipe).__name__}) cannot pack: {type(value).__name__} {value!r:.80} "
+            f"({type(error).__name__}: {error}); return what the pipe carries (a "
+            "PicklePipe: picklable values, not lambdas, open files or sockets), or use "
+            "another pipe class"
+        )
 
     def _send_waiting(self, output: _Output, frame: bytes) -> None:
         """Send once the consumer has room, handling control messages meanwhile.
@@ -320,7 +355,7 @@ class JobRunner:
 
     def _refresh_live(self) -> None:
         """Precompute what :meth:`_emit` needs of each output still open."""
-        self._live = [(index, o.pipe_id, o.pack, o.socket.send, o.history.append, o)
+        self._live = [(index, o.pipe_id, o.pack, o.history.append, o)
                       for index, o in enumerate(self._outputs) if o.open]
         if self._outputs and not self._live:
             self._stopping = True  # every consumer has finished
@@ -343,7 +378,7 @@ class JobRunner:
                 self._aligner.end(index, seq)
                 return
             value = port.unpack(payload)
-        except Exception as error:  # noqa: BLE001 - any unreadable block is dropped and counted
+        except Exception as error:  # noqa: BLE001 - counted, or failing the job: _garbage
             self._garbage(port, error)
             return
         if seq >= port.next_seq:
@@ -384,10 +419,18 @@ class JobRunner:
                         continue
                     if not flags & END:
                         policy.offer(port.unpack(payload))
-                except Exception as error:  # noqa: BLE001 - dropped and counted
+                except Exception as error:  # noqa: BLE001 - counted, or failing the job: _garbage
                     self._garbage(port, error)
 
     def _garbage(self, port: _Input, error: Exception) -> None:
+        """Count an unreadable block, or fail the job if the user's ``unpack`` raised."""
+        if port.user_pipe is not None and not isinstance(error, WireError):
+            pipe = port.user_pipe
+            raise JobError(
+                f"{self.job.name}: unpack() of its input pipe {pipe.id} "
+                f"({type(pipe).__name__}) raised {type(error).__name__}: {error}; fix that "
+                "pipe class (raise fission.errors.WireError there to drop a block as garbage)"
+            ) from error
         port.garbage += 1
         if port.garbage <= GARBAGE_LOG_LIMIT:
             last = "; further ones are only counted" if port.garbage == GARBAGE_LOG_LIMIT else ""
@@ -572,6 +615,13 @@ class _ConsoleLine:
 
 def _decode_text(data: memoryview) -> str:
     return bytes(data).decode()
+
+
+def _builtin_decoder(pipe: BasePipe) -> bool:
+    """Whether the pipe decodes with one of FISSION's own ``unpack`` methods (not the
+    abstract one of ``BasePipe``, whose NotImplementedError is the user's to fix)."""
+    unpack = type(pipe).unpack
+    return unpack is not BasePipe.unpack and unpack.__module__ == BasePipe.__module__
 
 
 def _pull(gate: Gatekeeper, address: str, hwm: int, label: str) -> zmq.Socket:

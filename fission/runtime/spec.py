@@ -25,6 +25,10 @@ class JobSpec:
     replacement's blocks from those of the copy it replaced. A ``gated`` job (a
     replaced source) waits for ``begin`` before producing, which tells it the
     sequence number to continue from.
+
+    ``replay``: each output remembers its last ``REPLAY_COUNT`` blocks, to send them
+    again to a replaced consumer. Only ``run`` fails over; elsewhere (``simulate``)
+    nothing is retained, whatever the pipe's ``REPLAY_COUNT``.
     """
 
     job: BaseJob
@@ -35,3 +39,4 @@ class JobSpec:
     log_level: str = "DEBUG"
     incarnation: int = 0
     gated: bool = False
+    replay: bool = False

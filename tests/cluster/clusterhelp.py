@@ -24,7 +24,7 @@ import psutil
 import pytest
 from childprocess import EXAMPLES, child_env, wait_until  # noqa: F401 - re-exported
 
-from fission.events import read_events
+from fission.events import EVENTS, read_events
 from fission.security.credentials import export_node, init_project
 
 HERE = Path(__file__).resolve().parent
@@ -207,6 +207,10 @@ class Run:
         return read_events(path) if path.exists() else []
 
     def events_of(self, kind: str, **fields) -> list[dict]:
+        """The events named ``kind`` with these ``fields``; a name no run writes is a
+        mistake of the test (it would match nothing, and the test could never fail)."""
+        if kind not in EVENTS:
+            raise ValueError(f"no event is called {kind!r}; the events are {sorted(EVENTS)}")
         return [e for e in self.events() if e["event"] == kind
                 and all(e.get(key) == value for key, value in fields.items())]
 

@@ -63,3 +63,18 @@ class Total(PythonJob):
 class Add(PythonJob):
     def run(self, *values):
         return sum(values)
+
+
+class Mirrored(Counter):
+    """Yields (i, -i): one value for each of its two outputs."""
+
+    def run(self):
+        for value in super().run():
+            yield value, -value
+
+
+class Pair(PythonJob):
+    """Passes its two inputs on, one to each of its two outputs."""
+
+    def run(self, a, b):
+        return a, b

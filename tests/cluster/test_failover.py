@@ -187,3 +187,160 @@ JOBS = [
     assert all(a + b == total for a, b, total in rows), rows
     assert [b for _, b, _ in rows] == list(range(len(rows)))  # the safe source: no row lost
     assert "replaced by dummies" not in run.output
+
+
+@pytest.mark.timeout(90)
+def test_a_producer_whose_two_outputs_are_redirected_at_once_keeps_sending(
+        own_cluster, runs, tmp_path: Path) -> None:
+    """The consumer of both outputs of a source dies: a redirect of one output while the
+    source waits to send on the other must not leave it sending on a closed socket."""
+    project = make_project(tmp_path, own_cluster)
+    network_package(project, "mirrored", settings_for(own_cluster) + '''
+from fission.core.jobs import CSVSinkJob
+from fission.core.pipes import PicklePipe
+from shared.clusterjobs import Mirrored, Pair
+
+
+class Source(Mirrored):
+    DEFAULT_NODE = "127.0.0.2"
+
+
+class Both(Pair):
+    DEFAULT_NODE = "127.0.0.3"
+
+
+JOBS = [
+    Source(sleep=0.05, outputs=[PicklePipe(1), PicklePipe(2)]),
+    Both(inputs=[PicklePipe(1), PicklePipe(2)], outputs=[PicklePipe(3), PicklePipe(4)]),
+    CSVSinkJob(path="pairs.csv", inputs=[PicklePipe(3), PicklePipe(4)]),
+]
+''')
+    run = runs(project, "mirrored")
+    pairs = run.local / "3" / "pairs.csv"
+    wait_until(lambda: len(csv_rows(pairs)) >= 10, 30, f"10 rows\n{run.output}")
+    own_cluster.agent("127.0.0.3").kill()
+    wait_until(lambda: run.events_of("failover_done", job=2), 15, f"failover\n{run.output}")
+    count = len(csv_rows(pairs))
+    wait_until(lambda: len(csv_rows(pairs)) >= count + 10, 15,
+               f"rows after the failover\n{run.output}")
+    assert run.popen.poll() is None, run.output  # the source did not fail
+    run.interrupt()
+    assert run.wait(10) == 0, run.output
+    rows = [[int(value) for value in row] for row in csv_rows(pairs)]
+    assert all(a == -b for a, b in rows), rows
+    assert [a for a, _ in rows] == list(range(len(rows))), rows  # none lost, none repeated
+    assert "Socket operation on non-socket" not in run.output
+
+
+@pytest.mark.timeout(90)
+def test_a_job_process_killed_on_a_healthy_node_is_replaced(own_cluster, runs,
+                                                            tmp_path: Path) -> None:
+    """What the OOM killer does: SIGKILL of one job process, its agent unharmed."""
+    project = make_project(tmp_path, own_cluster)
+    network_package(project, "doubled", settings_for(own_cluster) + '''
+from fission.core.jobs import CSVSinkJob
+from fission.core.pipes import PicklePipe
+from shared.clusterjobs import Counter, Twice
+
+
+class Source(Counter):
+    DEFAULT_NODE = "127.0.0.2"
+
+
+class Doubler(Twice):
+    DEFAULT_NODE = "127.0.0.3"
+
+
+JOBS = [
+    Source(sleep=0.02, outputs=[PicklePipe(1)]),
+    Doubler(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)]),
+    CSVSinkJob(path="doubled.csv", inputs=[PicklePipe(2)]),
+]
+''')
+    run = runs(project, "doubled")
+    doubled = run.local / "3" / "doubled.csv"
+    wait_until(lambda: len(csv_rows(doubled)) >= 20, 30, f"20 rows\n{run.output}")
+    node = own_cluster.agent("127.0.0.3")
+    (victim,) = job_processes(node.folder("doubled"))
+    victim.send_signal(signal.SIGKILL)
+    wait_until(lambda: run.events_of("failover_done", job=2), 15, f"failover\n{run.output}")
+    count = len(csv_rows(doubled))
+    wait_until(lambda: len(csv_rows(doubled)) >= count + 20, 15, f"rows after\n{run.output}")
+    assert run.popen.poll() is None, run.output
+    run.interrupt()
+    assert run.wait(10) == 0, run.output
+    lost = run.events_of("job_lost", job=2)
+    assert len(lost) == 1 and lost[0]["node"] == node.host and lost[0]["status"] == -9, lost
+    assert node.alive and not run.events_of("node_down")
+    assert "Doubler 2 on 127.0.0.3 was killed by signal 9 (not sent by FISSION" in run.output
+    values = [int(row[0]) for row in csv_rows(doubled)]
+    assert values == [2 * i for i in range(len(values))], values  # replayed: none lost
+
+
+def _kill_job(cluster, run, network: str, job_id: int, incarnation: int) -> None:
+    """SIGKILL the process of ``job_id``'s copy ``incarnation``, wherever it was placed."""
+    node = cluster.agent(run.placed(incarnation)[job_id])
+    (victim,) = [p for p in job_processes(node.folder(network)) if Path(p.cwd()).name == str(
+        job_id)]
+    victim.send_signal(signal.SIGKILL)
+
+
+@pytest.mark.timeout(150)
+def test_a_node_back_from_the_dead_gets_no_job_until_it_has_been_steady(
+        own_cluster, runs, tmp_path: Path) -> None:
+    """Hysteresis: the Doubler prefers 127.0.0.3, which froze and came back; a failover
+    just after its return places the Doubler elsewhere, one NODE_STEADY later there."""
+    project = make_project(tmp_path, own_cluster)
+    network_package(project, "steady", settings_for(own_cluster) + '''
+NODE_STEADY = 4
+from fission.core.jobs import CSVSinkJob
+from fission.core.pipes import PicklePipe
+from shared.clusterjobs import Counter, Twice
+
+
+class Source(Counter):
+    DEFAULT_NODE = "127.0.0.2"
+
+
+class Doubler(Twice):
+    DEFAULT_NODE = "127.0.0.3"
+
+
+JOBS = [
+    Source(sleep=0.02, outputs=[PicklePipe(1)]),
+    Doubler(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)]),
+    CSVSinkJob(path="doubled.csv", inputs=[PicklePipe(2)]),
+]
+''')
+    run = runs(project, "steady")
+    doubled = run.local / "3" / "doubled.csv"
+    wait_until(lambda: len(csv_rows(doubled)) >= 10, 30, f"10 rows\n{run.output}")
+    flaky = own_cluster.agent("127.0.0.3")
+    assert run.placed()[2] == flaky.host
+    flaky.signal_session(signal.SIGSTOP)
+    try:
+        wait_until(lambda: run.events_of("job_started", job=2, incarnation=1), 15,
+                   f"the first failover\n{run.output}")
+    finally:
+        flaky.signal_session(signal.SIGCONT)
+    back = wait_until(lambda: run.events_of("node_up", node=flaky.host)[1:], 40,
+                      f"the node to come back\n{run.output}")[0]
+    assert back["steady_in"] == 4
+    _kill_job(own_cluster, run, "steady", 2, incarnation=1)
+    wait_until(lambda: run.events_of("job_started", job=2, incarnation=2), 15,
+               f"the second failover\n{run.output}")
+    second = run.events_of("placed", job=2, incarnation=2)[0]
+    assert second["time"] - back["time"] < 4, "too slow to tell: NODE_STEADY had passed"
+    assert second["node"] != flaky.host, "a node just back from the dead got a job"
+    time.sleep(max(0.0, back["time"] + 4.5 - time.time()))
+    _kill_job(own_cluster, run, "steady", 2, incarnation=2)
+    wait_until(lambda: run.placed(3).get(2), 15, f"the third failover\n{run.output}")
+    assert run.placed(3)[2] == flaky.host  # steady now: its DEFAULT_NODE again
+    count = len(csv_rows(doubled))
+    wait_until(lambda: len(csv_rows(doubled)) >= count + 10, 15, f"rows after\n{run.output}")
+    run.interrupt()
+    assert run.wait(10) == 0, run.output
+    assert "is up again; it gets no job until it has been up for NODE_STEADY = 4 s" in run.output
+    values = [int(row[0]) for row in csv_rows(doubled)]
+    assert values == [2 * i for i in range(len(values))], values
+

@@ -110,6 +110,18 @@ def test_missing_nodes_are_named_and_nothing_starts(cluster, runs, tmp_path: Pat
 
 
 @pytest.mark.timeout(60)
+def test_a_node_timeout_shorter_than_three_heartbeats_is_refused(cluster, runs,
+                                                                 tmp_path: Path) -> None:
+    project = make_project(tmp_path, cluster, extra="NODE_TIMEOUT = 1.2")
+    run = runs(project, V3)
+    assert run.wait(20) == 1, run.output
+    error = run.output.split("error:")[-1]
+    assert f"{V3}/config.py: NODE_TIMEOUT = 1.2 s is shorter than 3 heartbeats" in error, error
+    assert "set NODE_TIMEOUT to 1.5 or more" in error
+    assert "Traceback" not in run.output and not run.events_of("placed")
+
+
+@pytest.mark.timeout(60)
 def test_a_job_that_raises_on_a_node_stops_the_run(cluster, runs, tmp_path: Path) -> None:
     project = make_project(tmp_path, cluster)
     (project / "failing").mkdir()

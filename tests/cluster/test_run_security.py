@@ -97,7 +97,7 @@ def test_every_port_of_a_run_turns_strangers_away(cluster: Cluster, runs,
     run.interrupt()
     assert run.wait(20) == 0, run.output
     assert not marker.exists(), "a stranger's pickle was loaded"
-    assert not run.events_of("node_down") and not run.events_of("failover_start")
+    assert not run.events_of("node_down") and not run.events_of("failover_started")
     check_products(csv_rows(join))
     assert "dummies" not in run.output and "garbage" not in run.output
     for port, stranger in strangers.items():

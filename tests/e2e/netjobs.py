@@ -15,6 +15,7 @@ from pathlib import Path
 
 from fission.core.jobs import PythonJob
 from fission.core.pipes import OptionalPicklePipe, PicklePipe
+from fission.errors import WireError
 
 
 class Window5(PicklePipe):
@@ -33,6 +34,26 @@ class KeepOptional(OptionalPicklePipe):
 
     OPTIONAL_DEFAULT = "-"
     OPTIONAL_STORE = True
+
+
+class Fussy(PicklePipe):
+    """A user's pipe whose own ``unpack`` has a bug: it cannot take the value 3."""
+
+    def unpack(self, data):
+        value = super().unpack(data)
+        if value == 3:
+            raise ValueError("three is not welcome")
+        return value
+
+
+class Picky(PicklePipe):
+    """A user's pipe that declares the value 3 not one of its blocks (dropped as garbage)."""
+
+    def unpack(self, data):
+        value = super().unpack(data)
+        if value == 3:
+            raise WireError("three is not a block of this pipe")
+        return value
 
 
 def _write_count(path: str | None, count: int) -> None:
@@ -218,3 +239,36 @@ class Spawner(PythonJob):
     def teardown(self) -> None:
         time.sleep(self.slow_teardown)
         Path("teardown").write_text("done")
+class ReturnsLambda(PythonJob):
+    """Returns a lambda for its second output, which a PicklePipe cannot carry."""
+
+    def run(self, x):
+        return x, (lambda: x)
+
+
+class BigBlocks(PythonJob):
+    """Yields ``n`` distinct blocks of ``size`` bytes, then small ones ``sleep`` s apart."""
+
+    def __init__(self, n: int, size: int, sleep: float = 0.05, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.n, self.size, self.sleep = n, size, sleep
+
+    def run(self):
+        for index in range(self.n):
+            yield index.to_bytes(8, "little") * (self.size // 8)
+        while True:
+            yield b""
+            time.sleep(self.sleep)
+
+
+class CountsBlocks(PythonJob):
+    """Writes how many non-empty blocks it got to ``count_file``; returns nothing."""
+
+    def __init__(self, count_file: str = "count", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.count_file, self.count = count_file, 0
+
+    def run(self, block):
+        if block:
+            self.count += 1
+            _write_count(self.count_file, self.count)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 
 import psutil
 import pytest
@@ -116,3 +117,71 @@ def test_garbage_from_a_project_peer_on_control_and_send_is_ignored(sim, project
     assert read_csv(out)[1:] == [[str(i)] for i in range(150)]
     backend_log = (project.root / "FISSION.log").read_text()
     assert backend_log.count("ignoring a malformed control message") == 6, backend_log
+
+
+SINKS = {
+    "one input": ("CSVSinkJob(path='out.csv', inputs=[Fussy(1)])", 2),
+    "two inputs": ("CSVSinkJob(path='out.csv', inputs=[PicklePipe(2), Fussy(1)])", 3),
+}
+
+
+@pytest.mark.timeout(40)
+@pytest.mark.parametrize("sink", SINKS, ids=list(SINKS))
+def test_an_exception_of_a_users_unpack_fails_the_job_naming_the_pipe(sim, project, sink):
+    config, sink_id = SINKS[sink]
+    second = "CountSource(n=10, outputs=[PicklePipe(2)])," if sink_id == 3 else ""
+    project.network("net", f"""
+        from fission.core.pipes import PicklePipe
+        from fission.core.jobs import CSVSinkJob
+        from netjobs import CountSource, Fussy
+        JOBS = [
+            CountSource(n=10, sleep=0.02, outputs=[Fussy(1)]),
+            {second}
+            {config},
+        ]
+    """)
+    run = sim(project.root, "net")
+    assert run.wait(30) == 1, run.output()
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, run.output()
+    assert re.search(rf"CSVSinkJob {sink_id}\b.*unpack\(\) of its input pipe 1 \(Fussy\) "
+                     r"raised ValueError: three is not welcome", errors[0]), errors[0]
+    assert "unreadable" not in run.output()
+    rows = read_csv(run.job_dir(sink_id) / "out.csv")[1:]
+    assert [row[-1] for row in rows] == ["0", "1", "2"]  # what came before is kept
+
+
+@pytest.mark.timeout(40)
+def test_a_users_unpack_raising_wire_error_drops_the_block_as_garbage(sim, project):
+    project.network("net", """
+        from fission.core.jobs import CSVSinkJob
+        from netjobs import CountSource, Picky
+        JOBS = [
+            CountSource(n=10, outputs=[Picky(1)]),
+            CSVSinkJob(path="out.csv", inputs=[Picky(1)]),
+        ]
+    """)
+    run = sim(project.root, "net")
+    assert run.wait(30) == 0, run.output()
+    assert job_stats(run.job_dir(2) / "job.log")["inputs"][1]["garbage"] == 1
+    assert read_csv(run.job_dir(2) / "out.csv")[1:] == [[str(i)] for i in range(10) if i != 3]
+
+
+@pytest.mark.timeout(40)
+def test_a_return_value_no_output_pipe_can_pack_fails_the_job_naming_the_pipe(sim, project):
+    project.network("net", """
+        from fission.core.pipes import PicklePipe
+        from fission.core.jobs import CSVSinkJob
+        from netjobs import CountSource, ReturnsLambda
+        JOBS = [
+            CountSource(n=10, outputs=[PicklePipe(1)]),
+            ReturnsLambda(inputs=[PicklePipe(1)], outputs=[PicklePipe(2), PicklePipe(3)]),
+            CSVSinkJob(path="out.csv", inputs=[PicklePipe(2), PicklePipe(3)]),
+        ]
+    """)
+    run = sim(project.root, "net")
+    assert run.wait(30) == 1, run.output()
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, run.output()
+    assert re.search(r"ReturnsLambda 2\b.*returned a value that its output pipe 3 "
+                     r"\(PicklePipe\) cannot pack: function", errors[0]), errors[0]

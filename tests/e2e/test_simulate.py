@@ -401,3 +401,25 @@ def test_a_second_simulate_of_a_running_network_is_refused(sim, manage, project)
     first.interrupt()
     assert first.wait(10) == 0, first.output()
     assert manage(project.root, "net", "send", "1", "x").returncode == 1  # nothing runs now
+
+
+@pytest.mark.timeout(60)
+def test_a_producer_of_large_blocks_retains_none_of_them_under_simulate(sim, project):
+    """Only `run` replays: 40 blocks of 4 MB must not stay in the producer (REPLAY_COUNT 64)."""
+    project.network("net", PIPES, """
+        from netjobs import BigBlocks, CountsBlocks
+        JOBS = [
+            BigBlocks(n=40, size=4_000_000, outputs=[PicklePipe(1)]),
+            CountsBlocks(inputs=[PicklePipe(1)]),
+        ]
+    """)
+    run = sim(project.root, "net")
+    count = run.job_dir(2) / "count"
+    wait_until(lambda: count.exists() and count.read_text() == "40", 30,
+               f"the 40 blocks to arrive\n{run.output()}")
+    producer = run.job_process(1)
+    assert producer is not None, run.output()
+    rss = producer.memory_info().rss
+    run.interrupt()
+    assert run.wait(20) == 0, run.output()
+    assert rss < 100_000_000, f"the producer holds {rss / 1e6:.0f} MB after 40 blocks of 4 MB"

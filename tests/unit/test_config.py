@@ -68,6 +68,7 @@ def test_a_good_config_loads(tmp_path):
     assert settings.log_level == "DEBUG"
     assert settings.log_file == tmp_path.resolve() / "FISSION.log"
     assert [node.ip for node in settings.nodes] == ["192.168.4.2"]
+    assert settings.node_steady == 10.0
 
 
 def test_loading_the_same_config_twice_works(tmp_path):
@@ -107,6 +108,8 @@ BROKEN = {
                              ["SCHEDULER_PORT", "70000"]),
     "NODE_TIMEOUT zero": (GOOD.format(net="net", csv="a.csv") + "NODE_TIMEOUT = 0\n",
                           ["NODE_TIMEOUT", "above 0"]),
+    "NODE_STEADY": (GOOD.format(net="net", csv="a.csv") + "NODE_STEADY = -1\n",
+                    ["NODE_STEADY", "0 or more", "-1"]),
     "pipe type clash": ("from fission.core.pipes import PicklePipe, JSONPipe\n"
                         "a = PicklePipe(5)\nb = JSONPipe(5)\nJOBS = []\n",
                         [r"pipe 5\b", "PicklePipe", "JSONPipe"]),

@@ -28,3 +28,19 @@ def test_the_metric_describes_the_machine() -> None:
     assert reading["memory"] > 0 and reading["disk"] > 0
     assert 0 <= reading["swap"] <= 100
     assert reading["TQ"] == 255  # no batman-adv on the test machine
+
+
+def test_node_timeout_must_cover_three_heartbeats_at_the_clusters_size() -> None:
+    import pytest
+
+    from fission.backends.dask_cluster import check_node_timeout, heartbeat_interval
+    from fission.errors import ConfigError
+
+    assert heartbeat_interval(1) == heartbeat_interval(100) == 0.5
+    assert heartbeat_interval(400) == 2.0  # at most 200 heartbeats a second
+    check_node_timeout(1.5, 50, "net/config.py")
+    with pytest.raises(ConfigError, match=r"net/config.py: NODE_TIMEOUT = 1 s is shorter "
+                                          r"than 3 heartbeats.*set NODE_TIMEOUT to 1.5"):
+        check_node_timeout(1.0, 3, "net/config.py")
+    with pytest.raises(ConfigError, match="cluster of 400 node"):
+        check_node_timeout(5.0, 400, "net/config.py")
