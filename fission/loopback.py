@@ -81,13 +81,15 @@ def die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-def _spawn(argv: Sequence[str], *, cwd: Path | None, env: dict[str, str], out: Path,
+def _spawn(argv: Sequence[str], *, cwd: Path | None, env: dict[str, str], out: Path | None,
            tied: bool) -> subprocess.Popen[bytes]:
-    """``argv`` leading a session of its own, its output appended to ``out``."""
-    with out.open("ab") as log:
+    """``argv`` leading a session of its own, its output appended to ``out`` (None: to
+    this process's terminal)."""
+    with contextlib.ExitStack() as stack:
+        log = None if out is None else stack.enter_context(out.open("ab"))
         return subprocess.Popen(
             list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            stderr=None if out is None else subprocess.STDOUT, start_new_session=True,
             preexec_fn=die_with_parent if tied else None,
         )
 
@@ -316,17 +318,20 @@ def point_config(config: Path, cluster: Cluster, extra: str = "",
 
 class Run:
     """One ``python3 manage.py NET run ...`` process (or another ``command``), leading its
-    own process group, its output in a file of the project."""
+    own process group, its output in a file of the project (``show``: on this process's
+    terminal instead, and :attr:`output` is empty)."""
 
     command = "run"
 
     def __init__(self, project: Path, network: str, *args: str, command: str = "run",
-                 env: dict[str, str] | None = None, tied: bool = False) -> None:
+                 env: dict[str, str] | None = None, tied: bool = False,
+                 show: bool = False) -> None:
         self.project, self.network, self.command = project, network, command
         self.out_path = project / f".{network}.{time.monotonic_ns()}.out"
+        self.out_path.touch()
         self.popen = _spawn([sys.executable, "manage.py", network, command, *args],
-                            cwd=project, env=child_env(**(env or {})), out=self.out_path,
-                            tied=tied)
+                            cwd=project, env=child_env(**(env or {})),
+                            out=None if show else self.out_path, tied=tied)
         self.started = time.monotonic()
 
     @property
