@@ -27,7 +27,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="fission-demo-") as scratch:
         root = Path(scratch)
         with Cluster(root / "nodes", count=3, tied=True) as cluster:
-            project = copy_project(EXAMPLES, root / "project", cluster)
+            project = copy_project(EXAMPLES, root / "project", cluster.keys)
             point_config(project / NETWORK / "config.py", cluster)
             run = Run(project, NETWORK, "--duration", "14", tied=True, show=True)
             try:

@@ -292,11 +292,12 @@ class Cluster:
         self.close()
 
 
-def copy_project(source: Path, target: Path, cluster: Cluster) -> Path:
-    """A copy of the project ``source`` at ``target``, with ``cluster``'s credentials and
-    without ``source``'s results, logs and credentials; returns ``target``."""
+def copy_project(source: Path, target: Path, keys: Path) -> Path:
+    """A copy of the project ``source`` at ``target`` with the credentials of the project
+    ``keys`` (a cluster's :attr:`Cluster.keys`), without ``source``'s results, logs and
+    credentials; returns ``target``."""
     shutil.copytree(source, target, ignore=shutil.ignore_patterns(*PROJECT_LEFTOVERS))
-    shutil.copytree(cluster.keys / "credentials", target / "credentials")
+    shutil.copytree(keys / "credentials", target / "credentials")
     return target
 
 
@@ -412,12 +413,13 @@ class Subnet:
 
     TABLE = "fissionfault"
 
-    def __init__(self, inside: int, outside: int = 0, tag: str | None = None) -> None:
-        tag = tag or str(os.getpid() % 100_000)
+    def __init__(self, inside: int, outside: int = 0, prefix: str | None = None) -> None:
+        """``prefix``: the /24's first three numbers (default 10.X.Y from this process's id,
+        so that two scripts at once do not collide)."""
+        tag = str(os.getpid() % 100_000)
         self.tag = tag
-        #: 10.X.Y.0/24, X.Y from the tag, so that two benchmarks at once do not collide.
-        number = int(tag) if tag.isdigit() else abs(hash(tag)) % 100_000
-        prefix = f"10.{200 + number // 250 % 50}.{number % 250}"
+        if prefix is None:
+            prefix = f"10.{200 + int(tag) // 250 % 50}.{int(tag) % 250}"
         self.client = f"{prefix}.1"
         self.inside = [f"{prefix}.{2 + index}" for index in range(inside)]
         self.outside = [f"{prefix}.{2 + inside + index}" for index in range(outside)]

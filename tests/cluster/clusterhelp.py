@@ -33,7 +33,7 @@ def make_project(root: Path, cluster: Cluster, network: str = "demo_network_v3",
     """A copy of examples/ whose ``network`` runs on ``cluster``; returns the project."""
     project = root / "project"
     if not project.exists():
-        copy_project(EXAMPLES, project, cluster)
+        copy_project(EXAMPLES, project, cluster.keys)
         shutil.copy(HERE / "clusterjobs.py", project / "shared" / "clusterjobs.py")
     point_config(project / network / "config.py", cluster, extra, nodes)
     return project
