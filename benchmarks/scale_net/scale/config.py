@@ -3,9 +3,9 @@
 - ``SCALE_PORT``: SCHEDULER_PORT; ``SCALE_NODES``: the node addresses, comma-separated
   (each node has one CPU, so one job);
 - ``SCALE_CHAINS``: how many counter -> forward chains (two jobs on nodes each);
-- ``SCALE_RATE``: blocks per second of each counter (default 10).
-
-NODE_TIMEOUT is left at its default: the benchmark counts false failovers with it.
+- ``SCALE_RATE``: blocks per second of each counter (default 10);
+- ``SCALE_NODE_TIMEOUT``: NODE_TIMEOUT in seconds (default: FISSION's default, with which
+  the benchmark counts false failovers).
 """
 
 import os
@@ -26,6 +26,8 @@ NODES = [BaseNode(ip, cpus=1) for ip in os.environ.get("SCALE_NODES", "127.0.0.2
 
 CHAINS = int(os.environ.get("SCALE_CHAINS", "1"))
 RATE = float(os.environ.get("SCALE_RATE", "10"))
+if os.environ.get("SCALE_NODE_TIMEOUT"):
+    NODE_TIMEOUT = float(os.environ["SCALE_NODE_TIMEOUT"])
 
 JOBS = []
 for chain in range(CHAINS):
