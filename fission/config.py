@@ -115,13 +115,13 @@ def _check_dependencies(where: str, project: Path, network: Network) -> None:
             path = (project / dependency).resolve()
             if not path.is_relative_to(project) or not path.exists():
                 raise ConfigError(
-                    f"{where}: {job.name}: DEPENDENCIES names {dependency!r}, which is not a "
+                    f"{where}: {job.label}: DEPENDENCIES names {dependency!r}, which is not a "
                     f"file or folder in {project}; the paths are relative to the project folder"
                 )
             credentials = project / "credentials"
             if path.is_relative_to(credentials) or credentials.is_relative_to(path):
                 raise ConfigError(
-                    f"{where}: {job.name}: DEPENDENCIES names {dependency!r}, which holds the "
+                    f"{where}: {job.label}: DEPENDENCIES names {dependency!r}, which holds the "
                     "project's credentials; they are never copied to nodes (each node has its "
                     "own, from 'fission credentials export')"
                 )

@@ -447,7 +447,7 @@ class _Run:
         now = time.monotonic()
         jobs = [copy.job for copy in lost]
         self._event("failover_started", node=ip, jobs=[job.id for job in jobs])
-        print(f"FISSION: failover: {', '.join(job.name for job in jobs)} of node {ip} are "
+        print(f"FISSION: failover: {', '.join(job.label for job in jobs)} of node {ip} are "
               "placed again", file=sys.stderr)
         for copy in lost:
             self._send([(copy.job.id, {"op": "stop"})], to=copy.identity)  # if it still hears
@@ -613,7 +613,7 @@ class _Run:
             return
         if message["incarnation"] != copy.incarnation:
             log.info("ignoring %r of %s incarnation %d (replaced)", message["op"],
-                     copy.job.name, message["incarnation"])
+                     copy.job.label, message["incarnation"])
             return
         handler(copy, message)
 
@@ -626,7 +626,7 @@ class _Run:
         self._wire()
 
     def _on_finished(self, copy: Copy, message: dict) -> None:
-        log.info("%s finished: %s", copy.job.name, message.get("stats"))
+        log.info("%s finished: %s", copy.job.label, message.get("stats"))
         self.statistics[copy.job.id] = message.get("stats") or {}
         self._event("job_finished", job=copy.job.id, node=copy.node)
         self._send(self.lifecycle.finished(copy.job.id))
@@ -637,7 +637,7 @@ class _Run:
     def _on_failed(self, copy: Copy, message: dict) -> None:
         self._send(self.lifecycle.failed(copy.job.id))
         self._event("job_failed", job=copy.job.id, node=copy.node, error=message.get("error"))
-        self.failure = self.failure or (f"{copy.job.name} failed on {copy.where}: "
+        self.failure = self.failure or (f"{copy.job.label} failed on {copy.where}: "
                                         f"{message.get('error')}")
 
     def _on_rewound(self, copy: Copy, message: dict) -> None:
@@ -656,7 +656,7 @@ class _Run:
             return
         copy.exit_status = message["status"] if message["status"] is not None else -1
         if message.get("error") and copy.exited_at is None:
-            self.failure = self.failure or (f"{copy.job.name} could not run on {copy.where}: "
+            self.failure = self.failure or (f"{copy.job.label} could not run on {copy.where}: "
                                             f"{message['error']}")
         copy.exited_at = copy.exited_at or time.monotonic()
 
@@ -676,7 +676,7 @@ class _Run:
             how = describe_exit(status)
             self._event("job_failed", job=copy.job.id, node=copy.node, status=status)
             self.failure = self.failure or (
-                f"{copy.job.name} {how} on {copy.where} before finishing (see its output above "
+                f"{copy.job.label} {how} on {copy.where} before finishing (see its output above "
                 f"and its job.log)")
 
     def _relay_output(self) -> None:
@@ -686,7 +686,7 @@ class _Run:
                 copy = self.copies[int(job_id)]
             except (ValueError, KeyError):
                 continue
-            write_console(f"[{copy.job.name} @{copy.node}] "
+            write_console(f"[{copy.job.label} @{copy.node}] "
                           f"{line.decode(errors='replace')}\n")
 
     def _send(self, messages: list[Message], to: bytes | None = None) -> None:
@@ -736,7 +736,7 @@ class _Run:
         for job_id, stats in sorted(self.statistics.items()):
             losses = describe_losses(stats)
             if losses:
-                print(f"FISSION: {self.network.job(job_id).name} {losses}", file=sys.stderr)
+                print(f"FISSION: {self.network.job(job_id).label} {losses}", file=sys.stderr)
         if self.failure is not None:
             what = (f"The network {name} was stopped on every node; files written so far are "
                     f"in {self.local_dir}." if self.copies else "No job was started.")

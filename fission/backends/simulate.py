@@ -188,17 +188,17 @@ class _Supervisor:
         self._send(self.lifecycle.ready(process.job.id))
 
     def _on_finished(self, process: JobProcess, message: dict) -> None:
-        log.info("%s finished: %s", process.job.name, message.get("stats"))
+        log.info("%s finished: %s", process.job.label, message.get("stats"))
         self.statistics[process.job.id] = message.get("stats") or {}
         self._send(self.lifecycle.finished(process.job.id))
 
     def _on_stopped(self, process: JobProcess, message: dict) -> None:
-        log.info("%s stopped: %s", process.job.name, message.get("stats"))
+        log.info("%s stopped: %s", process.job.label, message.get("stats"))
         self.statistics[process.job.id] = message.get("stats") or {}
 
     def _on_failed(self, process: JobProcess, message: dict) -> None:
         self._send(self.lifecycle.failed(process.job.id))
-        self.failure = self.failure or f"{process.job.name} failed: {message.get('error')}"
+        self.failure = self.failure or f"{process.job.label} failed: {message.get('error')}"
 
     def _send(self, messages: list[Message]) -> None:
         for job_id, message in messages:
@@ -218,7 +218,7 @@ class _Supervisor:
             how = describe_exit(code)
             job_log = self.workdir / str(job_id) / "job.log"
             see = f"its output above and {job_log}" if job_log.exists() else "its output above"
-            self.failure = self.failure or f"{process.job.name} {how} before finishing (see {see})"
+            self.failure = self.failure or f"{process.job.label} {how} before finishing (see {see})"
 
     def _report(self) -> int:
         name = self.settings.name
@@ -226,7 +226,7 @@ class _Supervisor:
             losses = describe_losses(stats)
             if losses:
                 log_file = self.workdir / str(job_id) / "job.log"
-                print(f"FISSION: {self.network.job(job_id).name} {losses} (see {log_file})",
+                print(f"FISSION: {self.network.job(job_id).label} {losses} (see {log_file})",
                       file=sys.stderr)
         if self.failure is not None:
             print(f"error: {self.failure}. The network {name} was stopped; files written so far "

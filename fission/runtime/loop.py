@@ -116,7 +116,7 @@ class JobRunner:
         layout: list[tuple[bool, int]] = [(False, 0)] if spec.console is not None else []
         for pipe in job.inputs:
             socket = _pull(gate, spec.inputs[pipe.id], pipe.HWM, f"pipe {pipe.id}")
-            port = _Input(pipe.id, pipe.unpack, socket)
+            port = _Input(pipe.id, pipe.block_decoder(), socket)
             if pipe.optional:
                 layout.append((True, len(self._optional)))
                 self._optional.append((port, OptionalInput(pipe)))
@@ -129,7 +129,7 @@ class JobRunner:
         self._aligner = Aligner(required_pipes, max_queue=job.MAX_QUEUE)
 
         self._outputs = [
-            _Output(pipe.id, pipe.pack, _push(gate, spec.outputs.get(pipe.id), pipe.HWM),
+            _Output(pipe.id, pipe.block_encoder(), _push(gate, spec.outputs.get(pipe.id), pipe.HWM),
                     spec.outputs.get(pipe.id), deque(maxlen=pipe.REPLAY_COUNT))
             for pipe in job.outputs
         ]
@@ -259,7 +259,7 @@ class JobRunner:
         mapped = isinstance(result, tuple)
         if mapped and len(result) != len(self._outputs):
             raise JobError(
-                f"{self.job.name} returned a tuple of {len(result)} values for its "
+                f"{self.job.label} returned a tuple of {len(result)} values for its "
                 f"{len(self._outputs)} outputs; return one value per output, or a non-tuple "
                 "value for all of them (wrap a single tuple: return (my_tuple,))"
             )
