@@ -42,6 +42,9 @@ class Settings:
     node_wait: float = 30.0
     node_timeout: float = 1.5
     secure: bool = True
+    #: Lines a backend prints once at start: settings of the original FISSION that are
+    #: accepted but work differently here (see :func:`_original_settings`).
+    notices: tuple[str, ...] = ()
 
     @property
     def directory(self) -> Path:
@@ -105,6 +108,7 @@ def load_settings(project: Path, network: str) -> Settings:
         node_wait=_seconds(where, "NODE_WAIT", key("NODE_WAIT", 30.0, (int, float))),
         node_timeout=_seconds(where, "NODE_TIMEOUT", key("NODE_TIMEOUT", 1.5, (int, float))),
         secure=bool(key("SECURE", True, bool)),
+        notices=_original_settings(where, module),
     )
 
 
@@ -125,6 +129,25 @@ def _check_dependencies(where: str, project: Path, network: Network) -> None:
                     "project's credentials; they are never copied to nodes (each node has its "
                     "own, from 'fission credentials export')"
                 )
+
+
+def _original_settings(where: str, module: ModuleType) -> tuple[str, ...]:
+    """Check the settings of the original FISSION that FISSION accepts without using them,
+    and return the line each gets at start, saying what FISSION does instead."""
+    notices = []
+    pulse = getattr(module, "PULSE_INTERVAL", None)
+    if pulse is not None:
+        if isinstance(pulse, bool) or not isinstance(pulse, (int, float)) or not pulse > 0:
+            raise ConfigError(
+                f"{where}: PULSE_INTERVAL must be a number of seconds above 0, got {pulse!r}"
+            )
+        timeout = getattr(module, "NODE_TIMEOUT", 1.5)
+        notices.append(
+            f"FISSION: note: PULSE_INTERVAL = {pulse} in {where} is not used: nodes send a "
+            f"heartbeat twice a second, and one silent for NODE_TIMEOUT ({timeout} s) is "
+            "declared dead; set NODE_TIMEOUT to change how soon that happens"
+        )
+    return tuple(notices)
 
 
 def _port(where: str, value: object) -> int:

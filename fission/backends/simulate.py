@@ -52,6 +52,8 @@ log = logging.getLogger("fission.simulate")
 def simulate(project: Path, network: str, *, duration: float | None = None) -> int:
     """Run ``network`` of ``project`` locally; return the exit status for the CLI."""
     settings = load_settings(Path(project), network)
+    for notice in settings.notices:
+        print(notice, file=sys.stderr)
     configure_logging(settings)
     credentials = for_run(settings.project, settings.name, settings.secure, announce=False)
     keys = None if credentials is None else credentials.curve

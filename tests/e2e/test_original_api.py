@@ -118,3 +118,22 @@ def test_csv_sink_reads_what_unpack_returns(sim, project):
     run = sim(project.root, "net")
     assert run.wait(30) == 0, run.output()
     assert read_csv(run.job_dir(2) / "out.csv") == [["pipe_1"], ["0"], ["1"], ["2"]]
+
+
+@pytest.mark.timeout(40)
+def test_pulse_interval_gets_one_line_at_start(sim, project):
+    project.network("net", """
+        from fission.core.jobs import CSVSinkJob
+        from fission.core.pipes import PicklePipe
+        from netjobs import CountSource
+        PULSE_INTERVAL = 0.5
+        JOBS = [
+            CountSource(n=3, outputs=[PicklePipe(1)]),
+            CSVSinkJob(path="out.csv", inputs=[PicklePipe(1)]),
+        ]
+    """)
+    run = sim(project.root, "net")
+    assert run.wait(30) == 0, run.output()
+    lines = [line for line in run.stderr.splitlines() if "PULSE_INTERVAL" in line]
+    assert len(lines) == 1, run.output()
+    assert lines[0].startswith("FISSION: note: PULSE_INTERVAL = 0.5") and "NODE_TIMEOUT" in lines[0]
