@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 
 from fission.core.base import reset
+from fission.core.dependencies import sort_out
 from fission.core.network import Network
 from fission.core.nodes import BaseNode
 from fission.errors import ConfigError
@@ -45,6 +46,8 @@ class Settings:
     #: Lines a backend prints once at start: settings of the original FISSION that are
     #: accepted but work differently here (see :func:`_original_settings`).
     notices: tuple[str, ...] = ()
+    #: Project packages named by modules in a job's DEPENDENCIES, shipped with the code.
+    code_packages: frozenset[str] = frozenset()
 
     @property
     def directory(self) -> Path:
@@ -91,7 +94,7 @@ def load_settings(project: Path, network: str) -> Settings:
         net = Network.from_jobs(module.JOBS)
     except ConfigError as error:
         raise ConfigError(f"{where}: {error}") from None
-    _check_dependencies(where, project, net)
+    code_packages = _check_dependencies(where, project, net)
     return Settings(
         project=project,
         name=network,
@@ -109,13 +112,23 @@ def load_settings(project: Path, network: str) -> Settings:
         node_timeout=_seconds(where, "NODE_TIMEOUT", key("NODE_TIMEOUT", 1.5, (int, float))),
         secure=bool(key("SECURE", True, bool)),
         notices=_original_settings(where, module),
+        code_packages=code_packages,
     )
 
 
-def _check_dependencies(where: str, project: Path, network: Network) -> None:
-    """Every DEPENDENCIES entry names a file or folder inside the project."""
+def _check_dependencies(where: str, project: Path, network: Network) -> frozenset[str]:
+    """Every DEPENDENCIES path names a file or folder inside the project; modules of the
+    project are returned as the packages to ship with the code (see
+    :mod:`fission.core.dependencies`). Each job's DEPENDENCIES becomes its tuple of paths."""
+    packages: set[str] = set()
     for job in network.jobs:
-        for dependency in job.DEPENDENCIES:
+        try:
+            declared = sort_out(job.label, job.DEPENDENCIES, project)
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+        packages |= declared.packages
+        job.DEPENDENCIES = declared.paths
+        for dependency in declared.paths:
             path = (project / dependency).resolve()
             if not path.is_relative_to(project) or not path.exists():
                 raise ConfigError(
@@ -129,6 +142,7 @@ def _check_dependencies(where: str, project: Path, network: Network) -> None:
                     "project's credentials; they are never copied to nodes (each node has its "
                     "own, from 'fission credentials export')"
                 )
+    return frozenset(packages)
 
 
 def _original_settings(where: str, module: ModuleType) -> tuple[str, ...]:

@@ -252,8 +252,8 @@ class _Run:
         project, network = self.settings.project, self.network
         classes = [type(job) for job in network.jobs]
         classes += [type(pipe) for job in network.jobs for pipe in job.inputs + job.outputs]
-        code = Manifest.of(project, code_paths(project, user_packages(
-            project, self.settings.name, classes)))
+        packages = user_packages(project, self.settings.name, classes)
+        code = Manifest.of(project, code_paths(project, packages | self.settings.code_packages))
         paths = {job.id: dependency_paths(project, job.DEPENDENCIES) for job in network.jobs}
         everything = Manifest.of(project, [path for each in paths.values() for path in each])
         dependencies = {job_id: Manifest({path: everything.files[path] for path in each})

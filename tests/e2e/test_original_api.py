@@ -137,3 +137,44 @@ def test_pulse_interval_gets_one_line_at_start(sim, project):
     lines = [line for line in run.stderr.splitlines() if "PULSE_INTERVAL" in line]
     assert len(lines) == 1, run.output()
     assert lines[0].startswith("FISSION: note: PULSE_INTERVAL = 0.5") and "NODE_TIMEOUT" in lines[0]
+
+
+@pytest.mark.timeout(40)
+def test_a_module_in_dependencies_runs_and_an_outside_one_is_one_error_line(sim, project):
+    (project.root / "helpers").mkdir()
+    (project.root / "helpers" / "__init__.py").write_text("")
+    (project.root / "helpers" / "scale.py").write_text("FACTOR = 3\n")
+    (project.root / "usejobs.py").write_text(textwrap.dedent('''
+        import json
+        from fission.core.jobs import PythonJob
+        import helpers.scale as scale
+
+        class Scale(PythonJob):
+            DEPENDENCIES = [scale]
+            def run(self, value):
+                return value * scale.FACTOR
+
+        class Outside(Scale):
+            DEPENDENCIES = [scale, json]
+    '''))
+    config = """
+        from fission.core.jobs import CSVSinkJob
+        from fission.core.pipes import PicklePipe
+        from netjobs import CountSource
+        from usejobs import {job}
+        JOBS = [
+            CountSource(n=4, outputs=[PicklePipe(1)]),
+            {job}(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)]),
+            CSVSinkJob(path="out.csv", inputs=[PicklePipe(2)]),
+        ]
+    """
+    project.network("net", config.format(job="Scale"))
+    run = sim(project.root, "net")
+    assert run.wait(30) == 0, run.output()
+    assert read_csv(run.job_dir(3) / "out.csv")[1:] == [["0"], ["3"], ["6"], ["9"]]
+
+    project.network("bad", config.format(job="Outside"))
+    refused = sim(project.root, "bad")
+    assert refused.wait(30) == 1, refused.output()
+    assert "error: bad/config.py: Outside 2: DEPENDENCIES lists the module json" in refused.stderr
+    assert "Traceback" not in refused.stderr
