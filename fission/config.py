@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 import traceback
 from dataclasses import dataclass
@@ -18,7 +19,9 @@ from types import ModuleType
 from fission.core.base import reset
 from fission.core.dependencies import sort_out
 from fission.core.network import Network
+from fission.core.node_csv import read_nodes_csv
 from fission.core.nodes import BaseNode
+from fission.core.xml_network import XMLAlgorithm, build_jobs, read_xml_network
 from fission.errors import ConfigError
 
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
@@ -73,25 +76,20 @@ def load_settings(project: Path, network: str) -> Settings:
             raise ConfigError(f"{where}: {name} must be a {names}, got {value!r}")
         return value
 
-    if getattr(module, "XML_FILE", None) is not None:
-        raise ConfigError(
-            f"{where}: XML_FILE is not supported; describe the network in JOBS "
-            "and set XML_FILE = None"
-        )
     level = str(key("LOG_LEVEL", "INFO", str)).upper()
     if level not in _LOG_LEVELS:
         raise ConfigError(
             f"{where}: LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {level!r}"
         )
     log_file = key("LOG_FILE", "FISSION.log", (str, Path, type(None)))
-    nodes = tuple(key("NODES", [], (list, tuple)))
-    for index, node in enumerate(nodes):
-        if not isinstance(node, BaseNode):
-            raise ConfigError(f"{where}: NODES[{index}] must be a BaseNode, got {node!r}")
-    if not hasattr(module, "JOBS"):
+    nodes = _nodes(where, project, folder, getattr(module, "NODES", []))
+    xml_jobs, xml_nodes = _xml_part(where, project, folder, getattr(module, "XML_FILE", None))
+    nodes += tuple(node for node in xml_nodes if not any(n.matches(node.ip) for n in nodes))
+    if not hasattr(module, "JOBS") and not xml_jobs:
         raise ConfigError(f"{where} defines no JOBS list")
+    jobs = getattr(module, "JOBS", [])
     try:
-        net = Network.from_jobs(module.JOBS)
+        net = Network.from_jobs(list(jobs) + xml_jobs if xml_jobs else jobs)
     except ConfigError as error:
         raise ConfigError(f"{where}: {error}") from None
     code_packages = _check_dependencies(where, project, net)
@@ -143,6 +141,71 @@ def _check_dependencies(where: str, project: Path, network: Network) -> frozense
                     "own, from 'fission credentials export')"
                 )
     return frozenset(packages)
+
+
+def _nodes(where: str, project: Path, folder: Path, value: object) -> tuple[BaseNode, ...]:
+    """NODES: nodes, and paths of CSV files of nodes (see :mod:`fission.core.node_csv`),
+    alone or in a list; a relative path is looked up in the network's folder, then in the
+    project's."""
+    entries = [value] if isinstance(value, (str, os.PathLike)) else value
+    if not isinstance(entries, (list, tuple)):
+        raise ConfigError(f"{where}: NODES must be a list of nodes or the path of a CSV file "
+                          f"of nodes, got {value!r}")
+    nodes: list[BaseNode] = []
+    for index, entry in enumerate(entries):
+        if isinstance(entry, BaseNode):
+            nodes.append(entry)
+        elif isinstance(entry, (str, os.PathLike)):
+            try:
+                nodes += read_nodes_csv(_find(where, "NODES", entry, folder, project))
+            except ConfigError as error:
+                raise ConfigError(f"{where}: {error}") from None
+        else:
+            raise ConfigError(f"{where}: NODES[{index}] must be a BaseNode or the path of a "
+                              f"CSV file of nodes, got {entry!r}")
+    return tuple(nodes)
+
+
+def _xml_part(where: str, project: Path, folder: Path,
+              value: object) -> tuple[list, tuple[BaseNode, ...]]:
+    """XML_FILE: the jobs and nodes of a network described in MARVELO's XML (see
+    :mod:`fission.core.xml_network`); its paths are looked up like those of NODES."""
+    if value is None:
+        return [], ()
+    if not isinstance(value, (str, os.PathLike)):
+        raise ConfigError(f"{where}: XML_FILE must be the path of an XML file or None, "
+                          f"got {value!r}")
+    xml_file = _find(where, "XML_FILE", value, folder, project)
+    try:
+        algorithms = read_xml_network(xml_file)
+
+        def folder_of(algorithm: XMLAlgorithm) -> str:
+            found = _find(where, f"XML_FILE {xml_file}: {algorithm.where}: path",
+                          algorithm.path, folder, project)
+            if not found.is_relative_to(project):
+                raise ConfigError(f"{where}: XML_FILE {xml_file}: {algorithm.where}: path "
+                                  f"{algorithm.path!r} is outside the project {project}")
+            return str(found.relative_to(project))
+
+        jobs = build_jobs(xml_file, algorithms, folder_of)
+        ips = dict.fromkeys(algorithm.node for algorithm in algorithms)
+        return jobs, tuple(BaseNode(ip) for ip in ips)
+    except ConfigError as error:
+        message = str(error)
+        if not message.startswith(where):
+            message = f"{where}: {message}"
+        raise ConfigError(message) from None
+
+
+def _find(where: str, name: str, value: str | os.PathLike, folder: Path, project: Path) -> Path:
+    """The file or folder ``value``: absolute, or in the network's folder or the project's."""
+    path = Path(value).expanduser()
+    candidates = [path] if path.is_absolute() else [folder / path, project / path]
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate.resolve()
+    looked = " or ".join(str(candidate) for candidate in candidates)
+    raise ConfigError(f"{where}: {name} {os.fspath(value)!r} does not exist (looked for {looked})")
 
 
 def _original_settings(where: str, module: ModuleType) -> tuple[str, ...]:
