@@ -156,8 +156,14 @@ def _nodes(where: str, project: Path, folder: Path, value: object) -> tuple[Base
         if isinstance(entry, BaseNode):
             nodes.append(entry)
         elif isinstance(entry, (str, os.PathLike)):
+            if _looks_like_an_address(entry, folder, project):
+                raise ConfigError(
+                    f"{where}: NODES[{index}] is the string {entry!r}: write "
+                    f"BaseNode({entry!r}) (or MultiNode for a pattern); a string in NODES "
+                    "names a CSV file of nodes"
+                )
             try:
-                nodes += read_nodes_csv(_find(where, "NODES", entry, folder, project))
+                nodes += read_nodes_csv(_find("NODES", entry, folder, project))
             except ConfigError as error:
                 raise ConfigError(f"{where}: {error}") from None
         else:
@@ -175,15 +181,15 @@ def _xml_part(where: str, project: Path, folder: Path,
     if not isinstance(value, (str, os.PathLike)):
         raise ConfigError(f"{where}: XML_FILE must be the path of an XML file or None, "
                           f"got {value!r}")
-    xml_file = _find(where, "XML_FILE", value, folder, project)
     try:
+        xml_file = _find("XML_FILE", value, folder, project)
         algorithms = read_xml_network(xml_file)
 
         def folder_of(algorithm: XMLAlgorithm) -> str:
-            found = _find(where, f"XML_FILE {xml_file}: {algorithm.where}: path",
+            found = _find(f"XML_FILE {xml_file}: {algorithm.where}: path",
                           algorithm.path, folder, project)
             if not found.is_relative_to(project):
-                raise ConfigError(f"{where}: XML_FILE {xml_file}: {algorithm.where}: path "
+                raise ConfigError(f"XML_FILE {xml_file}: {algorithm.where}: path "
                                   f"{algorithm.path!r} is outside the project {project}")
             return str(found.relative_to(project))
 
@@ -191,13 +197,18 @@ def _xml_part(where: str, project: Path, folder: Path,
         ips = dict.fromkeys(algorithm.node for algorithm in algorithms)
         return jobs, tuple(BaseNode(ip) for ip in ips)
     except ConfigError as error:
-        message = str(error)
-        if not message.startswith(where):
-            message = f"{where}: {message}"
-        raise ConfigError(message) from None
+        raise ConfigError(f"{where}: {error}") from None
 
 
-def _find(where: str, name: str, value: str | os.PathLike, folder: Path, project: Path) -> Path:
+def _looks_like_an_address(entry: str | os.PathLike, folder: Path, project: Path) -> bool:
+    """Whether a string in NODES is a node's address written without BaseNode(...)."""
+    text = os.fspath(entry)
+    if (folder / text).exists() or (project / text).exists() or not text:
+        return False
+    return all(ch.isdigit() or ch in ".*?[]-:" for ch in text)
+
+
+def _find(name: str, value: str | os.PathLike, folder: Path, project: Path) -> Path:
     """The file or folder ``value``: absolute, or in the network's folder or the project's."""
     path = Path(value).expanduser()
     candidates = [path] if path.is_absolute() else [folder / path, project / path]
@@ -205,7 +216,7 @@ def _find(where: str, name: str, value: str | os.PathLike, folder: Path, project
         if candidate.exists():
             return candidate.resolve()
     looked = " or ".join(str(candidate) for candidate in candidates)
-    raise ConfigError(f"{where}: {name} {os.fspath(value)!r} does not exist (looked for {looked})")
+    raise ConfigError(f"{name} {os.fspath(value)!r} does not exist (looked for {looked})")
 
 
 def _original_settings(where: str, module: ModuleType) -> tuple[str, ...]:

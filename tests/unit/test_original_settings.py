@@ -315,3 +315,10 @@ def test_an_xml_path_that_does_not_exist_names_the_algorithm(tmp_path, monkeypat
                                           r"'python3 make.py' of node 192.168.4.2: path "
                                           r"'programs' does not exist"):
         load_settings(tmp_path, "net")
+
+
+def test_an_address_written_as_a_string_in_nodes_says_to_wrap_it(tmp_path):
+    write_network(tmp_path, "NODES = ['192.168.4.2']\n")
+    with pytest.raises(ConfigError, match=r"net/config.py: NODES\[0\] is the string "
+                                          r"'192.168.4.2': write BaseNode\('192.168.4.2'\)"):
+        load_settings(tmp_path, "net")
