@@ -43,7 +43,8 @@ def test_csv_nodes_and_a_module_dependency_under_run(cluster, runs, tmp_path: Pa
     (project / "helpers" / "factor.py").write_text("FACTOR = 5\n")
     (project / "nodes.csv").write_text(
         "name, ip, groups\nmic, 127.0.0.2, HAS_MIC\nothers, 127.0.0.[34]\n")
-    folder = network_package(project, "orig", CONFIG.format(net="orig") + settings_for(cluster) + '''
+    header = CONFIG.format(net="orig") + settings_for(cluster)
+    folder = network_package(project, "orig", header + '''
 NODES = "nodes.csv"
 JOBS = [
     Counter(n=10, outputs=[PicklePipe(1)]),
