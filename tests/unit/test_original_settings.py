@@ -296,7 +296,7 @@ def test_xml_jobs_follow_jobs_and_connect_through_bytes_pipes(tmp_path, monkeypa
 def test_xml_without_executable_jobs_is_one_clear_error(tmp_path, monkeypatch):
     import fission.core.jobs
 
-    monkeypatch.delattr(fission.core.jobs, "DynamicMARVELOJob", raising=False)
+    monkeypatch.setattr(fission.core.jobs, "DynamicMARVELOJob", None, raising=False)
     folder = write_network(tmp_path, "XML_FILE = 'net.xml'\n")
     (folder / "net.xml").write_text(XML)
     (folder / "programs").mkdir()
