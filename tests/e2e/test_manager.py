@@ -104,3 +104,15 @@ def test_fission_admin_py_starts_a_project(tmp_path):
                           timeout=20, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "proj" / "manage.py").is_file()
+
+
+@pytest.mark.timeout(30)
+def test_importing_the_manager_imports_nothing_that_could_fail(tmp_path):
+    """The original's manage.py reports any ImportError of this import as "Couldn't import
+    FISSION", so it must import nothing but the standard library."""
+    probe = ("import sys, fission.manager\n"
+             "print(sorted(m for m in sys.modules if m.startswith('fission')))\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=child_env(),
+                          capture_output=True, text=True, timeout=20, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['fission', 'fission.manager']"
