@@ -83,12 +83,21 @@ class BasePipe(metaclass=_PipeMeta):
                               f"({self.HWM}): a replay must fit in the pipe's buffers")
 
     def pack(self, value: Any) -> bytes:
-        """Turn one value into the bytes of a block."""
-        raise NotImplementedError(f"{type(self).__name__} does not define pack()")
+        """Turn one value into the bytes of a block.
+
+        By default the value must already be bytes (or a bytearray or memoryview), as in
+        the original FISSION, whose ``BasePipe`` passed them through unchanged.
+        """
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return bytes(value)
+        raise JobError(
+            f"pipe {self.id} ({type(self).__name__}) carries bytes and got a "
+            f"{type(value).__name__}: return bytes from run, or define pack() on the pipe class"
+        )
 
     def unpack(self, data: bytes | memoryview) -> Any:
-        """Turn the bytes of a block back into its value."""
-        raise NotImplementedError(f"{type(self).__name__} does not define unpack()")
+        """Turn the bytes of a block back into its value (by default: the bytes)."""
+        return bytes(data)
 
     def block_encoder(self) -> Callable[[Any], bytes]:
         """The function the runtime calls to turn each value into a block's bytes.

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from fission.core.base import PIPES, reset
 from fission.core.pipes import (
+    BasePipe,
     BytesPipe,
     JSONPipe,
     OptionalBytesPipe,
@@ -197,3 +198,17 @@ def test_dummies():
     assert bytes_pipe.zero() == bytes(6)
     assert bytes_pipe.dummy(b"abcdef", True) == bytes(6)
     assert zero_pipe.dummy("last", True) is None
+
+
+class _RawPipe(BasePipe):
+    """A pipe of the original's kind: a block size and no pack/unpack of its own."""
+
+    BLOCK_SIZE = 4
+
+
+def test_a_base_pipe_without_pack_carries_bytes_as_they_are():
+    pipe = _RawPipe(1)
+    assert pipe.block_encoder()(bytearray(b"wxyz")) == b"wxyz"
+    assert pipe.block_decoder()(memoryview(b"abcd")) == b"abcd"
+    with pytest.raises(JobError, match=r"pipe 1 \(_RawPipe\) carries bytes and got a int"):
+        pipe.block_encoder()(7)
