@@ -1,7 +1,7 @@
 """Pipes: the typed, one-way connections between jobs.
 
-A pipe knows how to turn a value into bytes (:meth:`BasePipe.pack`) and back
-(:meth:`BasePipe.unpack`), how many blocks its consumer takes per run
+A pipe knows how to turn a value into bytes (:meth:`BasePipe.pack`, or pickling
+around :meth:`PicklePipe.pack`) and back, how many blocks its consumer takes per run
 (``BLOCK_COUNT``), and what stands in for a block that never arrived (a *dummy*).
 It does no I/O: the job runtime moves the bytes.
 
@@ -17,8 +17,10 @@ choose what the consumer sees when no new value has arrived (see
 
 from __future__ import annotations
 
+import functools
 import json
 import pickle
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from fission.core.base import PIPES
@@ -81,12 +83,32 @@ class BasePipe(metaclass=_PipeMeta):
                               f"({self.HWM}): a replay must fit in the pipe's buffers")
 
     def pack(self, value: Any) -> bytes:
-        """Turn one value into the bytes of a block."""
-        raise NotImplementedError(f"{type(self).__name__} does not define pack()")
+        """Turn one value into the bytes of a block.
+
+        By default the value must already be bytes (or a bytearray or memoryview), as in
+        the original FISSION, whose ``BasePipe`` passed them through unchanged.
+        """
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return bytes(value)
+        raise JobError(
+            f"pipe {self.id} ({type(self).__name__}) carries bytes and got a "
+            f"{type(value).__name__}: return bytes from run, or define pack() on the pipe class"
+        )
 
     def unpack(self, data: bytes | memoryview) -> Any:
-        """Turn the bytes of a block back into its value."""
-        raise NotImplementedError(f"{type(self).__name__} does not define unpack()")
+        """Turn the bytes of a block back into its value (by default: the bytes)."""
+        return bytes(data)
+
+    def block_encoder(self) -> Callable[[Any], bytes]:
+        """The function the runtime calls to turn each value into a block's bytes.
+
+        For most pipes that is :meth:`pack` itself; :class:`PicklePipe` pickles around it.
+        """
+        return self.pack
+
+    def block_decoder(self) -> Callable[[bytes | memoryview], Any]:
+        """The function the runtime calls to turn a block's bytes back into a value."""
+        return self.unpack
 
     def zero(self) -> Any:
         """The neutral value used by the 'zero' dummy mode."""
@@ -103,13 +125,37 @@ class BasePipe(metaclass=_PipeMeta):
 
 
 class PicklePipe(BasePipe):
-    """Carries any picklable Python object (pickle protocol 5, a fresh memo per block)."""
+    """Carries any picklable Python object (pickle protocol 5, a fresh memo per block).
 
-    def pack(self, value: Any) -> bytes:
-        return pickle.dumps(value, protocol=5)
+    Its :meth:`pack` and :meth:`unpack` are hooks around the pickling, as in the original
+    FISSION: ``pack(value)`` returns the object that is pickled and sent, ``unpack(obj)``
+    gets the unpickled object and returns what the consumer's ``run`` receives. Both pass
+    the value through unchanged unless a subclass overrides them, e.g.::
 
-    def unpack(self, data: bytes | memoryview) -> Any:
-        return pickle.loads(data)
+        class StripPipe(PicklePipe):
+            def pack(self, value):
+                return value.strip()
+    """
+
+    def pack(self, value: Any) -> Any:
+        """The object to pickle for ``value`` (``value`` itself unless overridden)."""
+        return value
+
+    def unpack(self, data: Any) -> Any:
+        """The value ``run`` receives for the unpickled object ``data`` (itself by default)."""
+        return data
+
+    def block_encoder(self) -> Callable[[Any], bytes]:
+        if type(self).pack is PicklePipe.pack:  # the hot path: no hook to call
+            return functools.partial(pickle.dumps, protocol=5)
+        hook, dumps = self.pack, pickle.dumps
+        return lambda value: dumps(hook(value), protocol=5)
+
+    def block_decoder(self) -> Callable[[bytes | memoryview], Any]:
+        if type(self).unpack is PicklePipe.unpack:
+            return pickle.loads
+        hook, loads = self.unpack, pickle.loads
+        return lambda data: hook(loads(data))
 
 
 class JSONPipe(BasePipe):
