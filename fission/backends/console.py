@@ -115,7 +115,8 @@ def claim_network(network_dir: Path, send_address: str, *, secure: bool) -> Iter
         os.close(lock)
 
 
-def _is_running(network_dir: Path) -> bool:
+def is_running(network_dir: Path) -> bool:
+    """Whether a backend holds the network's run lock (it is running right now)."""
     try:
         lock = os.open(network_dir / ".fission" / "run.lock", os.O_RDWR)
     except OSError:
@@ -138,7 +139,7 @@ def send_line(project: Path, network: str, job_id: int, text: str) -> None:
         info = json.loads(run_file(network_dir).read_text())
     except (OSError, ValueError):
         raise NotRunningError(not_running) from None
-    if not _is_running(network_dir) or "send" not in info:
+    if not is_running(network_dir) or "send" not in info:
         raise NotRunningError(not_running)
     context = zmq.Context.instance()
     socket = context.socket(zmq.REQ)
@@ -156,6 +157,13 @@ def send_line(project: Path, network: str, job_id: int, text: str) -> None:
         socket.close()
     if "error" in reply:
         raise FissionError(reply["error"])
+
+
+def parse_line(line: str, default: int) -> tuple[int, str]:
+    """``(job id, text)`` of a typed line: ``@N text`` goes to job N, else to ``default``."""
+    if line.startswith("@") and " " in line and line[1:line.index(" ")].isdigit():
+        return int(line[1:line.index(" ")]), line[line.index(" ") + 1:]
+    return default, line
 
 
 class Prompt(threading.Thread):
@@ -186,9 +194,7 @@ class Prompt(threading.Thread):
                 if not self._closing:
                     self._on_exit()
                 return
-            job_id, text = self._default, line
-            if line.startswith("@") and " " in line and line[1:line.index(" ")].isdigit():
-                job_id, text = int(line[1:line.index(" ")]), line[line.index(" ") + 1:]
+            job_id, text = parse_line(line, self._default)
             try:
                 send_line(self._project, self._network, job_id, text)
             except FissionError as error:

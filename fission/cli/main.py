@@ -74,6 +74,16 @@ def _test_arguments(parser: argparse.ArgumentParser) -> None:
                      "(e.g. -k join -x --runslow).")
 
 
+def _graphviz_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("png", "svg", "pdf"), default="png",
+                        help="the picture's format (default png)")
+
+
+def _shell_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--plain", action="store_true",
+                        help="the standard Python console even if IPython is installed")
+
+
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
     _simulate_arguments(parser)
 
@@ -149,6 +159,13 @@ COMMANDS: tuple[Command, ...] = (
     Command("collect", Scope.NETWORK, "copy the job logs of every node to NET/collection/"),
     Command("test", Scope.NETWORK, "run the tests in NET/tests/ with pytest and FISSION's "
             "fixtures", _test_arguments, passthrough=True),
+    Command("graphviz", Scope.NETWORK, "draw NET (jobs, pipe ids, nodes under run) to "
+            "NET/network.png with Graphviz", _graphviz_arguments),
+    Command("show", Scope.NETWORK, "print the jobs, pipes and nodes of NET"),
+    Command("shell", Scope.NETWORK, "a Python console with NET's config loaded",
+            _shell_arguments),
+    Command("interactive", Scope.NETWORK,
+            "type lines to the InteractiveJobs of the running NET"),
 )
 
 _BY_NAME = {command.name: command for command in COMMANDS}
