@@ -18,7 +18,9 @@ choose what the consumer sees when no new value has arrived (see
 from __future__ import annotations
 
 import json
+import math
 import pickle
+import struct
 from typing import Any, ClassVar
 
 from fission.core.base import PIPES
@@ -204,3 +206,88 @@ class OptionalJSONPipe(OptionalMixIn, JSONPipe):
 
 class OptionalBytesPipe(OptionalMixIn, BytesPipe):
     """An optional :class:`BytesPipe`."""
+
+
+class ArrayPipe(BasePipe):
+    """Carries numpy arrays as their raw buffer: a small header, then the bytes.
+
+    The header holds the dtype (with its byte order) and the shape, so any numeric,
+    bool, complex, datetime or fixed-size string array of any shape arrives as it left;
+    nothing is pickled. A non-contiguous array (a slice, a transpose) is made
+    contiguous on the way out. ``unpack`` returns a read-only array over the received
+    block itself, without copying it: call ``.copy()`` to change it in place, or set
+    ``WRITABLE = True`` on a subclass to get a private, writable copy every time.
+
+    ``dtype`` and ``shape``, when given, are checked on every block sent and make the
+    dummy of ``DUMMY_MODE = "zero"`` an array of zeros of that kind (else ``None``).
+    numpy is imported only when an ArrayPipe is used: networks without one do not need it.
+    """
+
+    WRITABLE: ClassVar[bool] = False
+
+    def __init__(self, id: int, dtype: Any = None, shape: Any = None) -> None:  # noqa: A002
+        super().__init__(id)
+        self.dtype = None
+        if dtype is not None:
+            try:
+                self.dtype = _numpy(id).dtype(dtype)
+            except TypeError as error:
+                raise ConfigError(f"pipe {id}: dtype {dtype!r} is not a numpy dtype "
+                                  f"({error})") from None
+        if shape is not None and not isinstance(shape, (tuple, list)):
+            shape = (shape,)
+        self.shape = None if shape is None else tuple(int(n) for n in shape)
+
+    def pack(self, value: Any) -> bytes:
+        np = _numpy(self.id)
+        array = np.asarray(value, order="C")
+        dtype = array.dtype
+        if dtype.hasobject or dtype.fields is not None:
+            raise JobError(f"pipe {self.id} (ArrayPipe) carries plain arrays; got dtype "
+                           f"{dtype}: send it through a PicklePipe instead")
+        if self.dtype is not None and dtype != self.dtype:
+            raise JobError(f"pipe {self.id} carries {self.dtype} arrays; got {dtype}")
+        if self.shape is not None and array.shape != self.shape:
+            raise JobError(f"pipe {self.id} carries arrays of shape {self.shape}; "
+                           f"got {array.shape}")
+        code = dtype.str.encode()
+        meta = _ARRAY_META.pack(len(code), array.ndim) + code + struct.pack(
+            f"<{array.ndim}Q", *array.shape)
+        return meta + memoryview(array.reshape(-1).view(np.uint8))
+
+    def unpack(self, data: bytes | memoryview) -> Any:
+        np = _numpy(self.id)
+        code_size, ndim = _ARRAY_META.unpack_from(data)
+        start = _ARRAY_META.size
+        dtype = _dtype(np, bytes(data[start:start + code_size]))
+        start += code_size
+        shape = struct.unpack_from(f"<{ndim}Q", data, start)
+        array = np.frombuffer(data, dtype=dtype, offset=start + 8 * ndim,
+                              count=math.prod(shape)).reshape(shape)
+        return array.copy() if self.WRITABLE else array
+
+    def zero(self) -> Any:
+        if self.dtype is None or self.shape is None:
+            return None
+        return _numpy(self.id).zeros(self.shape, self.dtype)
+
+
+#: An ArrayPipe block starts with: length of the dtype code, number of dimensions.
+_ARRAY_META = struct.Struct("<BB")
+_DTYPES: dict[bytes, Any] = {}
+
+
+def _dtype(np: Any, code: bytes) -> Any:
+    dtype = _DTYPES.get(code)
+    if dtype is None:
+        dtype = _DTYPES[code] = np.dtype(code.decode())
+    return dtype
+
+
+def _numpy(pipe_id: int) -> Any:
+    try:
+        import numpy
+    except ImportError:
+        raise ConfigError(f"pipe {pipe_id} is an ArrayPipe, which needs numpy: "
+                          "pip install numpy (on every node too)") from None
+    return numpy
