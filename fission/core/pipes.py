@@ -241,30 +241,48 @@ class ArrayPipe(BasePipe):
     def pack(self, value: Any) -> bytes:
         np = _numpy(self.id)
         array = np.asarray(value, order="C")
-        dtype = array.dtype
+        dtype, shape = array.dtype, array.shape
+        meta = _ARRAY_HEADERS.get((dtype, shape))
+        if meta is None:
+            meta = self._header(dtype, shape)
+        elif self.dtype is not None or self.shape is not None:
+            self._check_array(dtype, shape)
+        try:
+            data = memoryview(array).cast("B")
+        except (TypeError, ValueError):  # formats memoryview cannot cast (datetime, complex)
+            data = memoryview(array.reshape(-1).view(np.uint8))
+        return meta + data
+
+    def unpack(self, data: bytes | memoryview) -> Any:
+        np = _numpy(self.id)
+        code_size, ndim = _ARRAY_META.unpack_from(data)
+        size = _ARRAY_META.size + code_size + 8 * ndim
+        key = bytes(data[:size])
+        layout = _ARRAY_LAYOUTS.get(key)
+        if layout is None:
+            layout = _ARRAY_LAYOUTS[key] = _layout(np, key, code_size, ndim)
+        dtype, shape, count = layout
+        array = np.frombuffer(data, dtype=dtype, offset=size, count=count).reshape(shape)
+        return array.copy() if self.WRITABLE else array
+
+    def _check_array(self, dtype: Any, shape: tuple[int, ...]) -> None:
         if dtype.hasobject or dtype.fields is not None:
             raise JobError(f"pipe {self.id} (ArrayPipe) carries plain arrays; got dtype "
                            f"{dtype}: send it through a PicklePipe instead")
         if self.dtype is not None and dtype != self.dtype:
             raise JobError(f"pipe {self.id} carries {self.dtype} arrays; got {dtype}")
-        if self.shape is not None and array.shape != self.shape:
-            raise JobError(f"pipe {self.id} carries arrays of shape {self.shape}; "
-                           f"got {array.shape}")
-        code = dtype.str.encode()
-        meta = _ARRAY_META.pack(len(code), array.ndim) + code + struct.pack(
-            f"<{array.ndim}Q", *array.shape)
-        return meta + memoryview(array.reshape(-1).view(np.uint8))
+        if self.shape is not None and shape != self.shape:
+            raise JobError(f"pipe {self.id} carries arrays of shape {self.shape}; got {shape}")
 
-    def unpack(self, data: bytes | memoryview) -> Any:
-        np = _numpy(self.id)
-        code_size, ndim = _ARRAY_META.unpack_from(data)
-        start = _ARRAY_META.size
-        dtype = _dtype(np, bytes(data[start:start + code_size]))
-        start += code_size
-        shape = struct.unpack_from(f"<{ndim}Q", data, start)
-        array = np.frombuffer(data, dtype=dtype, offset=start + 8 * ndim,
-                              count=math.prod(shape)).reshape(shape)
-        return array.copy() if self.WRITABLE else array
+    def _header(self, dtype: Any, shape: tuple[int, ...]) -> bytes:
+        """The array header of arrays of this kind, remembered for the next ones."""
+        self._check_array(dtype, shape)
+        code = dtype.str.encode()
+        meta = (_ARRAY_META.pack(len(code), len(shape)) + code
+                + struct.pack(f"<{len(shape)}Q", *shape))
+        if len(_ARRAY_HEADERS) < _ARRAY_CACHE_SIZE:
+            _ARRAY_HEADERS[(dtype, shape)] = meta
+        return meta
 
     def zero(self) -> Any:
         if self.dtype is None or self.shape is None:
@@ -272,16 +290,23 @@ class ArrayPipe(BasePipe):
         return _numpy(self.id).zeros(self.shape, self.dtype)
 
 
-#: An ArrayPipe block starts with: length of the dtype code, number of dimensions.
+#: An ArrayPipe block starts with: length of the dtype code, number of dimensions; then
+#: the dtype code (``numpy.dtype.str``), one little-endian uint64 per dimension, the buffer.
 _ARRAY_META = struct.Struct("<BB")
-_DTYPES: dict[bytes, Any] = {}
+#: Headers by (dtype, shape) and layouts by header: a stream of arrays of one kind (the
+#: usual case) parses its header once. Bounded, for streams whose shapes keep changing.
+_ARRAY_CACHE_SIZE = 256
+_ARRAY_HEADERS: dict[tuple[Any, tuple[int, ...]], bytes] = {}
+_ARRAY_LAYOUTS: dict[bytes, tuple[Any, tuple[int, ...], int]] = {}
 
 
-def _dtype(np: Any, code: bytes) -> Any:
-    dtype = _DTYPES.get(code)
-    if dtype is None:
-        dtype = _DTYPES[code] = np.dtype(code.decode())
-    return dtype
+def _layout(np: Any, header: bytes, code_size: int, ndim: int) -> tuple[Any, tuple, int]:
+    start = _ARRAY_META.size
+    dtype = np.dtype(header[start:start + code_size].decode())
+    shape = struct.unpack_from(f"<{ndim}Q", header, start + code_size)
+    if len(_ARRAY_LAYOUTS) >= _ARRAY_CACHE_SIZE:
+        _ARRAY_LAYOUTS.clear()
+    return dtype, shape, math.prod(shape)
 
 
 def _numpy(pipe_id: int) -> Any:
