@@ -217,6 +217,8 @@ def bench_arrays(report: Report, args: argparse.Namespace) -> None:
                                None if ratio is None
                                else _clean(fis) and ratio >= ARRAY_MIN_RATIO))
         _cpu_note(report, f"arrays {size}, FISSION vs raw", raw, fis, "FISSION")
+    report.notes.append(f"arrays: the raw baseline runs over {ARRAY_RAW_TRANSPORT}, as "
+                        "simulate's pipes, whatever --raw-transport says")
 
 
 def bench_encryption(report: Report, args: argparse.Namespace) -> None:
