@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+from childprocess import child_env
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -82,3 +85,26 @@ def test_object_and_structured_arrays_are_refused():
 
 def test_through_the_emulator_with_the_block_header():
     assert np.array_equal(emulate(ArrayPipe(10))(np.eye(3)).unpacked, np.eye(3))
+
+
+def _probe(code: str) -> str:
+    result = subprocess.run([sys.executable, "-c", code], env=child_env(), capture_output=True,
+                            text=True, timeout=20, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+@pytest.mark.timeout(30)
+def test_numpy_is_imported_only_when_an_array_pipe_is_used():
+    assert _probe("import sys\nfrom fission.core.pipes import ArrayPipe\nArrayPipe(1)\n"
+                  "print('numpy' in sys.modules)") == "False"
+
+
+@pytest.mark.timeout(30)
+def test_without_numpy_an_array_pipe_says_what_to_install():
+    out = _probe("import sys\nsys.modules['numpy'] = None  # as if numpy were not installed\n"
+                 "from fission.core.pipes import ArrayPipe\n"
+                 "try:\n    ArrayPipe(3).pack([1])\nexcept Exception as e:\n"
+                 "    print(type(e).__name__, e)")
+    assert out == ("ConfigError pipe 3 is an ArrayPipe, which needs numpy: pip install numpy "
+                   "(on every node too)")
