@@ -224,8 +224,11 @@ class JobEmulator:
                             "it has no more outputs")
 
     def __call__(self, *values: Any) -> list[Any]:
-        """``put(*values)`` (if the job has inputs) then ``get()``, as the original's call."""
-        if values or self._layout:
+        """``put(*values)`` (when given) then ``get()``, as the original's call.
+
+        ``job()`` of a source is its next run; of a source with optional inputs, too.
+        """
+        if values:
             self.put(*values)
         return self.get()
 
@@ -277,7 +280,8 @@ class JobEmulator:
         self._sent[index] += 1
 
     def _run_ready(self) -> None:
-        while not self.finished:
+        """Run every round the required inputs have complete (a source runs on get())."""
+        while self._sent and not self.finished:
             state = self._aligner.wanting()
             if state == DONE:
                 self._finish()

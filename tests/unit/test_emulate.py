@@ -67,6 +67,13 @@ class Operator(OptionalPicklePipe):
     OPTIONAL_STORE = True
 
 
+class Steered(PythonJob):
+    """A source with an optional input: run() is called with it, again and again."""
+
+    def run(self, factor):
+        return 10 * factor
+
+
 class FileSink(PythonJob):
     """Writes in its working directory; opens in setup and closes in teardown."""
 
@@ -173,6 +180,15 @@ def test_optional_input_default_store_and_nothing():
     assert job(NOTHING, 2, 3) == [6]     # OPTIONAL_STORE repeats "*"
     with pytest.raises(EmulatorError, match="has 3 input"):
         job.put(1, 2)
+
+
+def test_source_with_an_optional_input_runs_once_per_get():
+    job = emulate(Steered(inputs=[Operator(1)], outputs=[PicklePipe(2)]))
+    job.put(3)                            # offered, not run: a source runs when asked
+    assert job.runs == 0
+    assert job.get() == [30]
+    assert job() == [30]                  # OPTIONAL_STORE repeats the last value
+    assert job(1) == [10]
 
 
 def test_values_travel_through_their_pipes():
