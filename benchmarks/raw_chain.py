@@ -14,8 +14,9 @@ Modes:
 - ``array16k``, ``array1m``: the very bytes a FISSION ``ArrayPipe`` puts on the wire for a
   float64 array of 16 KiB or 1 MiB (block header with the sequence number, array header,
   buffer), no pickle: the source builds each message (header + body, one copy), the
-  forward passes every message on as received, the sink reads the sequence number from
-  the header; an empty message ends the stream. Sockets use ``harness.ARRAY_HWM``.
+  forward decodes each to a numpy view and encodes it again (header, array header,
+  buffer: one copy), the sink reads the sequence number from the header; an empty
+  message ends the stream. Sockets use ``harness.ARRAY_HWM``.
 
 Plaintext by default. ``run(..., curve=True)`` (``--curve`` on the command line) makes
 every socket a CURVE socket, encrypted and authenticated as FISSION's pipes with
@@ -138,18 +139,29 @@ def role_array_source(out_addr: str, mode: str, count: int) -> None:
     _close(push, wait_for_parent=True)
 
 
-def role_array_forward(in_addr: str, out_addr: str) -> None:
+def role_array_forward(in_addr: str, out_addr: str, mode: str) -> None:
+    """Decode each block to an array and encode it again, as a job's pipes do (the raw
+    forward of the pickle modes unpickles and re-pickles): header read, a view of the
+    buffer, then a new message of header, array header and buffer (one copy)."""
     import harness
+    import numpy as np
     import zmq
 
     pull = _socket(zmq.PULL, in_addr, bind=True, hwm=harness.ARRAY_HWM)
     push = _socket(zmq.PUSH, out_addr, bind=False, hwm=harness.ARRAY_HWM)
-    recv, send = pull.recv, push.send
+    header, body = _array_block(mode)
+    start = len(body) - harness.ARRAY_BYTES[mode]
+    meta = body[:start]
+    recv, send, unpack, pack = pull.recv, push.send, header.unpack_from, header.pack
+    offset = header.size + start
     while True:
         block = recv()
-        send(block)
         if not block:
+            send(block)
             break
+        seq = unpack(block)[4]
+        array = np.frombuffer(block, dtype=np.float64, offset=offset)
+        send(b"".join((pack(1, 0, 0, 2, seq), meta, array)))
     _close(pull, push, wait_for_parent=True)
 
 
@@ -360,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.role == "source":
             role_source(args.out_addr, args.role_mode, args.count, args.rate)
         elif args.role == "forward" and arrays:
-            role_array_forward(args.in_addr, args.out_addr)
+            role_array_forward(args.in_addr, args.out_addr, args.role_mode)
         elif args.role == "forward":
             role_forward(args.in_addr, args.out_addr)
         elif arrays:
