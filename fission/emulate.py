@@ -111,7 +111,8 @@ class PipeEmulator:
 
     def put(self, value: Any) -> None:
         """Pack ``value`` into the next block."""
-        self._blocks.append(encode(self.pipe.id, self._seq, _as_bytes(self.pipe.block_encoder()(value))))
+        payload = _as_bytes(self.pipe.block_encoder()(value))
+        self._blocks.append(encode(self.pipe.id, self._seq, payload))
         self._seq += 1
 
     def get(self) -> Any:

@@ -119,9 +119,10 @@ def build_jobs(xml_file: Path, algorithms: list[XMLAlgorithm],
                folder_of: Callable[[XMLAlgorithm], str]) -> list[object]:
     """The jobs of ``algorithms``; ``folder_of`` gives each one's DEPENDENCIES folder
     (relative to the project)."""
-    from fission.core.executable import DynamicMARVELOJob as job_class
+    from fission.core import jobs as job_classes
     from fission.core.pipes import BytesPipe
 
+    job_class = job_classes.DynamicMARVELOJob
     jobs = []
     for algorithm in algorithms:
         try:

@@ -293,18 +293,6 @@ def test_xml_jobs_follow_jobs_and_connect_through_bytes_pipes(tmp_path, monkeypa
     assert [node.ip for node in settings.nodes] == ["192.168.4.2", "192.168.4.3"]
 
 
-def test_xml_without_executable_jobs_is_one_clear_error(tmp_path, monkeypatch):
-    import fission.core.jobs
-
-    monkeypatch.setattr(fission.core.jobs, "DynamicMARVELOJob", None, raising=False)
-    folder = write_network(tmp_path, "XML_FILE = 'net.xml'\n")
-    (folder / "net.xml").write_text(XML)
-    (folder / "programs").mkdir()
-    with pytest.raises(ConfigError, match=r"net/config.py: XML_FILE: .*net.xml describes "
-                                          r"programs \(MARVELO jobs\)"):
-        load_settings(tmp_path, "net")
-
-
 def test_an_xml_path_that_does_not_exist_names_the_algorithm(tmp_path, monkeypatch):
     import fission.core.jobs
 
