@@ -68,7 +68,7 @@ def pickle_spec(spec: JobSpec) -> bytes:
         return pickle.dumps(spec, protocol=5)
     except Exception as error:  # noqa: BLE001 - any pickling failure is a config problem
         raise ConfigError(
-            f"{spec.job.name} cannot be sent to its process ({type(error).__name__}: {error}); "
+            f"{spec.job.label} cannot be sent to its process ({type(error).__name__}: {error}); "
             "attributes set in __init__ must be picklable: open files, sockets and threads "
             "in setup() instead"
         ) from error
@@ -147,7 +147,7 @@ class OutputRelay(threading.Thread):
         self._selector = selectors.DefaultSelector()
         suffix = f" @{where}" if where else ""
         for process in processes:
-            prefix = f"[{process.job.name}{suffix}] "
+            prefix = f"[{process.job.label}{suffix}] "
             for stream in (process.popen.stdout, process.popen.stderr):
                 os.set_blocking(stream.fileno(), False)
                 self._selector.register(stream, selectors.EVENT_READ, [prefix, b""])

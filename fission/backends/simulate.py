@@ -55,6 +55,8 @@ def simulate(project: Path, network: str, *, duration: float | None = None) -> i
     """Run ``network`` of ``project`` locally; return the exit status for the CLI."""
     with stop_signals_interrupt():  # until the supervisor has its own handler, and after
         settings = load_settings(Path(project), network)
+        for notice in settings.notices:
+            print(notice, file=sys.stderr)
         configure_logging(settings)
         credentials = for_run(settings.project, settings.name, settings.secure, announce=False)
         keys = None if credentials is None else credentials.curve
@@ -194,18 +196,18 @@ class _Supervisor:
         self._send(self.lifecycle.ready(process.job.id))
 
     def _on_finished(self, process: JobProcess, message: dict) -> None:
-        log.info("%s finished: %s", process.job.name, message.get("stats"))
+        log.info("%s finished: %s", process.job.label, message.get("stats"))
         self.statistics[process.job.id] = message.get("stats") or {}
         self._send(self.lifecycle.finished(process.job.id))
 
     def _on_stopped(self, process: JobProcess, message: dict) -> None:
-        log.info("%s stopped: %s", process.job.name, message.get("stats"))
+        log.info("%s stopped: %s", process.job.label, message.get("stats"))
         self.statistics[process.job.id] = message.get("stats") or {}
 
     def _on_failed(self, process: JobProcess, message: dict) -> None:
         self._send(self.lifecycle.failed(process.job.id))
         error = one_line(str(message.get("error")))  # the user's message: no escapes reach us
-        self.failure = self.failure or f"{process.job.name} failed: {error}"
+        self.failure = self.failure or f"{process.job.label} failed: {error}"
 
     def _send(self, messages: list[Message]) -> None:
         for job_id, message in messages:
@@ -225,7 +227,7 @@ class _Supervisor:
             how = describe_exit(code, process.job)
             job_log = self.workdir / str(job_id) / "job.log"
             see = f"its output above and {job_log}" if job_log.exists() else "its output above"
-            self.failure = self.failure or f"{process.job.name} {how} before finishing (see {see})"
+            self.failure = self.failure or f"{process.job.label} {how} before finishing (see {see})"
 
     def _report(self) -> int:
         name = self.settings.name
@@ -233,7 +235,7 @@ class _Supervisor:
             losses = describe_losses(stats)
             if losses:
                 log_file = self.workdir / str(job_id) / "job.log"
-                print(f"FISSION: {self.network.job(job_id).name} {losses} (see {log_file})",
+                print(f"FISSION: {self.network.job(job_id).label} {losses} (see {log_file})",
                       file=sys.stderr)
         if self.failure is not None:
             print(f"error: {self.failure}. The network {name} was stopped; files written so far "

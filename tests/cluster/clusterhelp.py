@@ -23,6 +23,7 @@ from fission.loopback import (  # noqa: F401 - re-exported
     free_port,
     job_processes,
     point_config,
+    running_jobs,
 )
 
 HERE = Path(__file__).resolve().parent

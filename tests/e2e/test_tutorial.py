@@ -46,10 +46,10 @@ def test_v1_prints_prefixed_lines_and_stops_on_ctrl_c(sim, examples_project):
 
 @pytest.mark.timeout(40)
 def test_v2_runs_for_its_duration_and_exits_0(sim, examples_project):
-    run = sim(examples_project, "demo_network_v2", "--duration", "3")
+    run = sim(examples_project, "demo_network_v2", "--duration", "5")
     started = time.monotonic()
     assert run.wait(20) == 0, run.output()
-    assert 3 <= time.monotonic() - started < 10
+    assert 5 <= time.monotonic() - started < 12
     assert "[JoinJob 4] 4 -> 1\n" in run.stdout
     assert "[JoinJob 4] 4 -> 8\n" in run.stdout
     assert "--duration" in run.stderr
