@@ -226,15 +226,12 @@ class Chaos:
                         else self.subnet.lose(node, LOSS_PERCENT))
             self._later(DURATION_S[kind], lambda: self.subnet.heal(node))
         elif kind == "jobkill":
-            victims = [p for p in loopback.job_processes(agent.folder(NET))
+            victims = [p for p in loopback.running_jobs(agent.folder(NET))
                        if Path(p.cwd()).name == str(JOIN_ID)]
             if not victims:
                 fault.notes.append(f"no process of JoinJob {JOIN_ID} found on {node}")
-            # The job is the keeper's child: SIGKILL the innermost of the processes found.
-            pids = {p.pid for p in victims}
-            inner = [p for p in victims if p.ppid() in pids] or victims
             fault.at = time.time()
-            for process in inner:
+            for process in victims:
                 with contextlib.suppress(psutil.Error):
                     process.kill()
         fault.until = fault.at + DURATION_S[kind]
