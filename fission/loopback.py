@@ -480,7 +480,10 @@ class Subnet:
         return self._drop(host, "")
 
     def lose(self, host: str, percent: int) -> float:
-        """Drop ``percent`` % of ``host``'s packets at random, each way."""
+        """Drop ``percent`` % (1-99; 100 is :meth:`cut`) of ``host``'s packets at random,
+        each way."""
+        if not 1 <= percent <= 99:
+            raise ValueError(f"a loss of {percent} %: give 1-99 (cut() drops everything)")
         return self._drop(host, f"numgen random mod 100 < {percent}")
 
     def heal(self, host: str) -> None:
