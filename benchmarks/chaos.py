@@ -261,8 +261,8 @@ class Chaos:
         self._timers.append(timer)
 
     def settle(self) -> None:
-        """After a run: every fault undone (timers run now), the run stopped, dead agents
-        started again, every agent waiting for the next run."""
+        """After a run: every fault undone (its pending timer waited for), the run stopped,
+        dead agents started again and job processes left behind killed."""
         for timer in self._timers:
             timer.join(30)
         self._timers.clear()
