@@ -41,6 +41,7 @@ from fission.runtime.align import DONE, Aligner
 from fission.runtime.control import ControlChannel
 from fission.runtime.optional import OptionalInput
 from fission.runtime.spec import CONSOLE_PIPE_ID, JobSpec
+from fission.runtime.usage import usage
 from fission.security.curve import Gatekeeper
 from fission.wire.frame import END, HEADER, VERSION, decode, encode
 
@@ -49,6 +50,9 @@ NOBLOCK = zmq.NOBLOCK
 
 #: Seconds between looks at the control channel while data flows without pause.
 CONTROL_INTERVAL = 0.05
+#: Seconds between two reports of the job's figures to its backend (the dashboard's,
+#: ``top``'s): checked where the control channel is, so it costs nothing per block.
+FIGURES_INTERVAL = 1.0
 #: Milliseconds a replay waits for the connection to a replacement consumer.
 REPLAY_WAIT_MS = 1000
 #: How many unreadable blocks are logged one by one before only being counted.
@@ -138,6 +142,7 @@ class JobRunner:
         for port, _ in self._optional:
             self._poller.register(port.socket, zmq.POLLIN)
         self._next_control = 0.0
+        self._next_figures = 0.0
         self._single_input = (len(required) == 1 and required_pipes[0].BLOCK_COUNT == 1
                               and not self._optional and not job.MAX_QUEUE)
         #: Runs so far, and the sequence number the next block sent would carry.
@@ -370,8 +375,15 @@ class JobRunner:
     # -- control ---------------------------------------------------------------------
 
     def _check_control(self) -> None:
-        self._next_control = time.monotonic() + CONTROL_INTERVAL
+        now = time.monotonic()
+        self._next_control = now + CONTROL_INTERVAL
+        if now >= self._next_figures:
+            self._report_figures(now)
         self.control.dispatch(self._handlers)
+
+    def _report_figures(self, now: float) -> None:
+        self._next_figures = now + FIGURES_INTERVAL
+        self.control.send("figures", stats=self.figures())
 
     def _on_stop(self, message: dict) -> None:
         log.info("stop requested by the backend")
@@ -506,11 +518,15 @@ class JobRunner:
         return poller
 
     def _poll(self, poller: zmq.Poller) -> dict:
-        """Wait for any event; a signal's wake-up byte is consumed (its handler runs next)."""
-        events = dict(poller.poll())
+        """Wait for any event, or a second; a signal's wake-up byte is consumed (its handler
+        runs next). A job that waits still reports its figures once a second."""
+        events = dict(poller.poll(FIGURES_INTERVAL * 1000))
         if self._wakeup_fd in events:
             with contextlib.suppress(BlockingIOError):
                 os.read(self._wakeup_fd, 512)
+        now = time.monotonic()
+        if now >= self._next_figures:
+            self._report_figures(now)
         return events
 
     def statistics(self) -> dict[str, Any]:
@@ -528,6 +544,20 @@ class JobRunner:
         return {"runs": self.runs, "inputs": per_input,
                 "outputs": {o.pipe_id: {"open": o.open} for o in self._outputs},
                 "leftover": aligner.leftover()}
+
+
+    def figures(self) -> dict[str, Any]:
+        """:meth:`statistics` and what a live view adds: blocks per pipe so far, blocks
+        waiting to be run per input, the process's CPU seconds and resident memory."""
+        stats = self.statistics()
+        waiting = self._aligner.waiting()
+        stats["blocks_in"] = {port.pipe_id: port.next_seq for port in self._inputs()}
+        stats["waiting"] = {port.pipe_id: waiting[index]
+                            for index, port in enumerate(self._required)}
+        stats["blocks_out"] = {o.pipe_id: HEADER.unpack_from(o.history[-1])[4] + 1
+                               if o.history else self.runs for o in self._outputs}
+        stats.update(usage())
+        return stats
 
 
 class _ConsoleLine:
