@@ -51,6 +51,7 @@ SETTINGS: dict[str, object] = {
     "NODE_WAIT": 30.0,
     "NODE_TIMEOUT": 1.5,
     "SECURE": True,
+    "DASHBOARD": "127.0.0.1:8787",
     "XML_FILE": None,
     "XML_ARGS": None,
     "PULSE_INTERVAL": None,
@@ -83,6 +84,8 @@ class Settings:
     node_wait: float
     node_timeout: float
     secure: bool
+    #: Where the dashboard listens (host, port; port 0: any free one), None: no dashboard.
+    dashboard: tuple[str, int] | None = None
 
     @property
     def directory(self) -> Path:
@@ -147,6 +150,7 @@ def load_settings(project: Path, network: str) -> Settings:
         node_wait=_seconds(where, "NODE_WAIT", key("NODE_WAIT", (int, float))),
         node_timeout=_seconds(where, "NODE_TIMEOUT", key("NODE_TIMEOUT", (int, float))),
         secure=bool(key("SECURE", bool)),
+        dashboard=_dashboard(where, key("DASHBOARD", (str, type(None)))),
     )
 
 
@@ -251,6 +255,17 @@ def _port(where: str, value: object) -> int:
     if isinstance(value, bool) or not 0 < int(value) < 65536:
         raise ConfigError(f"{where}: SCHEDULER_PORT must be a port number 1-65535, got {value!r}")
     return int(value)
+
+
+def _dashboard(where: str, value: str | None) -> tuple[str, int] | None:
+    """``"HOST:PORT"`` as a pair (port 0: any free port); None turns the dashboard off."""
+    if value is None:
+        return None
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(f"{where}: DASHBOARD must be \"HOST:PORT\" (e.g. \"127.0.0.1:8787\") "
+                          f"or None to turn the dashboard off, got {value!r}")
+    return host, int(port)
 
 
 def _seconds(where: str, name: str, value: object) -> float:

@@ -44,6 +44,7 @@ from typing import Any
 
 import zmq
 
+from fission import dashboard
 from fission.backends.addresses import can_listen_on
 from fission.backends.console import ConsoleServer, claim_network
 from fission.backends.dask_cluster import (
@@ -63,6 +64,7 @@ from fission.backends.files import (
     user_packages,
 )
 from fission.backends.lifecycle import JobState, Lifecycle, Message, describe_losses
+from fission.backends.monitor import NODE_FIGURES, Monitor
 from fission.backends.node_table import NodeRow, NodeTable
 from fission.backends.processes import (
     LAST_WORDS,
@@ -145,13 +147,19 @@ def run_network(project: Path, network: str, *, duration: float | None = None) -
     with tempfile.TemporaryDirectory(prefix="fission-") as sockets:
         send_address = f"ipc://{Path(sockets) / 'send'}"
         with claim_network(settings.directory, send_address, secure=credentials is not None):
-            return _Run(settings, Path(sockets), send_address, credentials).run(duration)
+            monitor = Monitor(settings.name, settings.network, "run", settings.client_ip)
+            with dashboard.serve(settings, monitor, Path(sockets)):
+                return _Run(settings, Path(sockets), send_address, credentials,
+                            monitor).run(duration)
 
 
 class _Run:
     def __init__(self, settings: Settings, sockets: Path, send_address: str,
-                 credentials: Credentials | None) -> None:
+                 credentials: Credentials | None, monitor: Monitor | None = None) -> None:
         self.settings = settings
+        self.monitor = monitor or Monitor(settings.name, settings.network, "run",
+                                          settings.client_ip)
+        self._next_nodes = 0.0
         self.security = None if credentials is None else credentials.dask_security()
         self.keys = None if credentials is None else credentials.curve
         self.network = settings.network
@@ -184,7 +192,8 @@ class _Run:
         self.code, self.dependencies = self._manifests()
         self._ops = {"ready": self._on_ready, "finished": self._on_finished,
                      "stopped": self._on_stopped, "failed": self._on_failed,
-                     "fenced": self._on_fenced, "rewound": self._on_rewound}
+                     "fenced": self._on_fenced, "rewound": self._on_rewound,
+                     "figures": self._on_figures}
         self._cluster_ops = {"node_up": self._on_node_up, "node_down": self._on_node_down,
                              "exited": self._on_exited}
 
@@ -218,7 +227,7 @@ class _Run:
             if self.failure is None and not self.interrupted:
                 self._start_all()
                 relay = OutputRelay([c.process for c in self.copies.values() if c.process],
-                                    write_console, where=LOCAL)
+                                    write_console, where=LOCAL, tap=self.monitor.line)
                 relay.start()
                 with prompt_if_terminal(self.settings, interactive, self._stop_from_prompt):
                     self._supervise(console, duration)
@@ -593,12 +602,24 @@ class _Run:
                 console.handle()
             self._check_exits()
             self._wire()
+            self._watch_nodes()
             if self.lifecycle.all_finished and not any(
                     c.exit_status is None for c in self.copies.values()):
                 return
             if deadline is not None and time.monotonic() >= deadline:
                 log.info("--duration of %s s has passed; stopping", duration)
                 self.timed_out = True
+
+    def _watch_nodes(self) -> None:
+        """The nodes' heartbeat figures to the monitor, once a second."""
+        now = time.monotonic()
+        if now < self._next_nodes:
+            return
+        self._next_nodes = now + 1.0
+        metrics = self.membership.metrics
+        self.monitor.nodes({"ip": ip, **{k: v for k, v in metrics.get(address, {}).items()
+                                          if k in NODE_FIGURES}}
+                           for address, ip in self.nodes.items())
 
     def _drain_control(self) -> None:
         while self.control.poll(0):
@@ -625,14 +646,19 @@ class _Run:
         self._send(self.lifecycle.ready(copy.job.id))
         self._wire()
 
+    def _on_figures(self, copy: Copy, message: dict) -> None:
+        self.monitor.figures(copy.job.id, message.get("stats") or {})
+
     def _on_finished(self, copy: Copy, message: dict) -> None:
         log.info("%s finished: %s", copy.job.name, message.get("stats"))
         self.statistics[copy.job.id] = message.get("stats") or {}
+        self.monitor.finished(copy.job.id, self.statistics[copy.job.id])
         self._event("job_finished", job=copy.job.id, node=copy.node)
         self._send(self.lifecycle.finished(copy.job.id))
 
     def _on_stopped(self, copy: Copy, message: dict) -> None:
         self.statistics[copy.job.id] = message.get("stats") or {}
+        self.monitor.finished(copy.job.id, self.statistics[copy.job.id], stopped=True)
 
     def _on_failed(self, copy: Copy, message: dict) -> None:
         self._send(self.lifecycle.failed(copy.job.id))
@@ -696,7 +722,7 @@ class _Run:
 
     def _event(self, event: str, **fields: Any) -> None:
         if self.events is not None:
-            self.events.write(event, **fields)
+            self.monitor.event(self.events.write(event, **fields))
 
     # -- the end -----------------------------------------------------------------------
 

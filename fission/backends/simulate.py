@@ -28,9 +28,11 @@ from pathlib import Path
 
 import zmq
 
+from fission import dashboard
 from fission.backends.console import ConsoleServer, Prompt, claim_network
 from fission.backends.files import place_dependencies
 from fission.backends.lifecycle import JobState, Lifecycle, Message, describe_losses
+from fission.backends.monitor import Monitor
 from fission.backends.processes import (
     LAST_WORDS,
     JobProcess,
@@ -59,7 +61,9 @@ def simulate(project: Path, network: str, *, duration: float | None = None) -> i
         send_address = f"ipc://{Path(sockets) / 'send'}"
         with claim_network(settings.directory, send_address, secure=keys is not None):
             workdir = _prepare_simulation_folder(settings)
-            return _Supervisor(settings, workdir, Path(sockets), keys).run(duration)
+            monitor = Monitor(settings.name, settings.network, "simulate")
+            with dashboard.serve(settings, monitor, Path(sockets)):
+                return _Supervisor(settings, workdir, Path(sockets), keys, monitor).run(duration)
 
 
 def _prepare_simulation_folder(settings: Settings) -> Path:
@@ -78,8 +82,9 @@ def _prepare_simulation_folder(settings: Settings) -> Path:
 
 class _Supervisor:
     def __init__(self, settings: Settings, workdir: Path, sockets: Path,
-                 keys: CurveKeys | None) -> None:
+                 keys: CurveKeys | None, monitor: Monitor | None = None) -> None:
         self.settings = settings
+        self.monitor = monitor or Monitor(settings.name, settings.network, "simulate")
         self.network = settings.network
         self.workdir = workdir
         self.sockets = sockets
@@ -95,7 +100,8 @@ class _Supervisor:
         self.interrupted = False
         self.timed_out = False
         self._ops = {"ready": self._on_ready, "finished": self._on_finished,
-                     "stopped": self._on_stopped, "failed": self._on_failed}
+                     "stopped": self._on_stopped, "failed": self._on_failed,
+                     "figures": self._on_figures}
         self.statistics: dict[int, dict] = {}
 
     def address(self, name: str) -> str:
@@ -128,7 +134,9 @@ class _Supervisor:
             for job in self.network.jobs:
                 self.processes[job.id] = start_job(job, specs[job.id], self.workdir / str(job.id),
                                                    python_path, self.keys)
-            relay = OutputRelay(self.processes.values(), write_console)
+            for job in self.network.jobs:
+                self.monitor.note("placed", job=job.id, incarnation=0)
+            relay = OutputRelay(self.processes.values(), write_console, tap=self.monitor.line)
             relay.start()
             log.info("started %d job processes for %s", len(self.processes), self.settings.name)
             with prompt_if_terminal(self.settings, interactive, self._interrupt_from_prompt):
@@ -185,18 +193,26 @@ class _Supervisor:
         handler(process, message)
 
     def _on_ready(self, process: JobProcess, message: dict) -> None:
+        self.monitor.note("job_started", job=process.job.id, incarnation=0)
         self._send(self.lifecycle.ready(process.job.id))
+
+    def _on_figures(self, process: JobProcess, message: dict) -> None:
+        self.monitor.figures(process.job.id, message.get("stats") or {})
 
     def _on_finished(self, process: JobProcess, message: dict) -> None:
         log.info("%s finished: %s", process.job.name, message.get("stats"))
         self.statistics[process.job.id] = message.get("stats") or {}
+        self.monitor.finished(process.job.id, self.statistics[process.job.id])
+        self.monitor.note("job_finished", job=process.job.id)
         self._send(self.lifecycle.finished(process.job.id))
 
     def _on_stopped(self, process: JobProcess, message: dict) -> None:
         log.info("%s stopped: %s", process.job.name, message.get("stats"))
         self.statistics[process.job.id] = message.get("stats") or {}
+        self.monitor.finished(process.job.id, self.statistics[process.job.id], stopped=True)
 
     def _on_failed(self, process: JobProcess, message: dict) -> None:
+        self.monitor.note("job_failed", job=process.job.id, error=message.get("error"))
         self._send(self.lifecycle.failed(process.job.id))
         self.failure = self.failure or f"{process.job.name} failed: {message.get('error')}"
 
@@ -215,6 +231,7 @@ class _Supervisor:
             if now - process.exited_at < LAST_WORDS:
                 continue
             self.lifecycle.failed(job_id)
+            self.monitor.note("job_failed", job=job_id, status=code)
             how = describe_exit(code)
             job_log = self.workdir / str(job_id) / "job.log"
             see = f"its output above and {job_log}" if job_log.exists() else "its output above"

@@ -70,6 +70,13 @@ def _send_arguments(parser: argparse.ArgumentParser) -> None:
                              "each line of stdin, in order, until it ends")
 
 
+def _top_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--once", action="store_true",
+                        help="show the figures once and exit, instead of refreshing them")
+    parser.add_argument("--json", action="store_true",
+                        help="with --once: print the snapshot as JSON, for scripts")
+
+
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
     _simulate_arguments(parser)
 
@@ -133,6 +140,8 @@ COMMANDS: tuple[Command, ...] = (
         "send one line to an InteractiveJob of the running NET",
         _send_arguments,
     ),
+    Command("top", Scope.NETWORK, "the live figures of the running NET, per job and per node",
+            _top_arguments),
     Command("node", Scope.PROJECT, "serve the runs of a client as one of its nodes",
             _node_arguments),
     Command("credentials", Scope.PROJECT,
