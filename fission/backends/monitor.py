@@ -71,7 +71,9 @@ class Monitor:
         self._jobs = {job.id: _Job(job.id, type(job).__name__, job.name) for job in network.jobs}
         self._nodes: dict[str, dict[str, Any]] = {}
         self._events: deque[dict[str, Any]] = deque(maxlen=EVENTS_KEPT)
-        self._failovers: list[float] = []
+        self._failovers = 0
+        #: Seconds each replaced job took to run again, one entry per job replaced.
+        self._recoveries: list[float] = []
 
     # -- fed by the backend ----------------------------------------------------------
 
@@ -108,8 +110,9 @@ class Monitor:
             self._events.append(entry)
             kind, job = entry.get("event"), self._jobs.get(entry.get("job"))
             if kind == "failover_done" and "seconds" in entry:
-                self._failovers.append(float(entry["seconds"]))
+                self._recoveries.append(float(entry["seconds"]))
             if kind == "failover_started":
+                self._failovers += 1
                 for job_id in entry.get("jobs", ()):
                     if job_id in self._jobs:
                         self._jobs[job_id].state = MOVING
@@ -153,10 +156,11 @@ class Monitor:
                       "jobs": sorted(j["id"] for j in jobs if j["node"] == ip)}
                      for ip, row in sorted(self._nodes.items())]
             events = list(self._events)
-            failovers = list(self._failovers)
+            failovers, recoveries = self._failovers, list(self._recoveries)
         return {"network": self.name, "backend": self.backend, "time": now,
                 "started": self.started, "jobs": jobs, "pipes": self._pipes(jobs),
-                "nodes": nodes, "events": events, "failovers": failovers}
+                "nodes": nodes, "events": events, "failovers": failovers,
+                "failover_seconds": recoveries}
 
     def _job_view(self, job: _Job) -> dict[str, Any]:
         stats, previous = job.stats, job.previous

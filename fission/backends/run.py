@@ -413,6 +413,7 @@ class _Run:
             log_level="DEBUG",
             incarnation=incarnation,
             gated=copy.gated,
+            figures=self.settings.dashboard is not None,
         )
         if address == LOCAL:
             workdir = self.local_dir / str(job.id)
@@ -712,8 +713,9 @@ class _Run:
                 copy = self.copies[int(job_id)]
             except (ValueError, KeyError):
                 continue
-            write_console(f"[{copy.job.name} @{copy.node}] "
-                          f"{line.decode(errors='replace')}\n")
+            text = line.decode(errors="replace")
+            write_console(f"[{copy.job.name} @{copy.node}] {text}\n")
+            self.monitor.line(copy.job.id, text)
 
     def _send(self, messages: list[Message], to: bytes | None = None) -> None:
         for job_id, message in messages:

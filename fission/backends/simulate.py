@@ -117,6 +117,7 @@ class _Supervisor:
                 outputs={pipe.id: self.address(f"pipe-{pipe.id}") for pipe in job.outputs},
                 console=self.address(f"console-{job.id}") if job.CONSOLE else None,
                 log_level="DEBUG",
+                figures=self.settings.dashboard is not None,
             )
             specs[job.id] = pickle_spec(spec)
         return specs

@@ -79,11 +79,12 @@ class _Collector(Collector):
 
 
 def _failovers(snapshot: dict[str, Any]) -> Iterator[Metric]:
-    durations = snapshot["failovers"]
-    yield CounterMetricFamily("fission_failovers", "Failovers done in this run",
-                              value=len(durations))
+    durations = snapshot["failover_seconds"]
+    yield CounterMetricFamily("fission_failovers", "Failovers started (one per node lost)",
+                              value=snapshot["failovers"])
     yield SummaryMetricFamily("fission_failover_duration_seconds",
-                              "From a node's loss to its jobs running again",
+                              "From a node's loss to one of its jobs running again, wired "
+                              "(one observation per job replaced)",
                               count_value=len(durations), sum_value=sum(durations))
 
 

@@ -1,7 +1,9 @@
 """The dashboard's web server, in a thread of the client process.
 
-aiohttp serves, on its own asyncio loop in a daemon thread (the backend's
-supervising loop stays as it is):
+This module binds the socket and makes the token in the backend's thread, at once, so
+the address can be printed right at start; the thread then imports aiohttp and
+prometheus-client (a second or more on a small machine, which must not delay the
+jobs' start) and serves, on its own asyncio loop (``app.py``):
 
 - ``/``: the page (``static/index.html``, which draws with the vendored cytoscape.js);
 - ``/static/...``: its files, all in the package (the machines may have no internet);
@@ -21,28 +23,16 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import hmac
 import ipaddress
-import json
-import logging
 import secrets
 import socket
 import ssl
 import threading
 from pathlib import Path
 
-from aiohttp import web
-
 from fission.backends.monitor import Monitor
-from fission.dashboard.metrics import exposition, registry
 from fission.errors import ConfigError
 
-log = logging.getLogger("fission.dashboard")
-
-STATIC = Path(__file__).parent / "static"
-COOKIE = "fission_token"
-#: Seconds between two snapshots pushed to an open page.
-PUSH_INTERVAL = 1.0
 #: How many ports above the configured one are tried when it is taken.
 PORTS_TRIED = 100
 
@@ -55,18 +45,17 @@ class Dashboard:
         """``private_dir`` (mode 0700, gone after the run) holds the HTTPS key, if any."""
         self.monitor = monitor
         self.token = secrets.token_urlsafe(24)
-        self._registry = registry(monitor)
-        self._socket = _bind(host, port)
-        self.port = self._socket.getsockname()[1]
-        self._tls = None if _is_loopback(host) else _tls_context(project, host, private_dir)
-        scheme = "https" if self._tls else "http"
+        self.socket = _bind(host, port)
+        self.port = self.socket.getsockname()[1]
+        self.tls = None if _is_loopback(host) else _tls_context(project, host, private_dir)
+        scheme = "https" if self.tls else "http"
         self.url = f"{scheme}://{_url_host(host)}:{self.port}/"
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self._stopping: asyncio.Event | None = None
+        self._lock = threading.Lock()
+        self._closing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
         self._thread = threading.Thread(target=self._serve, name="fission-dashboard",
                                         daemon=True)
-        self._started = threading.Event()
 
     @property
     def address(self) -> str:
@@ -74,85 +63,30 @@ class Dashboard:
         return f"{self.url}?token={self.token}"
 
     def start(self) -> None:
+        """Serve from now on; requests that come before the server is up wait in the
+        socket's backlog."""
         self._thread.start()
-        self._started.wait(10)
+
+    def attach(self, loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+        """Called by the server thread once it runs: :meth:`close` sets ``stop``."""
+        with self._lock:
+            self._loop, self._stop = loop, stop
+            if self._closing:
+                stop.set()
 
     def close(self) -> None:
+        with self._lock:
+            self._closing = True
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stopping.set)
             self._thread.join(5)
-        self._socket.close()
-
-    # -- the server thread -----------------------------------------------------------
+        self.socket.close()
 
     def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self._main())
-        finally:
-            self._loop.close()
+        from fission.dashboard.app import serve
 
-    async def _main(self) -> None:
-        self._stopping = asyncio.Event()
-        app = web.Application(middlewares=[self._guard])
-        app.router.add_get("/", self._page)
-        app.router.add_get("/stream", self._stream)
-        app.router.add_get("/snapshot", self._snapshot)
-        app.router.add_get("/metrics", self._metrics)
-        app.router.add_static("/static/", STATIC)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                                     shutdown_timeout=1)
-        await self._runner.setup()
-        await web.SockSite(self._runner, self._socket, ssl_context=self._tls).start()
-        self._started.set()
-        await self._stopping.wait()
-        await self._runner.cleanup()
-
-    @web.middleware
-    async def _guard(self, request: web.Request, handler) -> web.StreamResponse:
-        offered = request.query.get("token")
-        header = request.headers.get("Authorization", "")
-        candidates = [offered, request.cookies.get(COOKIE),
-                      header[7:] if header.startswith("Bearer ") else None]
-        if not any(c and hmac.compare_digest(c, self.token) for c in candidates):
-            raise web.HTTPUnauthorized(
-                text="401: this run's dashboard needs its token: open the address FISSION "
-                     "printed at start (dashboard: ...?token=...)\n",
-                headers={"WWW-Authenticate": 'Bearer realm="fission"'})
-        response = await handler(request)
-        if offered:
-            response.set_cookie(COOKIE, self.token, httponly=True, samesite="Strict",
-                                secure=self._tls is not None)
-        return response
-
-    async def _page(self, request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(STATIC / "index.html")
-
-    async def _snapshot(self, request: web.Request) -> web.Response:
-        return web.json_response(self.monitor.snapshot())
-
-    async def _metrics(self, request: web.Request) -> web.Response:
-        response = web.Response(body=exposition(self._registry))
-        response.content_type = "text/plain"
-        response.charset = "utf-8"
-        return response
-
-    async def _stream(self, request: web.Request) -> web.StreamResponse:
-        """Server-sent events: a snapshot now and every :data:`PUSH_INTERVAL` after."""
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                               "Cache-Control": "no-cache"})
-        await response.prepare(request)
-        try:
-            while not self._stopping.is_set():
-                data = json.dumps(self.monitor.snapshot())
-                await response.write(f"data: {data}\n\n".encode())
-                try:
-                    await asyncio.wait_for(self._stopping.wait(), PUSH_INTERVAL)
-                except asyncio.TimeoutError:
-                    pass
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
-        return response
+        asyncio.run(serve(self))
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import math
 import os
 import time
 from collections import deque
@@ -142,7 +143,7 @@ class JobRunner:
         for port, _ in self._optional:
             self._poller.register(port.socket, zmq.POLLIN)
         self._next_control = 0.0
-        self._next_figures = 0.0
+        self._next_figures = 0.0 if spec.figures else math.inf
         self._single_input = (len(required) == 1 and required_pipes[0].BLOCK_COUNT == 1
                               and not self._optional and not job.MAX_QUEUE)
         #: Runs so far, and the sequence number the next block sent would carry.

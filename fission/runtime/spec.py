@@ -24,7 +24,8 @@ class JobSpec:
     ``incarnation`` is stamped on every block sent, so consumers can tell a
     replacement's blocks from those of the copy it replaced. A ``gated`` job (a
     replaced source) waits for ``begin`` before producing, which tells it the
-    sequence number to continue from.
+    sequence number to continue from. ``figures`` off spares a run without a
+    dashboard the job's reports.
     """
 
     job: BaseJob
@@ -35,3 +36,5 @@ class JobSpec:
     log_level: str = "DEBUG"
     incarnation: int = 0
     gated: bool = False
+    #: Whether the job reports its figures once a second (a dashboard is on).
+    figures: bool = True

@@ -73,7 +73,8 @@ def test_states_and_nodes_follow_the_events() -> None:
     monitor.event(record("failover_done", node="10.0.0.2", jobs=[2], seconds=0.5))
     job = monitor.snapshot()["jobs"][1]
     assert (job["node"], job["state"], job["restarts"]) == ("10.0.0.3", "running", 1)
-    assert monitor.snapshot()["failovers"] == [0.5]
+    assert monitor.snapshot()["failovers"] == 1
+    assert monitor.snapshot()["failover_seconds"] == [0.5]
 
 
 def test_a_pipe_with_a_backlog_of_its_hwm_is_backing_up() -> None:
@@ -98,7 +99,9 @@ def test_metrics_have_the_fission_series_with_their_labels() -> None:
     monitor.figures(1, source)
     monitor.figures(2, sink)
     monitor.nodes([{"ip": "10.0.0.2", "cpus": 4, "cpu": 50.0}])
-    monitor.event(record("failover_done", node="10.0.0.4", jobs=[2], seconds=1.5))
+    monitor.event(record("failover_started", node="10.0.0.4", jobs=[1, 2]))
+    monitor.event(record("failover_done", job=1, node="10.0.0.5", seconds=1.5))
+    monitor.event(record("failover_done", job=2, node="10.0.0.5", seconds=0.5))
     series = _series(monitor)
     one = (("job", "1"), ("name", "Src"), ("node", CLIENT))
     two = (("job", "2"), ("name", "One"), ("node", "10.0.0.2"))
@@ -111,7 +114,8 @@ def test_metrics_have_the_fission_series_with_their_labels() -> None:
     assert series[("fission_input_garbage_total", (*two, ("pipe", "7")))] == 3
     assert series[("fission_job_restarts_total", two)] == 0
     assert series[("fission_failovers_total", ())] == 1
-    assert series[("fission_failover_duration_seconds_sum", ())] == 1.5
+    assert series[("fission_failover_duration_seconds_sum", ())] == 2.0
+    assert series[("fission_failover_duration_seconds_count", ())] == 2
     assert series[("fission_node_up", (("node", "10.0.0.2"),))] == 1
     monitor.nodes([])
     assert _series(monitor)[("fission_node_up", (("node", "10.0.0.2"),))] == 0
