@@ -75,6 +75,8 @@ from fission.backends.processes import (
     start_job,
     stop_jobs,
 )
+from fission.backends.recording import FOLDER as RECORDINGS
+from fission.backends.recording import recordings
 from fission.backends.simulate import prompt_if_terminal, write_console
 from fission.backends.supervisor import JobLaunch, push_logs, run_job, stop_network
 from fission.config import Settings, configure_logging, load_settings
@@ -132,9 +134,14 @@ class Copy:
         return LOCAL if self.address == LOCAL else self.node
 
 
-def run_network(project: Path, network: str, *, duration: float | None = None) -> int:
-    """Run ``network`` of ``project`` on its nodes; return the exit status for the CLI."""
+def run_network(project: Path, network: str, *, duration: float | None = None,
+                record: tuple[int, ...] = ()) -> int:
+    """Run ``network`` of ``project`` on its nodes; return the exit status for the CLI.
+
+    ``record``: the ids of the pipes whose blocks are recorded (by their producers: on
+    the client in ``NET/recordings/``, on a node in ``recordings/`` of the job's folder)."""
     settings = load_settings(Path(project), network)
+    recorded = recordings(settings, record)
     why = can_listen_on(settings.client_ip)
     if why is not None:
         raise ClusterError(
@@ -149,8 +156,9 @@ def run_network(project: Path, network: str, *, duration: float | None = None) -
         with claim_network(settings.directory, send_address, secure=credentials is not None):
             monitor = Monitor(settings.name, settings.network, "run", settings.client_ip)
             with dashboard.serve(settings, monitor, Path(sockets)):
-                return _Run(settings, Path(sockets), send_address, credentials,
-                            monitor).run(duration)
+                runner = _Run(settings, Path(sockets), send_address, credentials, monitor)
+                runner.recorded = recorded
+                return runner.run(duration)
 
 
 class _Run:
@@ -160,6 +168,8 @@ class _Run:
         self.monitor = monitor or Monitor(settings.name, settings.network, "run",
                                           settings.client_ip)
         self._next_nodes = 0.0
+        #: Pipe id -> its recording on the client (``--record``).
+        self.recorded: dict[int, Path] = {}
         self.security = None if credentials is None else credentials.dask_security()
         self.keys = None if credentials is None else credentials.curve
         self.network = settings.network
@@ -414,6 +424,9 @@ class _Run:
             incarnation=incarnation,
             gated=copy.gated,
             figures=self.settings.dashboard is not None,
+            record={pipe.id: str(self.recorded[pipe.id] if address == LOCAL
+                                 else Path(RECORDINGS) / self.recorded[pipe.id].name)
+                    for pipe in job.outputs if pipe.id in self.recorded},
         )
         if address == LOCAL:
             workdir = self.local_dir / str(job.id)

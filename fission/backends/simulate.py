@@ -42,6 +42,7 @@ from fission.backends.processes import (
     start_job,
     stop_jobs,
 )
+from fission.backends.recording import recordings
 from fission.config import Settings, configure_logging, load_settings
 from fission.runtime.control import identity, parse_report
 from fission.runtime.spec import JobSpec
@@ -51,9 +52,13 @@ from fission.security.curve import CurveKeys, Gatekeeper
 log = logging.getLogger("fission.simulate")
 
 
-def simulate(project: Path, network: str, *, duration: float | None = None) -> int:
-    """Run ``network`` of ``project`` locally; return the exit status for the CLI."""
+def simulate(project: Path, network: str, *, duration: float | None = None,
+             record: tuple[int, ...] = ()) -> int:
+    """Run ``network`` of ``project`` locally; return the exit status for the CLI.
+
+    ``record``: the ids of the pipes whose blocks are written to ``NET/recordings/``."""
     settings = load_settings(Path(project), network)
+    recorded = recordings(settings, record)
     configure_logging(settings)
     credentials = for_run(settings.project, settings.name, settings.secure, announce=False)
     keys = None if credentials is None else credentials.curve
@@ -63,7 +68,9 @@ def simulate(project: Path, network: str, *, duration: float | None = None) -> i
             workdir = _prepare_simulation_folder(settings)
             monitor = Monitor(settings.name, settings.network, "simulate")
             with dashboard.serve(settings, monitor, Path(sockets)):
-                return _Supervisor(settings, workdir, Path(sockets), keys, monitor).run(duration)
+                supervisor = _Supervisor(settings, workdir, Path(sockets), keys, monitor)
+                supervisor.recorded = recorded
+                return supervisor.run(duration)
 
 
 def _prepare_simulation_folder(settings: Settings) -> Path:
@@ -103,6 +110,8 @@ class _Supervisor:
                      "stopped": self._on_stopped, "failed": self._on_failed,
                      "figures": self._on_figures}
         self.statistics: dict[int, dict] = {}
+        #: Pipe id -> its recording (``--record``).
+        self.recorded: dict[int, Path] = {}
 
     def address(self, name: str) -> str:
         return f"ipc://{self.sockets / name}"
@@ -118,6 +127,8 @@ class _Supervisor:
                 console=self.address(f"console-{job.id}") if job.CONSOLE else None,
                 log_level="DEBUG",
                 figures=self.settings.dashboard is not None,
+                record={pipe.id: str(self.recorded[pipe.id]) for pipe in job.outputs
+                        if pipe.id in self.recorded},
             )
             specs[job.id] = pickle_spec(spec)
         return specs

@@ -32,6 +32,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import zmq
@@ -45,6 +46,7 @@ from fission.runtime.spec import CONSOLE_PIPE_ID, JobSpec
 from fission.runtime.usage import usage
 from fission.security.curve import Gatekeeper
 from fission.wire.frame import END, HEADER, VERSION, decode, encode
+from fission.wire.recording import Recorder
 
 log = logging.getLogger("fission.job")
 NOBLOCK = zmq.NOBLOCK
@@ -133,6 +135,7 @@ class JobRunner:
         self._layout = layout if self._optional else None
         self._aligner = Aligner(required_pipes, max_queue=job.MAX_QUEUE)
 
+        self._recorders = {pipe_id: Recorder(Path(path)) for pipe_id, path in spec.record.items()}
         self._outputs = [
             _Output(pipe.id, pipe.pack, _push(gate, spec.outputs.get(pipe.id), pipe.HWM),
                     spec.outputs.get(pipe.id), deque(maxlen=pipe.REPLAY_COUNT))
@@ -167,6 +170,8 @@ class JobRunner:
                 self._produce()
         finally:
             self.job.teardown()
+            for recorder in self._recorders.values():
+                recorder.close()
         self._finish()
 
     def _consume(self) -> None:
@@ -299,10 +304,24 @@ class JobRunner:
 
     def _refresh_live(self) -> None:
         """Precompute what :meth:`_emit` needs of each output still open."""
-        self._live = [(index, o.pipe_id, o.pack, o.socket.send, o.history.append, o)
+        self._live = [(index, o.pipe_id, o.pack, o.socket.send, self._remembering(o), o)
                       for index, o in enumerate(self._outputs) if o.open]
         if self._outputs and not self._live:
             self._stopping = True  # every consumer has finished
+
+    def _remembering(self, output: _Output) -> Callable[[bytes], None]:
+        """What :meth:`_emit` calls with each frame: keep it for replays and, under
+        ``--record``, write it to the pipe's recording."""
+        recorder = self._recorders.get(output.pipe_id)
+        if recorder is None:
+            return output.history.append
+        append, write = output.history.append, recorder.write
+
+        def remember(frame: bytes) -> None:
+            append(frame)
+            write(frame)
+
+        return remember
 
     # -- receiving -------------------------------------------------------------------
 

@@ -38,3 +38,5 @@ class JobSpec:
     gated: bool = False
     #: Whether the job reports its figures once a second (a dashboard is on).
     figures: bool = True
+    #: Output pipe id -> the file that records every block sent on it (``--record``).
+    record: dict[int, str] = field(default_factory=dict)
