@@ -87,6 +87,8 @@ class _Input:
     incarnation: int = 0
     #: One past the highest sequence number received.
     next_seq: int = 0
+    #: Blocks taken from an optional input (its figures; required ones count by next_seq).
+    received: int = 0
 
 
 class JobRunner:
@@ -382,6 +384,7 @@ class JobRunner:
                         continue
                     if not flags & END:
                         policy.offer(port.unpack(payload))
+                        port.received += 1
                 except Exception as error:  # noqa: BLE001 - dropped and counted
                     self._garbage(port, error)
 
@@ -571,7 +574,8 @@ class JobRunner:
         waiting to be run per input, the process's CPU seconds and resident memory."""
         stats = self.statistics()
         waiting = self._aligner.waiting()
-        stats["blocks_in"] = {port.pipe_id: port.next_seq for port in self._inputs()}
+        stats["blocks_in"] = {port.pipe_id: port.next_seq for port in self._required}
+        stats["blocks_in"].update({port.pipe_id: port.received for port, _ in self._optional})
         stats["waiting"] = {port.pipe_id: waiting[index]
                             for index, port in enumerate(self._required)}
         stats["blocks_out"] = {o.pipe_id: HEADER.unpack_from(o.history[-1])[4] + 1

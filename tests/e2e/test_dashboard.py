@@ -111,3 +111,28 @@ def test_top_when_nothing_runs_or_without_a_dashboard(sim, manage, examples_proj
     assert result.returncode == 1 and "runs without a dashboard (DASHBOARD = None" in result.stderr
     run.interrupt()
     assert run.wait(20) == 0
+
+
+@pytest.mark.timeout(60)
+def test_blocks_of_optional_inputs_are_counted_too(sim, project) -> None:
+    project.network("net", """
+        from fission.core.pipes import PicklePipe
+        from fission.core.jobs import CSVSinkJob
+        from netjobs import CountSource, OnceOptional
+        JOBS = [
+            CountSource(sleep=0.02, outputs=[PicklePipe(1)]),
+            CountSource(n=3, start=100, outputs=[OnceOptional(2)]),
+            CSVSinkJob(path="out.csv", inputs=[PicklePipe(1), OnceOptional(2)]),
+        ]
+    """)
+    run = sim(project.root, "net")
+    base, token = dashboard_of(lambda: run.stderr)
+
+    def sink() -> dict:
+        body = get(base + "snapshot", {"Authorization": f"Bearer {token}"})[2]
+        return json.loads(body)["jobs"][2]
+
+    wait_until(lambda: sink()["blocks_in"].get("2") == 3 and sink()["blocks_in"]["1"] > 5, 20,
+               "the sink's blocks of both inputs in its figures")
+    run.interrupt()
+    assert run.wait(20) == 0

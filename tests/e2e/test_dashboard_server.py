@@ -86,3 +86,11 @@ def test_an_address_off_loopback_is_served_over_https_with_the_projects_authorit
         assert (private / "dashboard.key").stat().st_mode & 0o077 == 0
     finally:
         dashboard.close()
+
+
+@pytest.mark.timeout(30)
+def test_an_address_of_another_machine_is_a_clear_error(monitor, tmp_path) -> None:
+    from fission.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"DASHBOARD: cannot listen on 192\.0\.2\.1:8787 .*None"):
+        Dashboard(monitor, "192.0.2.1", 8787, project=tmp_path, private_dir=tmp_path)

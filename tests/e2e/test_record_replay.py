@@ -75,3 +75,14 @@ def test_a_replay_job_is_a_source_with_a_sensible_speed() -> None:
         ReplayJob(path="a.rec", speed=0, outputs=[PicklePipe(41)])
     job = ReplayJob(path="net/recordings/pipe-7.rec", speed=None, outputs=[PicklePipe(42)])
     assert job.DEPENDENCIES == ("net/recordings/pipe-7.rec",)
+
+
+@pytest.mark.timeout(60)
+def test_a_file_that_is_not_a_recording_fails_its_replay_job_clearly(sim, project) -> None:
+    (project.root / "notes.txt").write_text("not a recording\n")
+    project.network("bad", REPLAY.format(speed="None").replace("rec/recordings/pipe-7.rec",
+                                                               "notes.txt"))
+    run = sim(project.root, "bad")
+    assert run.wait(30) == 1
+    assert "ReplayJob 1 failed" in run.stderr and "notes.txt is not a FISSION recording" in (
+        run.stderr), run.output()
