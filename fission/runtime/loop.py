@@ -543,7 +543,8 @@ class JobRunner:
     def _poll(self, poller: zmq.Poller) -> dict:
         """Wait for any event, or a second; a signal's wake-up byte is consumed (its handler
         runs next). A job that waits still reports its figures once a second."""
-        events = dict(poller.poll(FIGURES_INTERVAL * 1000))
+        events = dict(poller.poll(None if self._next_figures == math.inf
+                                  else FIGURES_INTERVAL * 1000))
         if self._wakeup_fd in events:
             with contextlib.suppress(BlockingIOError):
                 os.read(self._wakeup_fd, 512)
@@ -567,7 +568,6 @@ class JobRunner:
         return {"runs": self.runs, "inputs": per_input,
                 "outputs": {o.pipe_id: {"open": o.open} for o in self._outputs},
                 "leftover": aligner.leftover()}
-
 
     def figures(self) -> dict[str, Any]:
         """:meth:`statistics` and what a live view adds: blocks per pipe so far, blocks
