@@ -155,6 +155,8 @@ def run_network(project: Path, network: str, *, duration: float | None = None,
         send_address = f"ipc://{Path(sockets) / 'send'}"
         with claim_network(settings.directory, send_address, secure=credentials is not None):
             monitor = Monitor(settings.name, settings.network, "run", settings.client_ip)
+            for job in settings.network.jobs:  # a job that cannot travel: refused at once
+                pickle_spec(JobSpec(job=job, control=""))
             with dashboard.serve(settings, monitor, Path(sockets)):
                 runner = _Run(settings, Path(sockets), send_address, credentials, monitor)
                 runner.recorded = recorded

@@ -67,9 +67,10 @@ def simulate(project: Path, network: str, *, duration: float | None = None,
         with claim_network(settings.directory, send_address, secure=keys is not None):
             workdir = _prepare_simulation_folder(settings)
             monitor = Monitor(settings.name, settings.network, "simulate")
+            supervisor = _Supervisor(settings, workdir, Path(sockets), keys, monitor)
+            supervisor.recorded = recorded
+            supervisor.specs()  # a job that cannot travel is refused before the dashboard starts
             with dashboard.serve(settings, monitor, Path(sockets)):
-                supervisor = _Supervisor(settings, workdir, Path(sockets), keys, monitor)
-                supervisor.recorded = recorded
                 return supervisor.run(duration)
 
 

@@ -1,9 +1,10 @@
 """The dashboard's web server, in a thread of the client process.
 
 This module binds the socket and makes the token in the backend's thread, at once, so
-the address can be printed right at start; the thread then imports aiohttp and
-prometheus-client (a second or more on a small machine, which must not delay the
-jobs' start) and serves, on its own asyncio loop (``app.py``):
+the address can be printed right at start. Its thread waits for the first connection
+and only then imports aiohttp and prometheus-client (a second or more of CPU on a small
+machine: a run nobody watches never pays it, and it never competes with the jobs'
+start) and serves, on its own asyncio loop (``app.py``):
 
 - ``/``: the page (``static/index.html``, which draws with the vendored cytoscape.js);
 - ``/static/...``: its files, all in the package (the machines may have no internet);
@@ -25,6 +26,7 @@ import asyncio
 import errno
 import ipaddress
 import secrets
+import select
 import socket
 import ssl
 import threading
@@ -33,6 +35,8 @@ from pathlib import Path
 from fission.backends.monitor import Monitor
 from fission.errors import ConfigError
 
+#: Seconds between looks at :meth:`Dashboard.close` while no one has connected yet.
+CLOSE_CHECK = 0.2
 #: How many ports above the configured one are tried when it is taken.
 PORTS_TRIED = 100
 
@@ -63,8 +67,8 @@ class Dashboard:
         return f"{self.url}?token={self.token}"
 
     def start(self) -> None:
-        """Serve from now on; requests that come before the server is up wait in the
-        socket's backlog."""
+        """Serve from now on; the first requests wait in the socket's backlog while the
+        server starts."""
         self._thread.start()
 
     def attach(self, loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
@@ -84,6 +88,9 @@ class Dashboard:
         self.socket.close()
 
     def _serve(self) -> None:
+        while not select.select([self.socket], [], [], CLOSE_CHECK)[0]:
+            if self._closing:
+                return  # nobody came: the server was never needed
         from fission.dashboard.app import serve
 
         asyncio.run(serve(self))

@@ -87,6 +87,8 @@ function drawJobs(snap) {
 }
 
 function drawNodes(snap) {
+  // Under simulate every job runs on the client: there are no nodes to show.
+  document.getElementById("nodes-box").hidden = snap.backend === "simulate";
   const body = document.querySelector("#nodes tbody");
   body.replaceChildren(...snap.nodes.map((n) => row(
     [n.ip, n.up ? "up" : "down", n.cpus, n.cpu === undefined ? "" : n.cpu.toFixed(0) + " %",
