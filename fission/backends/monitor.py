@@ -27,6 +27,9 @@ EVENTS_KEPT = 500
 #: What the per-node figures take of a node's heartbeat metrics (``seen``: when the
 #: scheduler last heard of it, unix seconds).
 NODE_FIGURES = ("cpus", "cpu", "memory", "disk", "swap", "TQ", "seen")
+#: Rates are taken over this many reports (one a second): a job that runs every few
+#: seconds shows its average rate rather than 0 and 1 in turn.
+RATE_WINDOW = 5
 #: The name of the client in the per-node figures and the graph.
 CLIENT = "client"
 
@@ -50,9 +53,9 @@ class _Job:
     restarts: int = 0
     stats: dict[str, Any] = field(default_factory=dict)
     at: float = 0.0
-    #: The previous report and when it came, for rates.
-    previous: dict[str, Any] = field(default_factory=dict)
-    previous_at: float = 0.0
+    #: Earlier reports and when they came, for rates over :data:`RATE_WINDOW` reports.
+    earlier: deque[tuple[float, dict[str, Any]]] = field(
+        default_factory=lambda: deque(maxlen=RATE_WINDOW))
     lines: deque[str] = field(default_factory=lambda: deque(maxlen=LINES_KEPT))
 
 
@@ -85,7 +88,7 @@ class Monitor:
             if job is None:
                 return
             if job.stats:
-                job.previous, job.previous_at = job.stats, job.at
+                job.earlier.append((job.at, job.stats))
             job.stats, job.at = stats, now
 
     def finished(self, job_id: int, stats: dict[str, Any], *, stopped: bool = False) -> None:
@@ -124,7 +127,8 @@ class Monitor:
                 incarnation = int(entry.get("incarnation", 0))
                 if incarnation != job.incarnation:
                     job.incarnation, job.restarts = incarnation, job.restarts + 1
-                    job.previous, job.stats = {}, {}
+                    job.earlier.clear()
+                    job.stats = {}
                 job.state = MOVING if incarnation else STARTING
             elif kind in _STATES:
                 job.state = _STATES[kind]
@@ -163,8 +167,10 @@ class Monitor:
                 "failover_seconds": recoveries}
 
     def _job_view(self, job: _Job) -> dict[str, Any]:
-        stats, previous = job.stats, job.previous
-        seconds = job.at - job.previous_at if previous else 0.0
+        stats = job.stats
+        previous_at, previous = job.earlier[0] if job.earlier else (job.at, {})
+        # A job that has ended runs no more: its rates are 0, not those of its last reports.
+        seconds = job.at - previous_at if job.state not in (FINISHED, STOPPED, FAILED) else 0.0
 
         def rate(now: float, before: float) -> float:
             return round((now - before) / seconds, 2) if seconds > 0 else 0.0

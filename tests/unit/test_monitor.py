@@ -58,6 +58,18 @@ def test_rates_and_cpu_come_from_two_reports(monkeypatch) -> None:
     assert job["blocks_out"] == {7: 30}
 
 
+def test_a_job_that_runs_every_few_seconds_shows_its_average_rate(monkeypatch) -> None:
+    monitor = _monitor()
+    clock = iter(float(second) for second in range(100))
+    monkeypatch.setattr("fission.backends.monitor.time.monotonic", lambda: next(clock))
+    for runs in (0, 0, 0, 0, 0, 5):  # one report a second; five runs at once, then nothing
+        monitor.figures(2, {**_figures(0, 0, 0)[1], "runs": runs})
+    assert monitor.snapshot()["jobs"][1]["runs_per_s"] == 1.0
+    monitor.finished(2, {**_figures(0, 0, 0)[1], "runs": 6})
+    monitor.event(record("job_finished", job=2))
+    assert monitor.snapshot()["jobs"][1]["runs_per_s"] == 0.0
+
+
 def test_states_and_nodes_follow_the_events() -> None:
     monitor = _monitor()
     monitor.event(record("placed", job=1, node="10.0.0.1", incarnation=0))
