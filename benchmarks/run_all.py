@@ -55,6 +55,8 @@ import raw_chain
 
 BENCH_DIR = Path(__file__).resolve().parent
 
+#: A watched dashboard keeps at least this share of small-block throughput (<= 3 % cost).
+DASHBOARD_MIN_RATIO = 0.97
 #: Encrypted pipes keep at least this share of the plaintext throughput of the chain.
 ENCRYPTED_MIN_RATIO = 0.70
 #: Transport of the raw CURVE-vs-plaintext reference: ipc, as FISSION's simulate uses.
@@ -183,6 +185,30 @@ def bench_small(report: Report, args: argparse.Namespace) -> None:
     report.rows.append(Row(f"small blocks: CPU µs/block ({PLAIN_PIPES})", r, f, ratio,
                            "<= 4 × raw", None if ratio is None else clean and ratio <= 4.0,
                            "{:.1f}"))
+
+
+def bench_dashboard(report: Report, args: argparse.Namespace) -> None:
+    """The dashboard's cost: the small-block chain (plaintext pipes) with the dashboard on
+    and watched all along (its stream open, /metrics scraped each second) against
+    ``DASHBOARD = None``, alternately."""
+    off, on = _alternate(
+        report, "dashboard", args.repeat,
+        lambda: fission_bench.run("small", args.small_count, secure=False, dashboard=False),
+        lambda: fission_bench.run("small", args.small_count, secure=False, dashboard=True,
+                                  watch=True),
+        labels=("off", "watched"),
+    )
+    clean = _clean(off) and _clean(on)
+    o, w = _median(off, "blocks_per_s"), _median(on, "blocks_per_s")
+    ratio = _ratio(w, o)
+    report.rows.append(Row(f"dashboard watched vs DASHBOARD = None: small blocks/s "
+                           f"({PLAIN_PIPES})", o, w, ratio, f">= {DASHBOARD_MIN_RATIO:.2f} × off",
+                           None if ratio is None else clean and ratio >= DASHBOARD_MIN_RATIO))
+    o, w = _median(off, "cpu_us_per_block"), _median(on, "cpu_us_per_block")
+    report.rows.append(Row(f"dashboard watched vs DASHBOARD = None: CPU µs/small block "
+                           f"({PLAIN_PIPES})", o, w, _ratio(w, o), "",
+                           None if o is None or w is None else True, "{:.1f}",
+                           verdict="reference"))
 
 
 def bench_large(report: Report, args: argparse.Namespace) -> None:
@@ -397,6 +423,7 @@ def bench_failover(report: Report, args: argparse.Namespace) -> None:
 
 BENCHMARKS = {
     "small": bench_small,
+    "dashboard": bench_dashboard,
     "large": bench_large,
     "arrays": bench_arrays,
     "encryption": bench_encryption,

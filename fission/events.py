@@ -32,23 +32,32 @@ EVENTS = frozenset({
 })
 
 
+def record(event: str, *, job: int | None = None, node: str | None = None,
+           **details: Any) -> dict[str, Any]:
+    """One event as the dict written to the file."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown event {event!r}")
+    entry: dict[str, Any] = {"time": round(time.time(), 6), "event": event}
+    if job is not None:
+        entry["job"] = job
+    if node is not None:
+        entry["node"] = node
+    entry.update(details)
+    return entry
+
+
 class EventLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._file = path.open("a", encoding="utf-8")
 
     def write(self, event: str, *, job: int | None = None, node: str | None = None,
-              **details: Any) -> None:
-        if event not in EVENTS:
-            raise ValueError(f"unknown event {event!r}")
-        record: dict[str, Any] = {"time": round(time.time(), 6), "event": event}
-        if job is not None:
-            record["job"] = job
-        if node is not None:
-            record["node"] = node
-        record.update(details)
-        self._file.write(json.dumps(record) + "\n")
+              **details: Any) -> dict[str, Any]:
+        """Write one record; return it (the dashboard's timeline shows it too)."""
+        entry = record(event, job=job, node=node, **details)
+        self._file.write(json.dumps(entry) + "\n")
         self._file.flush()
+        return entry
 
     def close(self) -> None:
         self._file.close()

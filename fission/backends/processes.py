@@ -139,18 +139,22 @@ class OutputRelay(threading.Thread):
     """Copies every line the job processes print to ``write``, prefixed with the job."""
 
     def __init__(self, processes: Iterable[JobProcess], write: Callable[[str], None],
-                 where: str | None = None) -> None:
-        """``where``, if given, names the machine in each prefix: ``[JoinJob 4 @local]``."""
+                 where: str | None = None,
+                 tap: Callable[[int, str], None] | None = None) -> None:
+        """``where``, if given, names the machine in each prefix: ``[JoinJob 4 @local]``.
+        ``tap``, if given, gets each line too, with the job's id (the dashboard's)."""
         super().__init__(name="fission-output-relay", daemon=True)
         self._write = write
         self._colour = stdout_is_terminal()
+        self._tap = tap
         self._selector = selectors.DefaultSelector()
         suffix = f" @{where}" if where else ""
         for process in processes:
             prefix = f"[{process.job.label}{suffix}] "
             for stream in (process.popen.stdout, process.popen.stderr):
                 os.set_blocking(stream.fileno(), False)
-                self._selector.register(stream, selectors.EVENT_READ, [prefix, b""])
+                self._selector.register(stream, selectors.EVENT_READ,
+                                        [prefix, b"", process.job.id])
 
     def run(self) -> None:
         while self._selector.get_map():
@@ -158,7 +162,7 @@ class OutputRelay(threading.Thread):
                 self._read(key)
 
     def _read(self, key: selectors.SelectorKey) -> None:
-        prefix, partial = key.data
+        prefix, partial, job_id = key.data
         try:
             chunk = os.read(key.fd, 65536)
         except BlockingIOError:
@@ -166,11 +170,14 @@ class OutputRelay(threading.Thread):
         if not chunk:
             self._selector.unregister(key.fileobj)
             if partial:
-                self._emit(prefix, partial)
+                self._emit(prefix, partial, job_id)
             return
         *lines, key.data[1] = (partial + chunk).split(b"\n")
         for line in lines:
-            self._emit(prefix, line)
+            self._emit(prefix, line, job_id)
 
-    def _emit(self, prefix: str, line: bytes) -> None:
-        self._write(prefix + visible(line.decode(errors="replace"), self._colour) + "\n")
+    def _emit(self, prefix: str, line: bytes, job_id: int) -> None:
+        text = line.decode(errors="replace")
+        self._write(prefix + visible(text, self._colour) + "\n")
+        if self._tap is not None:
+            self._tap(job_id, visible(text, colour=False))

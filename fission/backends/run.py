@@ -44,6 +44,7 @@ from typing import Any
 
 import zmq
 
+from fission import dashboard
 from fission.backends.addresses import can_listen_on
 from fission.backends.console import ConsoleServer, claim_network
 from fission.backends.dask_cluster import (
@@ -65,6 +66,7 @@ from fission.backends.files import (
     user_packages,
 )
 from fission.backends.lifecycle import JobState, Lifecycle, Message, describe_losses
+from fission.backends.monitor import NODE_FIGURES, Monitor
 from fission.backends.node_table import NodeRow, NodeTable
 from fission.backends.processes import (
     LAST_WORDS,
@@ -75,6 +77,8 @@ from fission.backends.processes import (
     start_job,
     stop_jobs,
 )
+from fission.backends.recording import FOLDER as RECORDINGS
+from fission.backends.recording import recordings
 from fission.backends.simulate import prompt_if_terminal, write_console
 from fission.backends.stopping import handle_stop_signals, interruption, stop_signals_interrupt
 from fission.backends.supervisor import JobLaunch, push_logs, run_job, stop_network
@@ -136,10 +140,15 @@ class Copy:
         return LOCAL if self.address == LOCAL else self.node
 
 
-def run_network(project: Path, network: str, *, duration: float | None = None) -> int:
-    """Run ``network`` of ``project`` on its nodes; return the exit status for the CLI."""
+def run_network(project: Path, network: str, *, duration: float | None = None,
+                record: tuple[int, ...] = ()) -> int:
+    """Run ``network`` of ``project`` on its nodes; return the exit status for the CLI.
+
+    ``record``: the ids of the pipes whose blocks are recorded (by their producers: on
+    the client in ``NET/recordings/``, on a node in ``recordings/`` of the job's folder)."""
     settings = load_settings(Path(project), network)
     check_node_timeout(settings.node_timeout, len(settings.nodes), f"{network}/config.py")
+    recorded = recordings(settings, record)
     why = can_listen_on(settings.client_ip)
     if why is not None:
         raise ClusterError(
@@ -155,13 +164,24 @@ def run_network(project: Path, network: str, *, duration: float | None = None) -
     with stop_signals_interrupt(), tempfile.TemporaryDirectory(prefix="fission-") as sockets:
         send_address = f"ipc://{Path(sockets) / 'send'}"
         with claim_network(settings.directory, send_address, secure=credentials is not None):
-            return _Run(settings, Path(sockets), send_address, credentials).run(duration)
+            monitor = Monitor(settings.name, settings.network, "run", settings.client_ip)
+            for job in settings.network.jobs:  # a job that cannot travel: refused at once
+                pickle_spec(JobSpec(job=job, control=""))
+            with dashboard.serve(settings, monitor, Path(sockets)):
+                runner = _Run(settings, Path(sockets), send_address, credentials, monitor)
+                runner.recorded = recorded
+                return runner.run(duration)
 
 
 class _Run:
     def __init__(self, settings: Settings, sockets: Path, send_address: str,
-                 credentials: Credentials | None) -> None:
+                 credentials: Credentials | None, monitor: Monitor | None = None) -> None:
         self.settings = settings
+        self.monitor = monitor or Monitor(settings.name, settings.network, "run",
+                                          settings.client_ip)
+        self._next_nodes = 0.0
+        #: Pipe id -> its recording on the client (``--record``).
+        self.recorded: dict[int, Path] = {}
         self.security = None if credentials is None else credentials.dask_security()
         self.keys = None if credentials is None else credentials.curve
         self.network = settings.network
@@ -199,7 +219,8 @@ class _Run:
         self.code, self.dependencies = self._manifests()
         self._ops = {"ready": self._on_ready, "finished": self._on_finished,
                      "stopped": self._on_stopped, "failed": self._on_failed,
-                     "fenced": self._on_fenced, "rewound": self._on_rewound}
+                     "fenced": self._on_fenced, "rewound": self._on_rewound,
+                     "figures": self._on_figures}
         self._cluster_ops = {"node_up": self._on_node_up, "node_down": self._on_node_down,
                              "exited": self._on_exited}
 
@@ -233,7 +254,7 @@ class _Run:
             if self.failure is None and not self.interrupted:
                 self._start_all()
                 relay = OutputRelay([c.process for c in self.copies.values() if c.process],
-                                    write_console, where=LOCAL)
+                                    write_console, where=LOCAL, tap=self.monitor.line)
                 relay.start()
                 with prompt_if_terminal(self.settings, interactive, self._stop_from_prompt):
                     self._supervise(console, duration)
@@ -439,6 +460,10 @@ class _Run:
             incarnation=incarnation,
             gated=copy.gated,
             replay=True,
+            figures=self.settings.dashboard is not None,
+            record={pipe.id: str(self.recorded[pipe.id] if address == LOCAL
+                                 else Path(RECORDINGS) / self.recorded[pipe.id].name)
+                    for pipe in job.outputs if pipe.id in self.recorded},
         )
         if address == LOCAL:
             workdir = self.local_dir / str(job.id)
@@ -613,12 +638,24 @@ class _Run:
                 console.handle()
             self._check_exits()
             self._wire()
+            self._watch_nodes()
             if self.lifecycle.all_finished and not any(
                     c.exit_status is None for c in self.copies.values()):
                 return
             if deadline is not None and time.monotonic() >= deadline:
                 log.info("--duration of %s s has passed; stopping", duration)
                 self.timed_out = True
+
+    def _watch_nodes(self) -> None:
+        """The nodes' heartbeat figures to the monitor, once a second."""
+        now = time.monotonic()
+        if now < self._next_nodes:
+            return
+        self._next_nodes = now + 1.0
+        metrics = self.membership.metrics
+        self.monitor.nodes({"ip": ip, **{k: v for k, v in metrics.get(address, {}).items()
+                                          if k in NODE_FIGURES}}
+                           for address, ip in self.nodes.items())
 
     def _drain_control(self) -> None:
         while self.control.poll(0):
@@ -645,14 +682,19 @@ class _Run:
         self._send(self.lifecycle.ready(copy.job.id))
         self._wire()
 
+    def _on_figures(self, copy: Copy, message: dict) -> None:
+        self.monitor.figures(copy.job.id, message.get("stats") or {})
+
     def _on_finished(self, copy: Copy, message: dict) -> None:
         log.info("%s finished: %s", copy.job.label, message.get("stats"))
         self.statistics[copy.job.id] = message.get("stats") or {}
+        self.monitor.finished(copy.job.id, self.statistics[copy.job.id])
         self._event("job_finished", job=copy.job.id, node=copy.node)
         self._send(self.lifecycle.finished(copy.job.id))
 
     def _on_stopped(self, copy: Copy, message: dict) -> None:
         self.statistics[copy.job.id] = message.get("stats") or {}
+        self.monitor.finished(copy.job.id, self.statistics[copy.job.id], stopped=True)
 
     def _on_failed(self, copy: Copy, message: dict) -> None:
         self._send(self.lifecycle.failed(copy.job.id))
@@ -738,6 +780,7 @@ class _Run:
                 continue
             text = visible(line.decode(errors="replace"), self._colour)
             write_console(f"[{copy.job.label} @{copy.node}] {text}\n")
+            self.monitor.line(copy.job.id, visible(line.decode(errors="replace"), False))
 
     def _send(self, messages: list[Message], to: bytes | None = None) -> None:
         for job_id, message in messages:
@@ -746,7 +789,7 @@ class _Run:
 
     def _event(self, event: str, **fields: Any) -> None:
         if self.events is not None:
-            self.events.write(event, **fields)
+            self.monitor.event(self.events.write(event, **fields))
 
     # -- the end -----------------------------------------------------------------------
 

@@ -28,9 +28,11 @@ from pathlib import Path
 
 import zmq
 
+from fission import dashboard
 from fission.backends.console import ConsoleServer, Prompt, claim_network
 from fission.backends.files import place_dependencies
 from fission.backends.lifecycle import JobState, Lifecycle, Message, describe_losses
+from fission.backends.monitor import Monitor
 from fission.backends.processes import (
     LAST_WORDS,
     JobProcess,
@@ -40,6 +42,7 @@ from fission.backends.processes import (
     start_job,
     stop_jobs,
 )
+from fission.backends.recording import recordings
 from fission.backends.stopping import handle_stop_signals, interruption, stop_signals_interrupt
 from fission.backends.terminal import one_line
 from fission.config import Settings, configure_logging, load_settings
@@ -51,12 +54,16 @@ from fission.security.curve import CurveKeys, Gatekeeper
 log = logging.getLogger("fission.simulate")
 
 
-def simulate(project: Path, network: str, *, duration: float | None = None) -> int:
-    """Run ``network`` of ``project`` locally; return the exit status for the CLI."""
+def simulate(project: Path, network: str, *, duration: float | None = None,
+             record: tuple[int, ...] = ()) -> int:
+    """Run ``network`` of ``project`` locally; return the exit status for the CLI.
+
+    ``record``: the ids of the pipes whose blocks are written to ``NET/recordings/``."""
     with stop_signals_interrupt():  # until the supervisor has its own handler, and after
         settings = load_settings(Path(project), network)
         for notice in settings.notices:
             print(notice, file=sys.stderr)
+        recorded = recordings(settings, record)
         configure_logging(settings)
         credentials = for_run(settings.project, settings.name, settings.secure, announce=False)
         keys = None if credentials is None else credentials.curve
@@ -64,7 +71,12 @@ def simulate(project: Path, network: str, *, duration: float | None = None) -> i
             send_address = f"ipc://{Path(sockets) / 'send'}"
             with claim_network(settings.directory, send_address, secure=keys is not None):
                 workdir = _prepare_simulation_folder(settings)
-                return _Supervisor(settings, workdir, Path(sockets), keys).run(duration)
+                monitor = Monitor(settings.name, settings.network, "simulate")
+                supervisor = _Supervisor(settings, workdir, Path(sockets), keys, monitor)
+                supervisor.recorded = recorded
+                supervisor.specs()  # a job that cannot travel is refused before the dashboard
+                with dashboard.serve(settings, monitor, Path(sockets)):
+                    return supervisor.run(duration)
 
 
 def _prepare_simulation_folder(settings: Settings) -> Path:
@@ -83,8 +95,9 @@ def _prepare_simulation_folder(settings: Settings) -> Path:
 
 class _Supervisor:
     def __init__(self, settings: Settings, workdir: Path, sockets: Path,
-                 keys: CurveKeys | None) -> None:
+                 keys: CurveKeys | None, monitor: Monitor | None = None) -> None:
         self.settings = settings
+        self.monitor = monitor or Monitor(settings.name, settings.network, "simulate")
         self.network = settings.network
         self.workdir = workdir
         self.sockets = sockets
@@ -102,8 +115,11 @@ class _Supervisor:
         self.stop_signal: int | None = None
         self.timed_out = False
         self._ops = {"ready": self._on_ready, "finished": self._on_finished,
-                     "stopped": self._on_stopped, "failed": self._on_failed}
+                     "stopped": self._on_stopped, "failed": self._on_failed,
+                     "figures": self._on_figures}
         self.statistics: dict[int, dict] = {}
+        #: Pipe id -> its recording (``--record``).
+        self.recorded: dict[int, Path] = {}
 
     def address(self, name: str) -> str:
         return f"ipc://{self.sockets / name}"
@@ -118,6 +134,9 @@ class _Supervisor:
                 outputs={pipe.id: self.address(f"pipe-{pipe.id}") for pipe in job.outputs},
                 console=self.address(f"console-{job.id}") if job.CONSOLE else None,
                 log_level="DEBUG",
+                figures=self.settings.dashboard is not None,
+                record={pipe.id: str(self.recorded[pipe.id]) for pipe in job.outputs
+                        if pipe.id in self.recorded},
             )
             specs[job.id] = pickle_spec(spec)
         return specs
@@ -135,7 +154,9 @@ class _Supervisor:
             for job in self.network.jobs:
                 self.processes[job.id] = start_job(job, specs[job.id], self.workdir / str(job.id),
                                                    python_path, self.keys)
-            relay = OutputRelay(self.processes.values(), write_console)
+            for job in self.network.jobs:
+                self.monitor.note("placed", job=job.id, incarnation=0)
+            relay = OutputRelay(self.processes.values(), write_console, tap=self.monitor.line)
             relay.start()
             log.info("started %d job processes for %s", len(self.processes), self.settings.name)
             with prompt_if_terminal(self.settings, interactive, self._interrupt_from_prompt):
@@ -193,18 +214,26 @@ class _Supervisor:
         handler(process, message)
 
     def _on_ready(self, process: JobProcess, message: dict) -> None:
+        self.monitor.note("job_started", job=process.job.id, incarnation=0)
         self._send(self.lifecycle.ready(process.job.id))
+
+    def _on_figures(self, process: JobProcess, message: dict) -> None:
+        self.monitor.figures(process.job.id, message.get("stats") or {})
 
     def _on_finished(self, process: JobProcess, message: dict) -> None:
         log.info("%s finished: %s", process.job.label, message.get("stats"))
         self.statistics[process.job.id] = message.get("stats") or {}
+        self.monitor.finished(process.job.id, self.statistics[process.job.id])
+        self.monitor.note("job_finished", job=process.job.id)
         self._send(self.lifecycle.finished(process.job.id))
 
     def _on_stopped(self, process: JobProcess, message: dict) -> None:
         log.info("%s stopped: %s", process.job.label, message.get("stats"))
         self.statistics[process.job.id] = message.get("stats") or {}
+        self.monitor.finished(process.job.id, self.statistics[process.job.id], stopped=True)
 
     def _on_failed(self, process: JobProcess, message: dict) -> None:
+        self.monitor.note("job_failed", job=process.job.id, error=message.get("error"))
         self._send(self.lifecycle.failed(process.job.id))
         error = one_line(str(message.get("error")))  # the user's message: no escapes reach us
         self.failure = self.failure or f"{process.job.label} failed: {error}"
@@ -224,6 +253,7 @@ class _Supervisor:
             if now - process.exited_at < LAST_WORDS:
                 continue
             self.lifecycle.failed(job_id)
+            self.monitor.note("job_failed", job=job_id, status=code)
             how = describe_exit(code, process.job)
             job_log = self.workdir / str(job_id) / "job.log"
             see = f"its output above and {job_log}" if job_log.exists() else "its output above"

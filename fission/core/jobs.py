@@ -14,13 +14,16 @@ travel with it; open files and sockets belong in :meth:`BaseJob.setup`.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import IO, Any, ClassVar
 
 from fission.core.head import Head, HeadInterface  # noqa: F401 - Head: the original's path
 from fission.core.pipes import BasePipe
 from fission.core.sizes import format_size, parse_size
 from fission.errors import ConfigError
+from fission.wire.recording import read_recording
 
 #: The smallest MAX_MEMORY accepted: a job process idles at about 21 MiB resident.
 MIN_MEMORY_LIMIT = 32 << 20
@@ -220,3 +223,39 @@ def __getattr__(name: str) -> Any:
 
         return getattr(executable, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class ReplayJob(PythonJob):
+    """A source that plays back a recording of a pipe (``simulate --record PIPE``).
+
+    ``path`` (relative to the project, like ``DEPENDENCIES``, where it is placed in the
+    job's working directory) is a recording such as
+    ``mynet/recordings/pipe-101.rec``. Each recorded block's value goes to the job's
+    outputs, whose first pipe unpacks it (give it the recorded pipe's type). ``speed``
+    1.0 keeps the recorded pace, 2.0 plays twice as fast; ``None`` plays as fast as
+    the pipes allow.
+    """
+
+    def __init__(self, path: str, speed: float | None = 1.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not self.outputs or self.inputs:
+            raise ConfigError(f"ReplayJob of {path!r} is a source: give it outputs and no "
+                              "inputs")
+        if speed is not None and not (isinstance(speed, (int, float)) and speed > 0):
+            raise ConfigError(f"ReplayJob of {path!r}: speed must be a number above 0 or None "
+                              f"(as fast as the pipes allow), got {speed!r}")
+        self.path = str(path)
+        self.speed = speed
+        self.DEPENDENCIES = (self.path,)
+
+    def run(self) -> Iterator[Any]:
+        unpack = self.outputs[0].unpack
+        start = first = None
+        for sent, _seq, payload in read_recording(Path(self.path).name):
+            if self.speed is not None:
+                if start is None:
+                    start, first = time.monotonic(), sent
+                delay = start + (sent - first) / self.speed - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            yield unpack(payload)

@@ -63,6 +63,10 @@ class Aligner:
             self.dropped[index] += 1
         queue.append((seq, value))
 
+    def waiting(self) -> list[int]:
+        """How many blocks each input holds that wait for their run."""
+        return [len(queue) for queue in self._queues]
+
     def rewind(self, index: int, seq: int) -> int:
         """Forget input ``index``'s blocks from ``seq`` on (its producer was replaced and
         sends them again, with new values); return where the input now stands.

@@ -37,11 +37,13 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import math
 import os
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import zmq
@@ -53,14 +55,19 @@ from fission.runtime.control import ControlChannel
 from fission.runtime.heads import headed_run, input_unpack, out_head
 from fission.runtime.optional import OptionalInput
 from fission.runtime.spec import CONSOLE_PIPE_ID, JobSpec
+from fission.runtime.usage import usage
 from fission.security.curve import Gatekeeper
 from fission.wire.frame import END, HEAD, HEADER, VERSION, decode, encode, pack_head
+from fission.wire.recording import Recorder
 
 log = logging.getLogger("fission.job")
 NOBLOCK = zmq.NOBLOCK
 
 #: Seconds between looks at the control channel while data flows without pause.
 CONTROL_INTERVAL = 0.05
+#: Seconds between two reports of the job's figures to its backend (the dashboard's,
+#: ``top``'s): checked where the control channel is, so it costs nothing per block.
+FIGURES_INTERVAL = 1.0
 #: Milliseconds a replay waits for the connection to a replacement consumer.
 REPLAY_WAIT_MS = 1000
 #: How many unreadable blocks are logged one by one before only being counted.
@@ -94,6 +101,8 @@ class _Input:
     incarnation: int = 0
     #: One past the highest sequence number received.
     next_seq: int = 0
+    #: Blocks taken from an optional input (its figures; required ones count by next_seq).
+    received: int = 0
 
 
 class JobRunner:
@@ -143,6 +152,7 @@ class JobRunner:
         self._layout = layout if self._optional else None
         self._aligner = Aligner(required_pipes, max_queue=job.MAX_QUEUE)
 
+        self._recorders = {pipe_id: Recorder(Path(path)) for pipe_id, path in spec.record.items()}
         self._outputs = [
             _Output(pipe.id, pipe.block_encoder(),
                     _push(gate, spec.outputs.get(pipe.id), pipe.HWM), spec.outputs.get(pipe.id),
@@ -162,6 +172,7 @@ class JobRunner:
         for port, _ in self._optional:
             self._poller.register(port.socket, zmq.POLLIN)
         self._next_control = 0.0
+        self._next_figures = 0.0 if spec.figures else math.inf
         self._single_input = (len(required) == 1 and required_pipes[0].BLOCK_COUNT == 1
                               and not self._optional and not job.MAX_QUEUE)
         #: Runs so far, and the sequence number the next block sent would carry.
@@ -185,6 +196,8 @@ class JobRunner:
                 self._produce()
         finally:
             self.job.teardown()
+            for recorder in self._recorders.values():
+                recorder.close()
         self._finish()
 
     def _consume(self) -> None:
@@ -355,10 +368,24 @@ class JobRunner:
 
     def _refresh_live(self) -> None:
         """Precompute what :meth:`_emit` needs of each output still open."""
-        self._live = [(index, o.pipe_id, o.pack, o.history.append, o)
+        self._live = [(index, o.pipe_id, o.pack, self._remembering(o), o)
                       for index, o in enumerate(self._outputs) if o.open]
         if self._outputs and not self._live:
             self._stopping = True  # every consumer has finished
+
+    def _remembering(self, output: _Output) -> Callable[[bytes], None]:
+        """What :meth:`_emit` calls with each frame: keep it for replays and, under
+        ``--record``, write it to the pipe's recording."""
+        recorder = self._recorders.get(output.pipe_id)
+        if recorder is None:
+            return output.history.append
+        append, write = output.history.append, recorder.write
+
+        def remember(frame: bytes) -> None:
+            append(frame)
+            write(frame)
+
+        return remember
 
     # -- receiving -------------------------------------------------------------------
 
@@ -419,6 +446,7 @@ class JobRunner:
                         continue
                     if not flags & END:
                         policy.offer(port.unpack(payload))
+                        port.received += 1
                 except Exception as error:  # noqa: BLE001 - counted, or failing the job: _garbage
                     self._garbage(port, error)
 
@@ -440,12 +468,19 @@ class JobRunner:
     # -- control ---------------------------------------------------------------------
 
     def _check_control(self) -> None:
-        self._next_control = time.monotonic() + CONTROL_INTERVAL
+        now = time.monotonic()
+        self._next_control = now + CONTROL_INTERVAL
+        if now >= self._next_figures:
+            self._report_figures(now)
         self.control.dispatch(self._handlers)
 
     def _end_from_inside(self) -> None:
         """``job.finish()``: end after this run, as a finite source ends."""
         self._stopping = True
+
+    def _report_figures(self, now: float) -> None:
+        self._next_figures = now + FIGURES_INTERVAL
+        self.control.send("figures", stats=self.figures())
 
     def _on_stop(self, message: dict) -> None:
         log.info("stop requested by the backend")
@@ -580,11 +615,16 @@ class JobRunner:
         return poller
 
     def _poll(self, poller: zmq.Poller) -> dict:
-        """Wait for any event; a signal's wake-up byte is consumed (its handler runs next)."""
-        events = dict(poller.poll())
+        """Wait for any event, or a second; a signal's wake-up byte is consumed (its handler
+        runs next). A job that waits still reports its figures once a second."""
+        events = dict(poller.poll(None if self._next_figures == math.inf
+                                  else FIGURES_INTERVAL * 1000))
         if self._wakeup_fd in events:
             with contextlib.suppress(BlockingIOError):
                 os.read(self._wakeup_fd, 512)
+        now = time.monotonic()
+        if now >= self._next_figures:
+            self._report_figures(now)
         return events
 
     def statistics(self) -> dict[str, Any]:
@@ -602,6 +642,20 @@ class JobRunner:
         return {"runs": self.runs, "inputs": per_input,
                 "outputs": {o.pipe_id: {"open": o.open} for o in self._outputs},
                 "leftover": aligner.leftover()}
+
+    def figures(self) -> dict[str, Any]:
+        """:meth:`statistics` and what a live view adds: blocks per pipe so far, blocks
+        waiting to be run per input, the process's CPU seconds and resident memory."""
+        stats = self.statistics()
+        waiting = self._aligner.waiting()
+        stats["blocks_in"] = {port.pipe_id: port.next_seq for port in self._required}
+        stats["blocks_in"].update({port.pipe_id: port.received for port, _ in self._optional})
+        stats["waiting"] = {port.pipe_id: waiting[index]
+                            for index, port in enumerate(self._required)}
+        stats["blocks_out"] = {o.pipe_id: HEADER.unpack_from(o.history[-1])[4] + 1
+                               if o.history else self.runs for o in self._outputs}
+        stats.update(usage())
+        return stats
 
 
 class _ConsoleLine:

@@ -29,6 +29,8 @@ class JobSpec:
     ``replay``: each output remembers its last ``REPLAY_COUNT`` blocks, to send them
     again to a replaced consumer. Only ``run`` fails over; elsewhere (``simulate``)
     nothing is retained, whatever the pipe's ``REPLAY_COUNT``.
+
+    ``figures`` off spares a run without a dashboard the job's reports.
     """
 
     job: BaseJob
@@ -40,3 +42,7 @@ class JobSpec:
     incarnation: int = 0
     gated: bool = False
     replay: bool = False
+    #: Whether the job reports its figures once a second (a dashboard is on).
+    figures: bool = True
+    #: Output pipe id -> the file that records every block sent on it (``--record``).
+    record: dict[int, str] = field(default_factory=dict)

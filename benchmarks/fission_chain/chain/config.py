@@ -9,7 +9,9 @@
 - ``FISSION_BENCH_SECURE``: ``1`` (default) runs with ``SECURE = True``, every pipe a
   CURVE socket (encrypted and authenticated; the first such run makes the project's
   credentials in ``benchmarks/fission_chain/credentials/``, which git ignores); ``0``
-  runs with ``SECURE = False``, plaintext pipes (FISSION then warns on stderr).
+  runs with ``SECURE = False``, plaintext pipes (FISSION then warns on stderr);
+- ``FISSION_BENCH_DASHBOARD``: ``1`` (default) serves the dashboard on a free loopback
+  port, ``0`` runs with ``DASHBOARD = None`` (and jobs that report no figures).
 
 Only the supervising process imports this module: the values reach the job processes
 as attributes of the job objects.
@@ -34,6 +36,8 @@ if os.environ.get("FISSION_BENCH_SECURE", "1") not in ("0", "1"):
     raise ValueError("FISSION_BENCH_SECURE must be 1 (encrypted pipes) or 0 (plaintext), got "
                      f"{os.environ['FISSION_BENCH_SECURE']!r}")
 SECURE = os.environ.get("FISSION_BENCH_SECURE", "1") == "1"
+
+DASHBOARD = "127.0.0.1:0" if os.environ.get("FISSION_BENCH_DASHBOARD", "1") == "1" else None
 
 LOG_LEVEL = "WARNING"
 LOG_FILE = None
