@@ -249,7 +249,7 @@ class ReplayJob(PythonJob):
         self.DEPENDENCIES = (self.path,)
 
     def run(self) -> Iterator[Any]:
-        unpack = self.outputs[0].unpack
+        unpack = self.outputs[0].block_decoder()
         start = first = None
         for sent, _seq, payload in read_recording(Path(self.path).name):
             if self.speed is not None:
