@@ -74,11 +74,13 @@ def simulate_chain(
     timeout: float | None = None,
     interval: float | None = None,
     secure: bool = True,
+    state: bool = False,
 ) -> tuple[dict[str, Any], harness.TreeSampler, float]:
     """Run the chain once; return the sink's record, the samples and the launch time (ns).
 
     ``secure`` sets the chain's ``SECURE`` (``FISSION_BENCH_SECURE``): True, the default,
-    makes every pipe a CURVE socket; False runs plaintext pipes.
+    makes every pipe a CURVE socket; False runs plaintext pipes. ``state``: the forward
+    job has 4 KiB of snapshotted state (``FISSION_BENCH_STATE``).
     """
     argv = [sys.executable, "manage.py", "chain", "simulate"]
     if duration is not None:
@@ -87,7 +89,8 @@ def simulate_chain(
         pace = count / rate if mode == "latency" else count / 5_000
         timeout = 60.0 + (duration if duration is not None else pace)
     env = _env(FISSION_BENCH_MODE=mode, FISSION_BENCH_COUNT=str(count),
-               FISSION_BENCH_RATE=str(rate), FISSION_BENCH_SECURE="1" if secure else "0")
+               FISSION_BENCH_RATE=str(rate), FISSION_BENCH_SECURE="1" if secure else "0",
+               FISSION_BENCH_STATE="1" if state else "0")
     what = mode if secure else f"{mode}, SECURE = False"
     CHAIN_RESULT.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="fission-bench-") as tmp:
@@ -120,16 +123,17 @@ def simulate_chain(
     return record, sampler, launched
 
 
-def run(mode: str, count: int, *, rate: float = 1000.0, secure: bool = True) -> dict[str, Any]:
+def run(mode: str, count: int, *, rate: float = 1000.0, secure: bool = True,
+        state: bool = False) -> dict[str, Any]:
     """Run the chain to its end once; return the figures of :func:`harness.analyse`.
 
     ``secure``: encrypted (CURVE) pipes, the default, or plaintext ones (``SECURE = False``).
     """
-    record, sampler, _ = simulate_chain(mode, count, rate=rate, secure=secure)
+    record, sampler, _ = simulate_chain(mode, count, rate=rate, secure=secure, state=state)
     out = harness.analyse(record, sampler, mode)
     if record["received"] != count:
         out["error"] = f"the sink received {record['received']} of {count} blocks"
-    out.update(system="fission", mode=mode, count=count, secure=secure)
+    out.update(system="fission", mode=mode, count=count, secure=secure, state=state)
     return out
 
 

@@ -57,7 +57,7 @@ from fission.config import Settings, configure_logging, load_settings
 from fission.core.durability import restartable
 from fission.core.jobs import BaseJob
 from fission.events import EventLog
-from fission.runtime.control import identity, parse_report
+from fission.runtime.control import attached, identity, parse_report, to_text
 from fission.runtime.spec import JobSpec
 from fission.security.credentials import for_run
 from fission.security.curve import CurveKeys, Gatekeeper
@@ -195,7 +195,7 @@ class _Supervisor:
                     self._send([(process.job.id, {"op": "stop"})])
             stop_jobs(self.processes.values())
             while self.control.poll(0):  # the counters of the jobs just stopped
-                self._on_control(self.control.recv_multipart()[-1])
+                self._on_control(*report_frames(self.control))
             if relay is not None:
                 relay.expect_more(False)
                 relay.join(timeout=2)
@@ -224,7 +224,7 @@ class _Supervisor:
             events = dict(poller.poll(100))
             if self.control in events:
                 while self.control.poll(0):
-                    self._on_control(self.control.recv_multipart()[-1])
+                    self._on_control(*report_frames(self.control))
             if console.socket in events:
                 console.handle()
             self._check_processes()
@@ -236,8 +236,10 @@ class _Supervisor:
                 self.timed_out = True
                 return
 
-    def _on_control(self, payload: bytes) -> None:
+    def _on_control(self, payload: bytes, data: bytes | None = None) -> None:
         message = parse_report(payload)
+        if message is not None and data is not None:
+            message["data"] = data  # a snapshot's pickled state
         handler = self._ops.get(message["op"]) if message else None
         process = self.processes.get(message["job"]) if message else None
         if handler is None or process is None:
@@ -276,7 +278,9 @@ class _Supervisor:
 
     def _on_snapshot(self, process: JobProcess, message: dict) -> None:
         snapshots = self.snapshots[process.job.id]
-        snapshots.add(int(message["seq"]), str(message["state"]))
+        if message.get("data") is None:
+            return
+        snapshots.add(int(message["seq"]), message["data"])
         for pipe in process.job.inputs:  # what no restart can need any more
             self._send([(self.network.pipes[pipe.id].source, {
                 "op": "covered", "pipe": pipe.id, "seq": snapshots.oldest() * pipe.BLOCK_COUNT})])
@@ -337,7 +341,7 @@ class _Supervisor:
                       if pipe.id in self.positions), default=math.inf)
         seq, state = self.snapshots[job.id].latest(needed)
         self.snapshots[job.id].restart_from(seq)
-        self._send([(job.id, {"op": "restore", "seq": seq, "state": state})])
+        self._send([(job.id, {"op": "restore", "seq": seq, "state": to_text(state)})])
         for pipe in job.inputs:
             self.bound[pipe.id] = str(inputs.get(str(pipe.id), self.bound[pipe.id]))
             producer = self.network.pipes[pipe.id].source
@@ -386,6 +390,12 @@ class _Supervisor:
         else:
             print(f"FISSION: {name} finished; results are in {self.workdir}", file=sys.stderr)
         return 0
+
+
+def report_frames(control: zmq.Socket) -> tuple[bytes, bytes | None]:
+    """A report from the ROUTER: its JSON, and the bytes it carries (a snapshot's)."""
+    frames = control.recv_multipart()
+    return frames[-1], attached(frames)
 
 
 def write_console(text: str) -> None:

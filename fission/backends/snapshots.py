@@ -21,9 +21,9 @@ class Snapshots:
     KEPT = 4
 
     def __init__(self) -> None:
-        self._kept: list[tuple[int, str]] = []
+        self._kept: list[tuple[int, bytes]] = []
 
-    def add(self, seq: int, state: str) -> None:
+    def add(self, seq: int, state: bytes) -> None:
         if self._kept and seq <= self._kept[-1][0]:
             return  # a late one of a copy that was replaced
         self._kept.append((seq, state))
@@ -39,7 +39,7 @@ class Snapshots:
         must keep their blocks from there on."""
         return self._kept[0][0] if self._kept else 0
 
-    def latest(self, before: float = math.inf) -> tuple[int, str | None]:
+    def latest(self, before: float = math.inf) -> tuple[int, bytes | None]:
         """The newest snapshot with ``seq <= before``; ``(0, None)`` (start afresh) if none."""
         for seq, state in reversed(self._kept):
             if seq <= before:

@@ -50,7 +50,7 @@ from fission.core.pipes import BasePipe
 from fission.errors import JobError, WireError
 from fission.runtime import state
 from fission.runtime.align import DONE, Aligner
-from fission.runtime.control import ControlChannel
+from fission.runtime.control import ControlChannel, from_text
 from fission.runtime.heads import headed_run, input_unpack, out_head
 from fission.runtime.optional import OptionalInput
 from fission.runtime.spec import CONSOLE_PIPE_ID, JobSpec
@@ -64,8 +64,6 @@ NOBLOCK = zmq.NOBLOCK
 CONTROL_INTERVAL = 0.05
 #: Milliseconds a replay waits for the connection to a replacement consumer.
 REPLAY_WAIT_MS = 1000
-#: Blocks an output whose consumer snapshots keeps: REPLAY_COUNT plus this many HWMs.
-COVER_SLACK = 4
 #: How many unreadable blocks are logged one by one before only being counted.
 GARBAGE_LOG_LIMIT = 5
 
@@ -474,7 +472,7 @@ class JobRunner:
 
     def _snapshot(self, seq: int) -> None:
         """Send the job's state, as it is before run ``seq``, to the backend."""
-        self.control.send("snapshot", seq=seq, state=state.capture(self.job))
+        self.control.send_with("snapshot", state.capture(self.job), seq=seq)
         self._snapshot_at = self.runs + self._every
         self._snapshot_by = time.monotonic() + state.SNAPSHOT_SECONDS
 
@@ -490,7 +488,7 @@ class JobRunner:
     def _on_restore(self, message: dict) -> None:
         """Start from a snapshot: its state, and its run number on every input."""
         seq = int(message["seq"])
-        state.restore(self.job, message.get("state"))
+        state.restore(self.job, from_text(message.get("state")))
         for port, window in zip(self._required, self._windows, strict=True):
             port.next_seq = seq * window
         self._aligner.start_at(seq)
@@ -706,7 +704,7 @@ def _push(gate: Gatekeeper, address: str | None, hwm: int) -> zmq.Socket:
 def _retained(pipe: BasePipe, spec: JobSpec) -> int:
     """How many of its last blocks an output keeps to send them again (see JobSpec)."""
     if pipe.id in spec.covered:
-        return pipe.REPLAY_COUNT + COVER_SLACK * pipe.HWM
+        return state.retained(pipe)
     return pipe.REPLAY_COUNT if spec.replay else 0
 
 

@@ -34,7 +34,8 @@ class JobSpec:
     ``covered``: output pipes whose consumer sends snapshots: their blocks are kept
     until the backend says a snapshot of the consumer covers them (``covered``), at
     most ``REPLAY_COUNT + COVER_SLACK * HWM`` of them (what can be in flight at once,
-    plus the snapshot interval), instead of the last ``REPLAY_COUNT``.
+    plus room for snapshots; fission/runtime/state.py), instead of the last
+    ``REPLAY_COUNT``.
 
     ``snapshots``: the job sends its state to the backend now and then (see
     fission/runtime/state.py). ``restoring``: the job is a copy that replaces one

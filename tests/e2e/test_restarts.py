@@ -7,6 +7,8 @@ of an undisturbed run, computed here.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from simhelp import read_csv, wait_until
 
@@ -16,6 +18,12 @@ HEAD = """
     import os, time
     from fission.core.jobs import CSVSinkJob, PythonJob
     from fission.core.pipes import PicklePipe
+
+
+    class Short(PicklePipe):
+        '''Small buffers: a snapshot every 9 runs (producers keep 8 + 4 * 16 blocks).'''
+        HWM = 16
+        REPLAY_COUNT = 8
 
 
     class Counter(PythonJob):
@@ -57,6 +65,13 @@ HEAD = """
 """
 
 
+def _restored_at(log: str) -> int:
+    """The run a restarted job's log says it went on from."""
+    match = re.search(r"restored from the snapshot before run (\d+)", log)
+    assert match, log
+    return int(match.group(1))
+
+
 def _undisturbed(limit: int) -> list[list[str]]:
     rows, total = [], 0
     for value in range(limit):
@@ -71,8 +86,8 @@ def test_a_stateful_connector_restarted_once_gives_the_rows_of_an_undisturbed_ru
         class Flaky(Total):
             RESTART = "on-failure"
 
-        JOBS = [Counter(200, outputs=[PicklePipe(1)]),
-                Flaky(fail_at=120, inputs=[PicklePipe(1)], outputs=[PicklePipe(2)]),
+        JOBS = [Counter(200, outputs=[Short(1)]),
+                Flaky(fail_at=120, inputs=[Short(1)], outputs=[PicklePipe(2)]),
                 CSVSinkJob(path="out.csv", inputs=[PicklePipe(2)], col_pattern="x")]
     """)
     run = sim(project.root, "net")
@@ -87,8 +102,9 @@ def test_a_stateful_connector_restarted_once_gives_the_rows_of_an_undisturbed_ru
     assert "ValueError: cannot take 120" in run.stdout, run.output()  # its traceback is shown
     assert "it is restarted in 0.5 s" in run.stderr, run.output()
     logs = {job: (run.job_dir(job) / "job.log").read_text() for job in (1, 2)}
-    assert "sending snapshots of its state every 32 runs" in logs[2]
+    assert "sending snapshots of its state every 9 runs" in logs[2]
     assert "pipe 1: keeping blocks until a snapshot" in logs[1]
+    assert _restored_at(logs[2]) > 100, logs[2]  # not from the start: from a snapshot
 
 
 @pytest.mark.timeout(60)
@@ -124,8 +140,8 @@ def test_a_restarted_method_style_source_with_state_continues_its_sequence(sim, 
         class Sum(Total):
             pass
 
-        JOBS = [FlakyCounter(150, fail_at=90, outputs=[PicklePipe(1)]),
-                Sum(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)]),
+        JOBS = [FlakyCounter(150, fail_at=90, outputs=[Short(1)]),
+                Sum(inputs=[Short(1)], outputs=[PicklePipe(2)]),
                 CSVSinkJob(path="out.csv", inputs=[PicklePipe(2)], col_pattern="x")]
     """)
     run = sim(project.root, "net")
@@ -133,6 +149,7 @@ def test_a_restarted_method_style_source_with_state_continues_its_sequence(sim, 
     wait_until(lambda: not run.members(), 5, "every job process to exit")
     assert read_csv(run.job_dir(3) / "out.csv")[1:] == _undisturbed(150), run.output()
     assert "RuntimeError: failing once at 90" in run.stdout, run.output()
+    assert _restored_at((run.job_dir(1) / "job.log").read_text()) > 50, run.output()
 
 
 @pytest.mark.timeout(40)

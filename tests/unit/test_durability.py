@@ -20,6 +20,7 @@ from fission.core.network import Network
 from fission.core.pipes import PicklePipe
 from fission.errors import ConfigError, JobError
 from fission.runtime import state
+from fission.runtime.control import attached, from_text, to_text
 
 
 def _job(**attributes):
@@ -66,10 +67,10 @@ def test_well_formed_attributes_load():
 def test_state_attributes_are_captured_and_restored():
     tally = _job(STATE=("total", "seen"))()
     tally.total, tally.seen, tally.other = 41, [1, 2], "not state"
-    text = state.capture(tally)
+    data = state.capture(tally)
     fresh = _job(STATE=("total", "seen"))()
     fresh.other = "kept"
-    state.restore(fresh, text)
+    state.restore(fresh, data)
     assert (fresh.total, fresh.seen, fresh.other) == (41, [1, 2], "kept")
     state.restore(fresh, None)  # no snapshot yet: the job keeps what setup made
     assert fresh.total == 41
@@ -104,22 +105,34 @@ def test_unpicklable_state_fails_the_job_naming_it():
         state.capture(job)
 
 
-class _Wide(PicklePipe):
-    REPLAY_COUNT = 200
-    HWM = 256
+class _Small(PicklePipe):
+    REPLAY_COUNT = 8
+    HWM = 10
 
 
 class _Window(PicklePipe):
     BLOCK_COUNT = 4
 
 
-def test_snapshot_interval_is_half_the_smallest_replay_window_in_runs():
-    job = _job()(inputs=[_Wide(1)], outputs=[PicklePipe(2)])
-    assert state.interval(job) == 32  # PicklePipe keeps 64 blocks
-    assert state.interval(_job()(inputs=[_Wide(3)])) == 100
-    assert state.interval(_job()(inputs=[_Window(4)])) == 8  # 64 blocks are 16 runs
-    tiny = type("Tiny", (PicklePipe,), {"REPLAY_COUNT": 1})
-    assert state.interval(_job()(inputs=[tiny(5)])) == 1
+def test_snapshot_interval_is_an_eighth_of_the_smallest_retention_window_in_runs():
+    # A PicklePipe's producer keeps up to REPLAY_COUNT + 4 HWM = 64 + 1024 blocks.
+    assert state.retained(PicklePipe(9)) == 1088
+    assert state.interval(_job()(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)])) == 136
+    assert state.interval(_job()(inputs=[PicklePipe(3)], outputs=[_Small(5)])) == 6  # 48 // 8
+    assert state.interval(_job()(inputs=[_Window(4)])) == 34  # 1088 blocks are 272 runs
+    tiny = type("Tiny", (PicklePipe,), {"REPLAY_COUNT": 0, "HWM": 1})
+    assert state.interval(_job()(inputs=[tiny(6)])) == 1
+
+
+def test_state_travels_as_bytes_and_back_through_a_json_message():
+    job = _job(STATE=("total",))()
+    job.total = 12
+    data = state.capture(job)
+    assert isinstance(data, bytes)
+    fresh = _job(STATE=("total",))()
+    state.restore(fresh, from_text(to_text(data)))
+    assert fresh.total == 12 and to_text(None) is None and from_text(None) is None
+    assert attached([b"id", data, b"{}"]) == data and attached([b"id", b"{}"]) is None
 
 
 @given(st.integers(min_value=1, max_value=10_000))
