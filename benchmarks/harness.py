@@ -42,7 +42,12 @@ LATENCY_WARMUP_FRACTION = 0.2
 
 #: Seconds between two samples of a chain's processes. Latency runs need no CPU figure, and
 #: sampling every 50 ms there visibly raised the p99 of both systems on a 2-core machine.
-SAMPLE_INTERVAL = {"small": 0.05, "large": 0.05, "latency": 1.0}
+SAMPLE_INTERVAL = {"small": 0.05, "large": 0.05, "latency": 1.0, "array16k": 0.05,
+                   "array1m": 0.05}
+#: The array modes: float64 arrays of this many bytes, through ArrayPipes (raw: the same bytes).
+ARRAY_BYTES = {"array16k": 16 * 1024, "array1m": 1024 * 1024}
+#: High-water mark of both systems' sockets in the array modes (1 MiB blocks: bounded memory).
+ARRAY_HWM = 64
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
 _PR_SET_PDEATHSIG = 1
@@ -274,6 +279,8 @@ def analyse(record: dict[str, Any], sampler: TreeSampler, mode: str) -> dict[str
         out["blocks_per_s"] = (n_end - n_a) * 1e9 / (t_end - t_a)
         if mode == "large":
             out["mb_per_s"] = out["blocks_per_s"] * LARGE_PAYLOAD_BYTES / 1e6
+        elif mode in ARRAY_BYTES:
+            out["mb_per_s"] = out["blocks_per_s"] * ARRAY_BYTES[mode] / 1e6
     window = [t for t in sampler.sweeps if t_a <= t <= t_end]
     blocks = _blocks_at(progress, window[-1]) - _blocks_at(progress, window[0]) if window else 0
     if len(window) >= 2 and blocks > 0:

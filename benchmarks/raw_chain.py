@@ -10,7 +10,13 @@ Modes:
 - ``small``: ``(seq, t_ns)`` as fast as possible;
 - ``large``: ``(seq, t_ns, float32[4096])`` (16 KiB of payload) as fast as possible;
 - ``latency``: ``(seq, t_ns)`` paced to ``--rate`` messages/s; the sink records
-  ``perf_counter_ns() - t_ns`` over the two hops.
+  ``perf_counter_ns() - t_ns`` over the two hops;
+- ``array16k``, ``array1m``: the very bytes a FISSION ``ArrayPipe`` puts on the wire for a
+  float64 array of 16 KiB or 1 MiB (block header with the sequence number, array header,
+  buffer), no pickle: the source builds each message (header + body, one copy), the
+  forward decodes each to a numpy view and encodes it again (header, array header,
+  buffer: one copy), the sink reads the sequence number from the header; an empty
+  message ends the stream. Sockets use ``harness.ARRAY_HWM``.
 
 Plaintext by default. ``run(..., curve=True)`` (``--curve`` on the command line) makes
 every socket a CURVE socket, encrypted and authenticated as FISSION's pipes with
@@ -41,7 +47,7 @@ from array import array
 from pathlib import Path
 from typing import Any
 
-MODES = ("small", "large", "latency")
+MODES = ("small", "large", "latency", "array16k", "array1m")
 #: zmq's default high-water mark, set explicitly on every socket.
 HWM = 1000
 #: Blocks between two entries of the sink's progress record, for an unbounded run.
@@ -66,11 +72,11 @@ def _read_curve_keys() -> tuple[bytes, bytes]:
 # -------------------------------------------------------------------- the three roles
 
 
-def _socket(kind: int, addr: str, bind: bool) -> Any:
+def _socket(kind: int, addr: str, bind: bool, hwm: int = HWM) -> Any:
     import zmq
 
     sock = zmq.Context.instance().socket(kind)
-    sock.setsockopt(zmq.SNDHWM if kind == zmq.PUSH else zmq.RCVHWM, HWM)
+    sock.setsockopt(zmq.SNDHWM if kind == zmq.PUSH else zmq.RCVHWM, hwm)
     sock.setsockopt(zmq.LINGER, -1)  # deliver everything queued before the process exits
     if _curve_keys is not None:  # before bind/connect: CURVE applies to later connections
         public, secret = _curve_keys
@@ -102,6 +108,90 @@ def _close(*socks: Any, wait_for_parent: bool = False) -> None:
     for sock in socks:
         sock.close()
     zmq.Context.instance().term()
+
+
+def _array_block(mode: str) -> tuple[Any, bytes]:
+    """The block header struct and the body (array header + buffer) of an array mode."""
+    import harness
+    import numpy as np
+
+    from fission.core.base import PIPES
+    from fission.core.pipes import ArrayPipe
+    from fission.wire.frame import HEADER
+
+    array = np.random.default_rng(0).random(harness.ARRAY_BYTES[mode] // 8)
+    pipe = PIPES.get_or_create(ArrayPipe, 1, (), {})
+    return HEADER, pipe.pack(array)
+
+
+def role_array_source(out_addr: str, mode: str, count: int) -> None:
+    import harness
+    import zmq
+
+    push = _socket(zmq.PUSH, out_addr, bind=False, hwm=harness.ARRAY_HWM)
+    header, body = _array_block(mode)
+    pack, send = header.pack, push.send
+    seq = 0
+    while count <= 0 or seq < count:
+        send(pack(1, 0, 0, 1, seq) + body)
+        seq += 1
+    send(b"")
+    _close(push, wait_for_parent=True)
+
+
+def role_array_forward(in_addr: str, out_addr: str, mode: str) -> None:
+    """Decode each block to an array and encode it again, as a job's pipes do (the raw
+    forward of the pickle modes unpickles and re-pickles): header read, a view of the
+    buffer, then a new message of header, array header and buffer (one copy)."""
+    import harness
+    import numpy as np
+    import zmq
+
+    pull = _socket(zmq.PULL, in_addr, bind=True, hwm=harness.ARRAY_HWM)
+    push = _socket(zmq.PUSH, out_addr, bind=False, hwm=harness.ARRAY_HWM)
+    header, body = _array_block(mode)
+    start = len(body) - harness.ARRAY_BYTES[mode]
+    meta = body[:start]
+    recv, send, unpack, pack = pull.recv, push.send, header.unpack_from, header.pack
+    offset = header.size + start
+    while True:
+        block = recv()
+        if not block:
+            send(block)
+            break
+        seq = unpack(block)[4]
+        array = np.frombuffer(block, dtype=np.float64, offset=offset)
+        send(b"".join((pack(1, 0, 0, 2, seq), meta, array)))
+    _close(pull, push, wait_for_parent=True)
+
+
+def role_array_sink(in_addr: str, mode: str, count: int, result: str) -> None:
+    import harness
+    import zmq
+
+    from fission.wire.frame import HEADER
+
+    pull = _socket(zmq.PULL, in_addr, bind=True, hwm=harness.ARRAY_HWM)
+    unpack, now, recv = HEADER.unpack_from, time.perf_counter_ns, pull.recv
+    every = max(1, count // 1000) if count > 0 else PROGRESS_EVERY
+    progress: list[list[int]] = []
+    received = gaps = 0
+    t = now()
+    while True:
+        block = recv()
+        t = now()
+        if not block:
+            break
+        if unpack(block)[4] != received:
+            gaps += 1
+        received += 1
+        if received == 1 or received % every == 0:
+            progress.append([received, t])
+    if progress and progress[-1][0] != received:
+        progress.append([received, t])
+    _close(pull)
+    Path(result).write_text(json.dumps({"received": received, "gaps": gaps, "progress": progress,
+                                        "latencies_ns": [], "pid": os.getpid()}))
 
 
 def role_source(out_addr: str, mode: str, count: int, rate: float) -> None:
@@ -276,17 +366,25 @@ def main(argv: list[str] | None = None) -> int:
         harness.die_with_parent()
         if args.curve:
             _curve_keys = _read_curve_keys()
-        if args.role == "source":
+        arrays = args.role_mode.startswith("array")
+        if args.role == "source" and arrays:
+            role_array_source(args.out_addr, args.role_mode, args.count)
+        elif args.role == "source":
             role_source(args.out_addr, args.role_mode, args.count, args.rate)
+        elif args.role == "forward" and arrays:
+            role_array_forward(args.in_addr, args.out_addr, args.role_mode)
         elif args.role == "forward":
             role_forward(args.in_addr, args.out_addr)
+        elif arrays:
+            role_array_sink(args.in_addr, args.role_mode, args.count, args.result)
         else:
             role_sink(args.in_addr, args.role_mode, args.count, args.result)
         return 0
 
     count = args.count
     if count is None:
-        count = {"small": 1_000_000, "large": 100_000, "latency": 6_000}[args.mode]
+        count = {"small": 1_000_000, "large": 100_000, "latency": 6_000, "array16k": 100_000,
+                 "array1m": 5_000}[args.mode]
     for _ in range(args.repeat):
         figures = run(args.mode, count, rate=args.rate, transport=args.transport,
                       curve=args.curve)

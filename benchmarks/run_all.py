@@ -8,6 +8,8 @@ libzmq's encryption to the framework. Targets:
 
 - small blocks ``(seq, t_ns)``: FISSION blocks/s >= 30 % of raw; CPU per block <= 4x raw;
 - 16 KiB numpy blocks: FISSION MB/s >= 50 % of raw;
+- ``arrays``: float64 arrays of 16 KiB and 1 MiB through ``ArrayPipe``s: FISSION MB/s
+  >= 90 % of raw pyzmq sending the same bytes;
   (these two measure the framework's overhead: FISSION runs with plaintext pipes,
   ``SECURE = False``, as the raw baseline is plaintext);
 - ``encryption``: the FISSION chain with encrypted pipes (CURVE, ``SECURE`` on) keeps
@@ -65,6 +67,10 @@ CHAIN_HOPS = 2
 #: Pipes of each FISSION figure, shown in the figure's name.
 PLAIN_PIPES = "FISSION plaintext pipes"
 ENCRYPTED_PIPES = "FISSION encrypted pipes"
+#: ArrayPipe chains keep at least this share of raw pyzmq's throughput of the same bytes.
+ARRAY_MIN_RATIO = 0.90
+#: Transport of the arrays' raw baseline: ipc, as FISSION's simulate uses (like for like).
+ARRAY_RAW_TRANSPORT = "ipc"
 RSS_LIMIT_MB = 40.0
 #: "Not growing": RSS at the end may exceed RSS at the first mark by at most this much.
 RSS_GROWTH_LIMIT_MB = 2.0
@@ -194,6 +200,28 @@ def bench_large(report: Report, args: argparse.Namespace) -> None:
     report.rows.append(Row(f"16 KiB numpy blocks: MB/s ({PLAIN_PIPES})", r, f, ratio,
                            ">= 0.50 × raw",
                            None if ratio is None else _clean(fis) and ratio >= 0.50))
+
+
+def bench_arrays(report: Report, args: argparse.Namespace) -> None:
+    """ArrayPipe: float64 arrays of 16 KiB and 1 MiB, FISSION with plaintext pipes vs raw
+    pyzmq sending the very same bytes (no pickle on either side), both over ipc."""
+    for mode, count, size in (("array16k", args.array_count, "16 KiB"),
+                              ("array1m", max(1, args.array_count // 20), "1 MiB")):
+        raw, fis = _alternate(
+            report, mode, args.repeat,
+            lambda mode=mode, count=count: raw_chain.run(mode, count,
+                                                         transport=ARRAY_RAW_TRANSPORT),
+            lambda mode=mode, count=count: fission_bench.run(mode, count, secure=False),
+        )
+        r, f = _median(raw, "mb_per_s"), _median(fis, "mb_per_s")
+        ratio = _ratio(f, r)
+        report.rows.append(Row(f"{size} numpy arrays, ArrayPipe: MB/s ({PLAIN_PIPES})", r, f,
+                               ratio, f">= {ARRAY_MIN_RATIO:.2f} × raw",
+                               None if ratio is None
+                               else _clean(fis) and ratio >= ARRAY_MIN_RATIO))
+        _cpu_note(report, f"arrays {size}, FISSION vs raw", raw, fis, "FISSION")
+    report.notes.append(f"arrays: the raw baseline runs over {ARRAY_RAW_TRANSPORT}, as "
+                        "simulate's pipes, whatever --raw-transport says")
 
 
 def bench_encryption(report: Report, args: argparse.Namespace) -> None:
@@ -393,6 +421,7 @@ def bench_failover(report: Report, args: argparse.Namespace) -> None:
 BENCHMARKS = {
     "small": bench_small,
     "large": bench_large,
+    "arrays": bench_arrays,
     "encryption": bench_encryption,
     "state": bench_state,
     "latency": bench_latency,
@@ -475,6 +504,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--small-count", type=int, help="blocks per small run (default 1,000,000)")
     parser.add_argument("--large-count", type=int, help="blocks per large run (default 100,000)")
     parser.add_argument("--latency-count", type=int, help="blocks per latency run (default 6,000)")
+    parser.add_argument("--array-count", type=int,
+                        help="16 KiB arrays per run (default 100,000; 1 MiB runs send 1/20)")
     parser.add_argument("--rate", type=float, default=1000.0, help="latency runs: blocks/s")
     parser.add_argument("--soak", type=float, metavar="SECONDS",
                         help="failover: length of the no-false-failover run (default 600; "
@@ -487,9 +518,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="where the Markdown table goes (default benchmarks/results.md)")
     parser.add_argument("--json", type=Path, help="also write every run's figures here")
     args = parser.parse_args(argv)
-    defaults = ((1, 8.0, 100_000, 10_000, 1_500) if args.quick
-                else (3, 60.0, 1_000_000, 100_000, 6_000))
-    names = ("repeat", "rss_seconds", "small_count", "large_count", "latency_count")
+    defaults = ((1, 8.0, 100_000, 10_000, 1_500, 10_000) if args.quick
+                else (3, 60.0, 1_000_000, 100_000, 6_000, 100_000))
+    names = ("repeat", "rss_seconds", "small_count", "large_count", "latency_count",
+             "array_count")
     for name, default in zip(names, defaults, strict=True):
         if getattr(args, name) is None:
             setattr(args, name, default)

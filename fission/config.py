@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import os
 import sys
 import traceback
 from dataclasses import dataclass
@@ -25,11 +26,14 @@ from types import ModuleType
 from rapidfuzz.distance import OSA
 
 from fission.core.base import reset
+from fission.core.dependencies import sort_out
 from fission.core.executable import ExecutableJob
 from fission.core.jobs import BaseJob
 from fission.core.network import Network
+from fission.core.node_csv import read_nodes_csv
 from fission.core.nodes import BaseNode
 from fission.core.pipes import BasePipe
+from fission.core.xml_network import XMLAlgorithm, build_jobs, read_xml_network
 from fission.errors import ConfigError
 
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
@@ -86,6 +90,11 @@ class Settings:
     node_timeout: float
     node_steady: float
     secure: bool
+    #: Lines a backend prints once at start: settings of the original FISSION that are
+    #: accepted but work differently here (see :func:`_original_settings`).
+    notices: tuple[str, ...] = ()
+    #: Project packages named by modules in a job's DEPENDENCIES, shipped with the code.
+    code_packages: frozenset[str] = frozenset()
 
     @property
     def directory(self) -> Path:
@@ -112,28 +121,23 @@ def load_settings(project: Path, network: str) -> Settings:
             raise ConfigError(f"{where}: {name} must be a {names}, got {value!r}")
         return value
 
-    if getattr(module, "XML_FILE", None) is not None:
-        raise ConfigError(
-            f"{where}: XML_FILE is not supported; describe the network in JOBS "
-            "and set XML_FILE = None"
-        )
     level = str(key("LOG_LEVEL", str)).upper()
     if level not in _LOG_LEVELS:
         raise ConfigError(
             f"{where}: LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {level!r}"
         )
     log_file = _log_file(where, project, key("LOG_FILE", (str, Path, type(None))))
-    nodes = tuple(key("NODES", (list, tuple)))
-    for index, node in enumerate(nodes):
-        if not isinstance(node, BaseNode):
-            raise ConfigError(f"{where}: NODES[{index}] must be a BaseNode, got {node!r}")
-    if not hasattr(module, "JOBS"):
+    nodes = _nodes(where, project, folder, getattr(module, "NODES", []))
+    xml_jobs, xml_nodes = _xml_part(where, project, folder, getattr(module, "XML_FILE", None))
+    nodes += tuple(node for node in xml_nodes if not any(n.matches(node.ip) for n in nodes))
+    if not hasattr(module, "JOBS") and not xml_jobs:
         raise ConfigError(f"{where} defines no JOBS list")
+    jobs = getattr(module, "JOBS", [])
     try:
-        net = Network.from_jobs(module.JOBS)
+        net = Network.from_jobs(list(jobs) + xml_jobs if xml_jobs else jobs)
     except ConfigError as error:
         raise ConfigError(f"{where}: {error}") from None
-    _check_dependencies(where, project, net)
+    code_packages = _check_dependencies(where, project, net)
     return Settings(
         project=project,
         name=network,
@@ -151,6 +155,8 @@ def load_settings(project: Path, network: str) -> Settings:
         node_timeout=_seconds(where, "NODE_TIMEOUT", key("NODE_TIMEOUT", (int, float))),
         node_steady=_seconds(where, "NODE_STEADY", key("NODE_STEADY", (int, float)), zero=True),
         secure=bool(key("SECURE", bool)),
+        notices=_original_settings(where, module),
+        code_packages=code_packages,
     )
 
 
@@ -232,25 +238,130 @@ def _log_file(where: str, project: Path, value: object) -> Path | None:
     return path
 
 
-def _check_dependencies(where: str, project: Path, network: Network) -> None:
-    """Every DEPENDENCIES entry names a file or folder inside the project."""
+def _check_dependencies(where: str, project: Path, network: Network) -> frozenset[str]:
+    """Every DEPENDENCIES path names a file or folder inside the project; modules of the
+    project are returned as the packages to ship with the code (see
+    :mod:`fission.core.dependencies`). Each job's DEPENDENCIES becomes its tuple of paths."""
+    packages: set[str] = set()
     for job in network.jobs:
+        try:
+            declared = sort_out(job.label, job.DEPENDENCIES, project)
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+        packages |= declared.packages
+        job.DEPENDENCIES = declared.paths
         if isinstance(job, ExecutableJob):
             job.check_files(project, where)
-        for dependency in job.DEPENDENCIES:
+        for dependency in declared.paths:
             path = (project / dependency).resolve()
             if not path.is_relative_to(project) or not path.exists():
                 raise ConfigError(
-                    f"{where}: {job.name}: DEPENDENCIES names {dependency!r}, which is not a "
+                    f"{where}: {job.label}: DEPENDENCIES names {dependency!r}, which is not a "
                     f"file or folder in {project}; the paths are relative to the project folder"
                 )
             credentials = project / "credentials"
             if path.is_relative_to(credentials) or credentials.is_relative_to(path):
                 raise ConfigError(
-                    f"{where}: {job.name}: DEPENDENCIES names {dependency!r}, which holds the "
+                    f"{where}: {job.label}: DEPENDENCIES names {dependency!r}, which holds the "
                     "project's credentials; they are never copied to nodes (each node has its "
                     "own, from 'fission credentials export')"
                 )
+    return frozenset(packages)
+
+
+def _nodes(where: str, project: Path, folder: Path, value: object) -> tuple[BaseNode, ...]:
+    """NODES: nodes, and paths of CSV files of nodes (see :mod:`fission.core.node_csv`),
+    alone or in a list; a relative path is looked up in the network's folder, then in the
+    project's."""
+    entries = [value] if isinstance(value, (str, os.PathLike)) else value
+    if not isinstance(entries, (list, tuple)):
+        raise ConfigError(f"{where}: NODES must be a list of nodes or the path of a CSV file "
+                          f"of nodes, got {value!r}")
+    nodes: list[BaseNode] = []
+    for index, entry in enumerate(entries):
+        if isinstance(entry, BaseNode):
+            nodes.append(entry)
+        elif isinstance(entry, (str, os.PathLike)):
+            if _looks_like_an_address(entry, folder, project):
+                raise ConfigError(
+                    f"{where}: NODES[{index}] is the string {entry!r}: write "
+                    f"BaseNode({entry!r}) (or MultiNode for a pattern); a string in NODES "
+                    "names a CSV file of nodes"
+                )
+            try:
+                nodes += read_nodes_csv(_find("NODES", entry, folder, project))
+            except ConfigError as error:
+                raise ConfigError(f"{where}: {error}") from None
+        else:
+            raise ConfigError(f"{where}: NODES[{index}] must be a BaseNode or the path of a "
+                              f"CSV file of nodes, got {entry!r}")
+    return tuple(nodes)
+
+
+def _xml_part(where: str, project: Path, folder: Path,
+              value: object) -> tuple[list, tuple[BaseNode, ...]]:
+    """XML_FILE: the jobs and nodes of a network described in MARVELO's XML (see
+    :mod:`fission.core.xml_network`); its paths are looked up like those of NODES."""
+    if value is None:
+        return [], ()
+    if not isinstance(value, (str, os.PathLike)):
+        raise ConfigError(f"{where}: XML_FILE must be the path of an XML file or None, "
+                          f"got {value!r}")
+    try:
+        xml_file = _find("XML_FILE", value, folder, project)
+        algorithms = read_xml_network(xml_file)
+
+        def folder_of(algorithm: XMLAlgorithm) -> str:
+            found = _find(f"XML_FILE {xml_file}: {algorithm.where}: path",
+                          algorithm.path, folder, project)
+            if not found.is_relative_to(project):
+                raise ConfigError(f"XML_FILE {xml_file}: {algorithm.where}: path "
+                                  f"{algorithm.path!r} is outside the project {project}")
+            return str(found.relative_to(project))
+
+        jobs = build_jobs(xml_file, algorithms, folder_of)
+        ips = dict.fromkeys(algorithm.node for algorithm in algorithms)
+        return jobs, tuple(BaseNode(ip) for ip in ips)
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}") from None
+
+
+def _looks_like_an_address(entry: str | os.PathLike, folder: Path, project: Path) -> bool:
+    """Whether a string in NODES is a node's address written without BaseNode(...)."""
+    text = os.fspath(entry)
+    if (folder / text).exists() or (project / text).exists() or not text:
+        return False
+    return all(ch.isdigit() or ch in ".*?[]-:" for ch in text)
+
+
+def _find(name: str, value: str | os.PathLike, folder: Path, project: Path) -> Path:
+    """The file or folder ``value``: absolute, or in the network's folder or the project's."""
+    path = Path(value).expanduser()
+    candidates = [path] if path.is_absolute() else [folder / path, project / path]
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate.resolve()
+    looked = " or ".join(str(candidate) for candidate in candidates)
+    raise ConfigError(f"{name} {os.fspath(value)!r} does not exist (looked for {looked})")
+
+
+def _original_settings(where: str, module: ModuleType) -> tuple[str, ...]:
+    """Check the settings of the original FISSION that FISSION accepts without using them,
+    and return the line each gets at start, saying what FISSION does instead."""
+    notices = []
+    pulse = getattr(module, "PULSE_INTERVAL", None)
+    if pulse is not None:
+        if isinstance(pulse, bool) or not isinstance(pulse, (int, float)) or not pulse > 0:
+            raise ConfigError(
+                f"{where}: PULSE_INTERVAL must be a number of seconds above 0, got {pulse!r}"
+            )
+        timeout = getattr(module, "NODE_TIMEOUT", 1.5)
+        notices.append(
+            f"FISSION: note: PULSE_INTERVAL = {pulse} in {where} is not used: nodes send a "
+            f"heartbeat twice a second, and one silent for NODE_TIMEOUT ({timeout} s) is "
+            "declared dead; set NODE_TIMEOUT to change how soon that happens"
+        )
+    return tuple(notices)
 
 
 def _port(where: str, value: object) -> int:

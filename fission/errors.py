@@ -50,3 +50,8 @@ class AllocationError(FissionError, RuntimeError):
     def __init__(self, message: str, job: int | None = None) -> None:
         super().__init__(message)
         self.job = job
+
+
+class EmulatorError(FissionError, RuntimeError):
+    """An emulated job (``fission.emulate``) cannot do what a test asked of it: no run
+    is ready for ``get()``, ``put()`` got the wrong number of values, or it has finished."""

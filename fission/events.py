@@ -66,3 +66,15 @@ def read_events(path: Path) -> list[dict[str, Any]]:
         except ValueError:
             continue
     return records
+
+
+def placements(path: Path) -> dict[int, str]:
+    """The node of each job under the running or last ``run``: its latest ``placed`` event.
+
+    Empty when the network never ran (no file). A job placed again by a failover
+    shows its latest node.
+    """
+    if not Path(path).is_file():
+        return {}
+    return {record["job"]: record["node"] for record in read_events(path)
+            if record.get("event") == "placed" and "job" in record and "node" in record}

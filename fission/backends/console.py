@@ -120,7 +120,8 @@ def claim_network(network_dir: Path, send_address: str, *, secure: bool) -> Iter
         os.close(lock)
 
 
-def _is_running(network_dir: Path) -> bool:
+def is_running(network_dir: Path) -> bool:
+    """Whether a backend holds the network's run lock (it is running right now)."""
     try:
         lock = os.open(network_dir / ".fission" / "run.lock", os.O_RDWR)
     except OSError:
@@ -173,7 +174,7 @@ class _Sender:
             info = json.loads(run_file(network_dir).read_text())
         except (OSError, ValueError):
             raise NotRunningError(not_running) from None
-        if not _is_running(network_dir) or "send" not in info:
+        if not is_running(network_dir) or "send" not in info:
             raise NotRunningError(not_running)
         self.network = network
         self.socket = zmq.Context.instance().socket(zmq.REQ)
@@ -195,6 +196,13 @@ class _Sender:
             raise NotRunningError(f"network {self.network!r} did not answer within "
                                   f"{REPLY_TIMEOUT_MS / 1000:.0f} s; is it still running?")
         return self.socket.recv_json()
+
+
+def parse_line(line: str, default: int) -> tuple[int, str]:
+    """``(job id, text)`` of a typed line: ``@N text`` goes to job N, else to ``default``."""
+    if line.startswith("@") and " " in line and line[1:line.index(" ")].isdigit():
+        return int(line[1:line.index(" ")]), line[line.index(" ") + 1:]
+    return default, line
 
 
 class Prompt(threading.Thread):
@@ -225,9 +233,7 @@ class Prompt(threading.Thread):
                 if not self._closing:
                     self._on_exit()
                 return
-            job_id, text = self._default, line
-            if line.startswith("@") and " " in line and line[1:line.index(" ")].isdigit():
-                job_id, text = int(line[1:line.index(" ")]), line[line.index(" ") + 1:]
+            job_id, text = parse_line(line, self._default)
             try:
                 send_line(self._project, self._network, job_id, text)
             except FissionError as error:

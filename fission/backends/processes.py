@@ -68,7 +68,7 @@ def pickle_spec(spec: JobSpec) -> bytes:
         return pickle.dumps(spec, protocol=5)
     except Exception as error:  # noqa: BLE001 - any pickling failure is a config problem
         raise ConfigError(
-            f"{spec.job.name} cannot be sent to its process ({type(error).__name__}: {error}); "
+            f"{spec.job.label} cannot be sent to its process ({type(error).__name__}: {error}); "
             "attributes set in __init__ must be picklable: open files, sockets and threads "
             "in setup() instead"
         ) from error
@@ -153,7 +153,7 @@ class OutputRelay(threading.Thread):
 
     def add(self, process: JobProcess) -> None:
         """Relay one more process too (a restarted job); see :meth:`expect_more`."""
-        prefix = f"[{process.job.name}{self._suffix}] "
+        prefix = f"[{process.job.label}{self._suffix}] "
         for stream in (process.popen.stdout, process.popen.stderr):
             os.set_blocking(stream.fileno(), False)
             self._selector.register(stream, selectors.EVENT_READ, [prefix, b""])

@@ -164,6 +164,8 @@ def run_network(project: Path, network: str, *, duration: float | None = None) -
             f"{network}/config.py: CLIENT_IP {settings.client_ip} is not an address of this "
             f"machine ({why}); set it to this machine's address in the nodes' network"
         )
+    for notice in settings.notices:
+        print(notice, file=sys.stderr)
     configure_logging(settings)
     configure_dask()
     credentials = for_run(settings.project, settings.name, settings.secure)
@@ -289,8 +291,8 @@ class _Run:
         project, network = self.settings.project, self.network
         classes = [type(job) for job in network.jobs]
         classes += [type(pipe) for job in network.jobs for pipe in job.inputs + job.outputs]
-        code = Manifest.of(project, code_paths(project, user_packages(
-            project, self.settings.name, classes)))
+        packages = user_packages(project, self.settings.name, classes)
+        code = Manifest.of(project, code_paths(project, packages | self.settings.code_packages))
         paths = {job.id: dependency_paths(project, job.DEPENDENCIES) for job in network.jobs}
         everything = Manifest.of(project, [path for each in paths.values() for path in each])
         dependencies = {job_id: Manifest({path: everything.files[path] for path in each})
@@ -504,7 +506,7 @@ class _Run:
         jobs = [copy.job for copy in lost]
         if not restart:
             self._event("failover_started", node=ip, jobs=[job.id for job in jobs])
-            print(f"FISSION: failover: {', '.join(job.name for job in jobs)} of node {ip} are "
+            print(f"FISSION: failover: {', '.join(job.label for job in jobs)} of node {ip} are "
                   "placed again", file=sys.stderr)
         for copy in lost:
             self._send([(copy.job.id, {"op": "stop"})], to=copy.identity)  # if it still hears
@@ -618,7 +620,7 @@ class _Run:
         copy.restore_seq, copy.restore_state = snapshots.latest(
             first if copy.job.outputs else math.inf)
         snapshots.restart_from(copy.restore_seq)
-        log.info("%s goes on from its snapshot before run %d", copy.job.name, copy.restore_seq)
+        log.info("%s goes on from its snapshot before run %d", copy.job.label, copy.restore_seq)
         return copy.restore_seq
 
     def _rewinding_for(self, copy: Copy, first: int) -> bool:
@@ -701,7 +703,7 @@ class _Run:
             return
         if message["incarnation"] != copy.incarnation:
             log.info("ignoring %r of %s incarnation %d (replaced)", message["op"],
-                     copy.job.name, message["incarnation"])
+                     copy.job.label, message["incarnation"])
             return
         handler(copy, message)
 
@@ -714,7 +716,7 @@ class _Run:
         self._wire()
 
     def _on_finished(self, copy: Copy, message: dict) -> None:
-        log.info("%s finished: %s", copy.job.name, message.get("stats"))
+        log.info("%s finished: %s", copy.job.label, message.get("stats"))
         self.statistics[copy.job.id] = message.get("stats") or {}
         self._event("job_finished", job=copy.job.id, node=copy.node)
         self._send(self.lifecycle.finished(copy.job.id))
@@ -730,14 +732,14 @@ class _Run:
         if delay is not None:
             self._event("job_restarted", job=copy.job.id, node=copy.node,
                         attempt=restarts.attempts, error=error)
-            print(f"FISSION: {copy.job.name} failed on {copy.where} ({error}); it is "
+            print(f"FISSION: {copy.job.label} failed on {copy.where} ({error}); it is "
                   f"restarted there in {delay:g} s (restart {restarts.attempts}; at most "
                   f"{copy.job.MAX_RESTARTS} within {copy.job.RESTART_WINDOW:g} s)",
                   file=sys.stderr)
             self.due[copy.job.id] = (time.monotonic() + delay, copy.incarnation)
             return
         self._event("job_failed", job=copy.job.id, node=copy.node, error=message.get("error"))
-        self.failure = self.failure or f"{copy.job.name} failed on {copy.where}: {error}"
+        self.failure = self.failure or f"{copy.job.label} failed on {copy.where}: {error}"
 
     def _on_snapshot(self, copy: Copy, message: dict) -> None:
         snapshots = self.snapshots[copy.job.id]
@@ -784,7 +786,7 @@ class _Run:
             error = status = None
         copy.exit_status = status if status is not None else -1
         if error is not None and copy.exited_at is None:
-            self.failure = self.failure or (f"{copy.job.name} could not run on {copy.where}: "
+            self.failure = self.failure or (f"{copy.job.label} could not run on {copy.where}: "
                                             f"{type(error).__name__}: {error}")
         copy.exited_at = copy.exited_at or time.monotonic()
 
@@ -809,7 +811,7 @@ class _Run:
             how = describe_exit(status, copy.job)
             self._event("job_failed", job=copy.job.id, node=copy.node, status=status)
             self.failure = self.failure or (
-                f"{copy.job.name} {how} on {copy.where} before finishing (see its output above "
+                f"{copy.job.label} {how} on {copy.where} before finishing (see its output above "
                 f"and its job.log)")
         for copy in lost:
             self._replace_killed(copy)
@@ -824,7 +826,7 @@ class _Run:
         job killed so still ends the run.)
         """
         self._event("job_lost", job=copy.job.id, node=copy.node, status=copy.exit_status)
-        print(f"FISSION: {copy.job.name} on {copy.where} was killed by signal "
+        print(f"FISSION: {copy.job.label} on {copy.where} was killed by signal "
               f"{signal.SIGKILL} (not sent by FISSION: the kernel's OOM killer, or an "
               "operator); it is placed again", file=sys.stderr)
         self._fail_over(copy.node, [copy])
@@ -837,7 +839,7 @@ class _Run:
             except (ValueError, KeyError):
                 continue
             text = visible(line.decode(errors="replace"), self._colour)
-            write_console(f"[{copy.job.name} @{copy.node}] {text}\n")
+            write_console(f"[{copy.job.label} @{copy.node}] {text}\n")
 
     def _send(self, messages: list[Message], to: bytes | None = None) -> None:
         for job_id, message in messages:
@@ -886,7 +888,7 @@ class _Run:
         for job_id, stats in sorted(self.statistics.items()):
             losses = describe_losses(stats)
             if losses:
-                print(f"FISSION: {self.network.job(job_id).name} {losses}", file=sys.stderr)
+                print(f"FISSION: {self.network.job(job_id).label} {losses}", file=sys.stderr)
         if self.failure is not None:
             what = (f"The network {name} was stopped on every node; files written so far are "
                     f"in {self.local_dir}." if self.copies else "No job was started.")

@@ -74,6 +74,8 @@ def simulate(project: Path, network: str, *, duration: float | None = None) -> i
     """Run ``network`` of ``project`` locally; return the exit status for the CLI."""
     with stop_signals_interrupt():  # until the supervisor has its own handler, and after
         settings = load_settings(Path(project), network)
+        for notice in settings.notices:
+            print(notice, file=sys.stderr)
         configure_logging(settings)
         credentials = for_run(settings.project, settings.name, settings.secure, announce=False)
         keys = None if credentials is None else credentials.curve
@@ -247,7 +249,7 @@ class _Supervisor:
             return
         if message["incarnation"] != self.incarnations[message["job"]]:
             log.info("ignoring %r of %s incarnation %d (restarted)", message["op"],
-                     process.job.name, message["incarnation"])
+                     process.job.label, message["incarnation"])
             return
         handler(process, message)
 
@@ -257,12 +259,12 @@ class _Supervisor:
             self._continue(process.job, message.get("inputs", {}))
 
     def _on_finished(self, process: JobProcess, message: dict) -> None:
-        log.info("%s finished: %s", process.job.name, message.get("stats"))
+        log.info("%s finished: %s", process.job.label, message.get("stats"))
         self.statistics[process.job.id] = message.get("stats") or {}
         self._send(self.lifecycle.finished(process.job.id))
 
     def _on_stopped(self, process: JobProcess, message: dict) -> None:
-        log.info("%s stopped: %s", process.job.name, message.get("stats"))
+        log.info("%s stopped: %s", process.job.label, message.get("stats"))
         self.statistics[process.job.id] = message.get("stats") or {}
 
     def _on_failed(self, process: JobProcess, message: dict) -> None:
@@ -272,7 +274,7 @@ class _Supervisor:
         delay = None if self.failure else self.restarts[job.id].after_failure(time.monotonic())
         if delay is None:
             self.events.write("job_failed", job=job.id, node=NODE, error=error)
-            self.failure = self.failure or f"{job.name} failed: {error}"
+            self.failure = self.failure or f"{job.label} failed: {error}"
             return
         self._schedule_restart(job, error, delay)
 
@@ -298,7 +300,7 @@ class _Supervisor:
         restarts = self.restarts[job.id]
         self.events.write("job_restarted", job=job.id, node=NODE, attempt=restarts.attempts,
                           error=error)
-        print(f"FISSION: {job.name} failed ({error}); it is restarted in {delay:g} s "
+        print(f"FISSION: {job.label} failed ({error}); it is restarted in {delay:g} s "
               f"(restart {restarts.attempts}; at most {job.MAX_RESTARTS} within "
               f"{job.RESTART_WINDOW:g} s)", file=sys.stderr)
         now = time.monotonic()
@@ -348,7 +350,7 @@ class _Supervisor:
             self._send([(producer, {"op": "connect", "pipe": pipe.id,
                                     "address": self.bound[pipe.id],
                                     "since": seq * pipe.BLOCK_COUNT})])
-        log.info("%s goes on from run %d", job.name, seq)
+        log.info("%s goes on from run %d", job.label, seq)
 
     def _send(self, messages: list[Message]) -> None:
         for job_id, message in messages:
@@ -369,7 +371,7 @@ class _Supervisor:
             how = describe_exit(code, process.job)
             job_log = self.workdir / str(job_id) / "job.log"
             see = f"its output above and {job_log}" if job_log.exists() else "its output above"
-            self.failure = self.failure or f"{process.job.name} {how} before finishing (see {see})"
+            self.failure = self.failure or f"{process.job.label} {how} before finishing (see {see})"
 
     def _report(self) -> int:
         name = self.settings.name
@@ -377,7 +379,7 @@ class _Supervisor:
             losses = describe_losses(stats)
             if losses:
                 log_file = self.workdir / str(job_id) / "job.log"
-                print(f"FISSION: {self.network.job(job_id).name} {losses} (see {log_file})",
+                print(f"FISSION: {self.network.job(job_id).label} {losses} (see {log_file})",
                       file=sys.stderr)
         if self.failure is not None:
             print(f"error: {self.failure}. The network {name} was stopped; files written so far "

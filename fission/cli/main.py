@@ -70,6 +70,22 @@ def _send_arguments(parser: argparse.ArgumentParser) -> None:
                              "each line of stdin, in order, until it ends")
 
 
+def _test_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.usage = "manage.py NET test [PYTEST_ARGS ...]"
+    parser.epilog = ("Every argument after 'test' goes to pytest as it is "
+                     "(e.g. -k join -x --runslow).")
+
+
+def _graphviz_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("png", "svg", "pdf"), default="png",
+                        help="the picture's format (default png)")
+
+
+def _shell_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--plain", action="store_true",
+                        help="the standard Python console even if IPython is installed")
+
+
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
     _simulate_arguments(parser)
 
@@ -110,6 +126,9 @@ class Command:
     arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments
     #: The module under fission.cli.commands that runs it, if not named after the command.
     implementation: str | None = None
+    #: Its arguments are not parsed but handed on as they are, in ``args.rest`` (``test``
+    #: passes them to pytest).
+    passthrough: bool = False
 
     @property
     def module(self) -> str:
@@ -140,6 +159,15 @@ COMMANDS: tuple[Command, ...] = (
             _credentials_arguments),
     Command("run", Scope.NETWORK, "run NET on its nodes, with failover", _run_arguments),
     Command("collect", Scope.NETWORK, "copy the job logs of every node to NET/collection/"),
+    Command("test", Scope.NETWORK, "run the tests in NET/tests/ with pytest and FISSION's "
+            "fixtures", _test_arguments, passthrough=True),
+    Command("graphviz", Scope.NETWORK, "draw NET (jobs, pipe ids, nodes under run) to "
+            "NET/network.png with Graphviz", _graphviz_arguments),
+    Command("show", Scope.NETWORK, "print the jobs, pipes and nodes of NET"),
+    Command("shell", Scope.NETWORK, "a Python console with NET's config loaded",
+            _shell_arguments),
+    Command("interactive", Scope.NETWORK,
+            "type lines to the InteractiveJobs of the running NET"),
 )
 
 _BY_NAME = {command.name: command for command in COMMANDS}
@@ -186,11 +214,28 @@ def _call(command: Command, ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _run(scope: Scope, prog: str, argv: Sequence[str], project: Path) -> int:
+    argv, rest = _split_passthrough(scope, list(argv))
     args = _parse(build_parser(scope, prog), argv)
     if isinstance(args, int):
         return args
+    args.rest = rest
     ctx = Context(project=project, network=getattr(args, "network", None))
     return _call(_BY_NAME[args.command], ctx, args)
+
+
+def _split_passthrough(scope: Scope, argv: list[str]) -> tuple[list[str], list[str]]:
+    """``argv`` cut after the name of a passthrough command, and what follows it.
+
+    ``--help`` right after the command still reaches argparse.
+    """
+    position = 1 if scope is Scope.NETWORK else 0
+    command = _BY_NAME.get(argv[position]) if len(argv) > position else None
+    if command is None or not command.passthrough or command.scope is not scope:
+        return argv, []
+    rest = argv[position + 1:]
+    if rest[:1] in (["-h"], ["--help"]):
+        return argv, []
+    return argv[:position + 1], rest
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "fission") -> int:

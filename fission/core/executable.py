@@ -142,7 +142,7 @@ class ExecutableJob(BaseJob):
         self._out_formats = [stream_format(pipe, self._label()) for pipe in self.outputs]
         self._runs = 0
         self._failed = False
-        self._program = Program(self.name, words, folder or workdir)
+        self._program = Program(self.label, words, folder or workdir)
         self._in_fds: list[int | None] = []
         self._out_streams: list[IO[bytes]] = []
         self._connect(workdir)

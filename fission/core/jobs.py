@@ -69,16 +69,35 @@ class BaseJob(HeadInterface):
     CONSOLE: ClassVar[bool] = False
 
     def __init__(
-        self, inputs: Iterable[BasePipe] = (), outputs: Iterable[BasePipe] = ()
+        self,
+        inputs: Iterable[BasePipe] | None = (),
+        outputs: Iterable[BasePipe] | None = (),
     ) -> None:
         self.id: int | None = None
         self.inputs: list[BasePipe] = _pipe_list(self, "inputs", inputs)
         self.outputs: list[BasePipe] = _pipe_list(self, "outputs", outputs)
 
     @property
-    def name(self) -> str:
-        """``"JoinJob 4"``: the class and id, as console lines and errors show it."""
+    def label(self) -> str:
+        """``"JoinJob 4"``: the class and id, as console lines, logs and errors show it.
+
+        Unlike :attr:`name`, a job cannot change it, so every report names the job the
+        same way and two jobs never share a label.
+        """
         return f"{type(self).__name__} {self.id if self.id is not None else '?'}"
+
+    @property
+    def name(self) -> str:
+        """The job's own name if it set one (``self.name = "mic 1"``), else its label.
+
+        Jobs of the original FISSION set ``self.name`` for their own use (a column of a
+        log, say); FISSION's reports use :attr:`label` instead.
+        """
+        return self.__dict__.get("_name", self.label)
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self.__dict__["_name"] = value
 
     def groups(self) -> tuple[str, ...]:
         """``GROUPS`` as a tuple, whether the class wrote one name or a list."""
@@ -111,10 +130,13 @@ class BaseJob(HeadInterface):
         raise NotImplementedError(f"{type(self).__name__} must define run()")
 
     def __repr__(self) -> str:
-        return f"<{self.name}>"
+        return f"<{self.label}>"
 
 
-def _pipe_list(job: BaseJob, which: str, pipes: Iterable[BasePipe]) -> list[BasePipe]:
+def _pipe_list(job: BaseJob, which: str, pipes: Iterable[BasePipe] | None) -> list[BasePipe]:
+    """The pipes as a list; ``None`` (the original's default) means none."""
+    if pipes is None:
+        return []
     if isinstance(pipes, BasePipe) or not isinstance(pipes, Iterable):
         raise ConfigError(
             f"{type(job).__name__}: {which} must be a list of pipes, e.g. [PicklePipe(101)], "
@@ -134,8 +156,14 @@ class PythonJob(BaseJob):
     """A job written in Python: subclass it and define ``run``."""
 
 
-class LocalJob(PythonJob):
-    """A job that always runs on the client (group ``LOCAL``)."""
+class LocalJob(BaseJob):
+    """A job that always runs on the client (group ``LOCAL``).
+
+    It is a sibling of :class:`PythonJob`, not a subclass, so both ``class X(LocalJob)``
+    and ``class X(PythonJob, LocalJob)`` (the original's spelling, in either order) are
+    consistent class hierarchies; with ``PythonJob`` first, ``LocalJob``'s ``GROUPS``
+    still applies, as ``PythonJob`` sets none.
+    """
 
     GROUPS: ClassVar[str | Sequence[str]] = ("LOCAL",)
 
@@ -151,7 +179,7 @@ class CSVSinkJob(LocalJob):
     def __init__(
         self,
         path: str,
-        inputs: Iterable[BasePipe],
+        inputs: Iterable[BasePipe] | None,
         col_pattern: str = "pipe_{pipe.id}",
         **kwargs: Any,
     ) -> None:

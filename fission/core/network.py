@@ -84,7 +84,7 @@ def _link_pipes(jobs: tuple[BaseJob, ...]) -> dict[int, PipeLink]:
                 other = ends.get(pipe.id)
                 if other is not None:
                     raise ConfigError(
-                        f"pipe {pipe.id} has two {role}: {other.name} and {job.name}; "
+                        f"pipe {pipe.id} has two {role}: {other.label} and {job.label}; "
                         "a pipe connects exactly one producing job to one consuming job"
                     )
                 ends[pipe.id] = job
@@ -94,14 +94,14 @@ def _link_pipes(jobs: tuple[BaseJob, ...]) -> dict[int, PipeLink]:
         source, destination = sources.get(pipe_id), destinations.get(pipe_id)
         if source is None:
             raise ConfigError(
-                f"pipe {pipe_id} is an input of {destination.name} but no job has it as an output"
+                f"pipe {pipe_id} is an input of {destination.label} but no job has it as an output"
             )
         if destination is None:
             raise ConfigError(
-                f"pipe {pipe_id} is an output of {source.name} but no job has it as an input"
+                f"pipe {pipe_id} is an output of {source.label} but no job has it as an input"
             )
         if source is destination:
-            raise ConfigError(f"pipe {pipe_id} connects {source.name} to itself")
+            raise ConfigError(f"pipe {pipe_id} connects {source.label} to itself")
         pipe.carries_heads = source.HEAD  # the consumer splits off the head field
         links[pipe_id] = PipeLink(pipe, source.id, destination.id)
     return links
@@ -120,7 +120,7 @@ def _check_progress(jobs: tuple[BaseJob, ...], pipes: dict[int, PipeLink]) -> No
     for job in jobs:
         if not job.inputs and not job.outputs and not job.CONSOLE:
             raise ConfigError(
-                f"{job.name} has neither inputs nor outputs: it is connected to nothing and "
+                f"{job.label} has neither inputs nor outputs: it is connected to nothing and "
                 "would call run() in a busy loop; connect it with a pipe or remove it from JOBS"
             )
     waits_for: dict[int, set[int]] = {job.id: set() for job in jobs}
@@ -175,7 +175,7 @@ def _check_run_signature(job: BaseJob) -> None:
     """Check ``run`` can be called with one positional argument per input."""
     given = len(job.inputs) + (1 if job.CONSOLE else 0)
     run = job.run
-    where = f"{job.name}.run"
+    where = f"{job.label}.run"
     if inspect.isgeneratorfunction(run) and given:
         raise ConfigError(
             f"{where} is a generator, which only a job without inputs may be; "

@@ -19,11 +19,13 @@ class BaseNode:
     """One machine, by IP address. ``cpus`` is its capacity in jobs (0: its CPU count).
 
     ``GROUPS`` names the groups of jobs it serves; ``"ALL"`` is every ordinary job.
+    ``name`` is a display name (the first column of a CSV file of nodes); it defaults to
+    the address.
     """
 
     GROUPS: ClassVar[str | Sequence[str]] = ("ALL",)
 
-    def __init__(self, ip: str, cpus: int = 0) -> None:
+    def __init__(self, ip: str, cpus: int = 0, name: str = "") -> None:
         if not isinstance(ip, str) or not ip:
             raise ConfigError(f"{type(self).__name__}: ip must be a non-empty string, got {ip!r}")
         if isinstance(cpus, bool) or not isinstance(cpus, int) or cpus < 0:
@@ -33,6 +35,7 @@ class BaseNode:
         self._check_ip(ip)
         self.ip = ip
         self.cpus = cpus
+        self.name = str(name) or ip
 
     def _check_ip(self, ip: str) -> None:
         try:
@@ -68,8 +71,8 @@ class LocalNode(BaseNode):
 
     GROUPS: ClassVar[str | Sequence[str]] = ("LOCAL",)
 
-    def __init__(self, ip: str = "127.0.0.1", cpus: int = 0) -> None:
-        super().__init__(ip, cpus)
+    def __init__(self, ip: str = "127.0.0.1", cpus: int = 0, name: str = "") -> None:
+        super().__init__(ip, cpus, name)
 
 
 @dataclass(frozen=True)

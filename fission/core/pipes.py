@@ -1,7 +1,7 @@
 """Pipes: the typed, one-way connections between jobs.
 
-A pipe knows how to turn a value into bytes (:meth:`BasePipe.pack`) and back
-(:meth:`BasePipe.unpack`), how many blocks its consumer takes per run
+A pipe knows how to turn a value into bytes (:meth:`BasePipe.pack`, or pickling
+around :meth:`PicklePipe.pack`) and back, how many blocks its consumer takes per run
 (``BLOCK_COUNT``), and what stands in for a block that never arrived (a *dummy*).
 It does no I/O: the job runtime moves the bytes.
 
@@ -17,8 +17,12 @@ choose what the consumer sees when no new value has arrived (see
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import pickle
+import struct
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from fission.core.base import PIPES
@@ -81,12 +85,32 @@ class BasePipe(metaclass=_PipeMeta):
                               f"({self.HWM}): a replay must fit in the pipe's buffers")
 
     def pack(self, value: Any) -> bytes:
-        """Turn one value into the bytes of a block."""
-        raise NotImplementedError(f"{type(self).__name__} does not define pack()")
+        """Turn one value into the bytes of a block.
+
+        By default the value must already be bytes (or a bytearray or memoryview), as in
+        the original FISSION, whose ``BasePipe`` passed them through unchanged.
+        """
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return bytes(value)
+        raise JobError(
+            f"pipe {self.id} ({type(self).__name__}) carries bytes and got a "
+            f"{type(value).__name__}: return bytes from run, or define pack() on the pipe class"
+        )
 
     def unpack(self, data: bytes | memoryview) -> Any:
-        """Turn the bytes of a block back into its value."""
-        raise NotImplementedError(f"{type(self).__name__} does not define unpack()")
+        """Turn the bytes of a block back into its value (by default: the bytes)."""
+        return bytes(data)
+
+    def block_encoder(self) -> Callable[[Any], bytes]:
+        """The function the runtime calls to turn each value into a block's bytes.
+
+        For most pipes that is :meth:`pack` itself; :class:`PicklePipe` pickles around it.
+        """
+        return self.pack
+
+    def block_decoder(self) -> Callable[[bytes | memoryview], Any]:
+        """The function the runtime calls to turn a block's bytes back into a value."""
+        return self.unpack
 
     def zero(self) -> Any:
         """The neutral value used by the 'zero' dummy mode."""
@@ -103,13 +127,37 @@ class BasePipe(metaclass=_PipeMeta):
 
 
 class PicklePipe(BasePipe):
-    """Carries any picklable Python object (pickle protocol 5, a fresh memo per block)."""
+    """Carries any picklable Python object (pickle protocol 5, a fresh memo per block).
 
-    def pack(self, value: Any) -> bytes:
-        return pickle.dumps(value, protocol=5)
+    Its :meth:`pack` and :meth:`unpack` are hooks around the pickling, as in the original
+    FISSION: ``pack(value)`` returns the object that is pickled and sent, ``unpack(obj)``
+    gets the unpickled object and returns what the consumer's ``run`` receives. Both pass
+    the value through unchanged unless a subclass overrides them, e.g.::
 
-    def unpack(self, data: bytes | memoryview) -> Any:
-        return pickle.loads(data)
+        class StripPipe(PicklePipe):
+            def pack(self, value):
+                return value.strip()
+    """
+
+    def pack(self, value: Any) -> Any:
+        """The object to pickle for ``value`` (``value`` itself unless overridden)."""
+        return value
+
+    def unpack(self, data: Any) -> Any:
+        """The value ``run`` receives for the unpickled object ``data`` (itself by default)."""
+        return data
+
+    def block_encoder(self) -> Callable[[Any], bytes]:
+        if type(self).pack is PicklePipe.pack:  # the hot path: no hook to call
+            return functools.partial(pickle.dumps, protocol=5)
+        hook, dumps = self.pack, pickle.dumps
+        return lambda value: dumps(hook(value), protocol=5)
+
+    def block_decoder(self) -> Callable[[bytes | memoryview], Any]:
+        if type(self).unpack is PicklePipe.unpack:
+            return pickle.loads
+        hook, loads = self.unpack, pickle.loads
+        return lambda data: hook(loads(data))
 
 
 class JSONPipe(BasePipe):
@@ -204,3 +252,113 @@ class OptionalJSONPipe(OptionalMixIn, JSONPipe):
 
 class OptionalBytesPipe(OptionalMixIn, BytesPipe):
     """An optional :class:`BytesPipe`."""
+
+
+class ArrayPipe(BasePipe):
+    """Carries numpy arrays as their raw buffer: a small header, then the bytes.
+
+    The header holds the dtype (with its byte order) and the shape, so any numeric,
+    bool, complex, datetime or fixed-size string array of any shape arrives as it left;
+    nothing is pickled. A non-contiguous array (a slice, a transpose) is made
+    contiguous on the way out. ``unpack`` returns a read-only array over the received
+    block itself, without copying it: call ``.copy()`` to change it in place, or set
+    ``WRITABLE = True`` on a subclass to get a private, writable copy every time.
+
+    ``dtype`` and ``shape``, when given, are checked on every block sent and make the
+    dummy of ``DUMMY_MODE = "zero"`` an array of zeros of that kind (else ``None``).
+    numpy is imported only when an ArrayPipe is used: networks without one do not need it.
+    """
+
+    WRITABLE: ClassVar[bool] = False
+
+    def __init__(self, id: int, dtype: Any = None, shape: Any = None) -> None:  # noqa: A002
+        super().__init__(id)
+        self.dtype = None
+        if dtype is not None:
+            try:
+                self.dtype = _numpy(id).dtype(dtype)
+            except TypeError as error:
+                raise ConfigError(f"pipe {id}: dtype {dtype!r} is not a numpy dtype "
+                                  f"({error})") from None
+        if shape is not None and not isinstance(shape, (tuple, list)):
+            shape = (shape,)
+        self.shape = None if shape is None else tuple(int(n) for n in shape)
+
+    def pack(self, value: Any) -> bytes:
+        np = _numpy(self.id)
+        array = np.asarray(value, order="C")
+        dtype, shape = array.dtype, array.shape
+        meta = _ARRAY_HEADERS.get((dtype, shape))
+        if meta is None:
+            meta = self._header(dtype, shape)
+        elif self.dtype is not None or self.shape is not None:
+            self._check_array(dtype, shape)
+        try:
+            data = memoryview(array).cast("B")
+        except (TypeError, ValueError):  # formats memoryview cannot cast (datetime, complex)
+            data = memoryview(array.reshape(-1).view(np.uint8))
+        return meta + data
+
+    def unpack(self, data: bytes | memoryview) -> Any:
+        np = _numpy(self.id)
+        code_size, ndim = _ARRAY_META.unpack_from(data)
+        size = _ARRAY_META.size + code_size + 8 * ndim
+        key = bytes(data[:size])
+        layout = _ARRAY_LAYOUTS.get(key)
+        if layout is None:
+            layout = _ARRAY_LAYOUTS[key] = _layout(np, key, code_size, ndim)
+        dtype, shape, count = layout
+        array = np.frombuffer(data, dtype=dtype, offset=size, count=count).reshape(shape)
+        return array.copy() if self.WRITABLE else array
+
+    def _check_array(self, dtype: Any, shape: tuple[int, ...]) -> None:
+        if dtype.hasobject or dtype.fields is not None:
+            raise JobError(f"pipe {self.id} (ArrayPipe) carries plain arrays; got dtype "
+                           f"{dtype}: send it through a PicklePipe instead")
+        if self.dtype is not None and dtype != self.dtype:
+            raise JobError(f"pipe {self.id} carries {self.dtype} arrays; got {dtype}")
+        if self.shape is not None and shape != self.shape:
+            raise JobError(f"pipe {self.id} carries arrays of shape {self.shape}; got {shape}")
+
+    def _header(self, dtype: Any, shape: tuple[int, ...]) -> bytes:
+        """The array header of arrays of this kind, remembered for the next ones."""
+        self._check_array(dtype, shape)
+        code = dtype.str.encode()
+        meta = (_ARRAY_META.pack(len(code), len(shape)) + code
+                + struct.pack(f"<{len(shape)}Q", *shape))
+        if len(_ARRAY_HEADERS) < _ARRAY_CACHE_SIZE:
+            _ARRAY_HEADERS[(dtype, shape)] = meta
+        return meta
+
+    def zero(self) -> Any:
+        if self.dtype is None or self.shape is None:
+            return None
+        return _numpy(self.id).zeros(self.shape, self.dtype)
+
+
+#: An ArrayPipe block starts with: length of the dtype code, number of dimensions; then
+#: the dtype code (``numpy.dtype.str``), one little-endian uint64 per dimension, the buffer.
+_ARRAY_META = struct.Struct("<BB")
+#: Headers by (dtype, shape) and layouts by header: a stream of arrays of one kind (the
+#: usual case) parses its header once. Bounded, for streams whose shapes keep changing.
+_ARRAY_CACHE_SIZE = 256
+_ARRAY_HEADERS: dict[tuple[Any, tuple[int, ...]], bytes] = {}
+_ARRAY_LAYOUTS: dict[bytes, tuple[Any, tuple[int, ...], int]] = {}
+
+
+def _layout(np: Any, header: bytes, code_size: int, ndim: int) -> tuple[Any, tuple, int]:
+    start = _ARRAY_META.size
+    dtype = np.dtype(header[start:start + code_size].decode())
+    shape = struct.unpack_from(f"<{ndim}Q", header, start + code_size)
+    if len(_ARRAY_LAYOUTS) >= _ARRAY_CACHE_SIZE:
+        _ARRAY_LAYOUTS.clear()
+    return dtype, shape, math.prod(shape)
+
+
+def _numpy(pipe_id: int) -> Any:
+    try:
+        import numpy
+    except ImportError:
+        raise ConfigError(f"pipe {pipe_id} is an ArrayPipe, which needs numpy: "
+                          "pip install numpy (on every node too)") from None
+    return numpy

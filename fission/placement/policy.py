@@ -61,7 +61,7 @@ def choose(job: BaseJob, nodes: Sequence[NodeView]) -> NodeView:
         local = [node for node in nodes if node.local]
         if not local:
             raise AllocationError(
-                f"{job.name} must run on the client (its GROUPS include LOCAL) but the "
+                f"{job.label} must run on the client (its GROUPS include LOCAL) but the "
                 f"client is not among the nodes up ({_listing(nodes)})", job=job.id
             )
         return min(local, key=lambda node: node.address)
@@ -129,7 +129,7 @@ def _preferred(job: BaseJob, eligible: list[NodeView]) -> NodeView:
         chosen = preference(infos)
     except Exception as exc:
         raise AllocationError(
-            f"{job.name}.preference(nodes) raised {type(exc).__name__}: {exc}; "
+            f"{job.label}.preference(nodes) raised {type(exc).__name__}: {exc}; "
             "fix it, or return None to let FISSION choose", job=job.id
         ) from exc
     if chosen is None:
@@ -143,7 +143,7 @@ def _preferred(job: BaseJob, eligible: list[NodeView]) -> NodeView:
             return _best(same_ip)
     offered = ", ".join(node.ip for node in eligible)
     raise AllocationError(
-        f"{job.name}.preference(nodes) returned {chosen!r}, which is not one of the nodes it "
+        f"{job.label}.preference(nodes) returned {chosen!r}, which is not one of the nodes it "
         f"was given ({offered}); return one of them, or None to let FISSION choose", job=job.id
     )
 
@@ -163,7 +163,7 @@ def _nowhere(job: BaseJob, nodes: tuple[NodeView, ...]) -> str:
         reasons.append("its GROUPS is empty, so no other node may run it")
         fix = (f"start {job.DEFAULT_NODE}, or give {type(job).__name__}.GROUPS a group "
                "to fall back on")
-    return f"{job.name} cannot be placed: {' and '.join(reasons)} ({_listing(nodes)}); {fix}"
+    return f"{job.label} cannot be placed: {' and '.join(reasons)} ({_listing(nodes)}); {fix}"
 
 
 def _listing(nodes: tuple[NodeView, ...]) -> str:

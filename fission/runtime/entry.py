@@ -55,7 +55,7 @@ def main() -> int:
     _log_to_file(spec.log_level)
     memory.watch(spec.job)
     log = logging.getLogger("fission.job")
-    log.info("%s starting in %s (pid %d)", spec.job.name, os.getcwd(), os.getpid())
+    log.info("%s starting in %s (pid %d)", spec.job.label, os.getcwd(), os.getpid())
     context = zmq.Context()
     gate = Gatekeeper(context, keys, logging.getLogger("fission.security"))
     runner = None
@@ -66,7 +66,7 @@ def main() -> int:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         if runner is not None:
             stats = runner.statistics()
-            log.info("%s stopped after %d runs: %s", spec.job.name, runner.runs, stats)
+            log.info("%s stopped after %d runs: %s", spec.job.label, runner.runs, stats)
             runner.control.send("stopped", stats=stats)
             runner.control.close()  # with its linger, so the counters reach the backend
         _close(gate)
@@ -92,7 +92,7 @@ def _report_failure(spec: JobSpec, runner: JobRunner | None, error: BaseExceptio
     told = failure.report(error, not_failures=(JobStopped,))
     sys.stderr.write(told.text)
     # The backend prints this summary itself: keep it out of the console relay.
-    logging.getLogger("fission.job").error("%s failed: %s", spec.job.name, told.summary,
+    logging.getLogger("fission.job").error("%s failed: %s", spec.job.label, told.summary,
                                            extra={"console": False})
     if runner is not None:
         runner.control.send("failed", error=told.summary)

@@ -38,7 +38,7 @@ def carries_heads(pipe: BasePipe) -> bool:
 
 def input_unpack(pipe: BasePipe, keep: bool) -> Callable[[Any], Any]:
     """The ``unpack`` of an input: the pipe's own, behind a head field if one comes."""
-    unpack = pipe.unpack
+    unpack = pipe.block_decoder()
     if not carries_heads(pipe):
         return unpack
     if keep:

@@ -155,8 +155,9 @@ class JobRunner:
         self._windows = [pipe.BLOCK_COUNT for pipe in required_pipes]
 
         self._outputs = [
-            _Output(pipe.id, pipe.pack, _push(gate, spec.outputs.get(pipe.id), pipe.HWM),
-                    spec.outputs.get(pipe.id), deque(maxlen=_retained(pipe, spec)))
+            _Output(pipe.id, pipe.block_encoder(),
+                    _push(gate, spec.outputs.get(pipe.id), pipe.HWM), spec.outputs.get(pipe.id),
+                    deque(maxlen=_retained(pipe, spec)))
             for pipe in job.outputs
         ]
         self._refresh_live()
@@ -307,7 +308,7 @@ class JobRunner:
         mapped = isinstance(result, tuple)
         if mapped and len(result) != len(self._outputs):
             raise JobError(
-                f"{self.job.name} returned a tuple of {len(result)} values for its "
+                f"{self.job.label} returned a tuple of {len(result)} values for its "
                 f"{len(self._outputs)} outputs; return one value per output, or a non-tuple "
                 "value for all of them (wrap a single tuple: return (my_tuple,))"
             )
@@ -351,7 +352,7 @@ class JobRunner:
     def _unpackable(self, output: _Output, value: Any, error: Exception) -> JobError:
         pipe = next(pipe for pipe in self.job.outputs if pipe.id == output.pipe_id)
         return JobError(
-            f"{self.job.name} returned a value that its output pipe {pipe.id} "
+            f"{self.job.label} returned a value that its output pipe {pipe.id} "
             f"({type(pipe).__name__}) cannot pack: {type(value).__name__} {value!r:.80} "
             f"({type(error).__name__}: {error}); return what the pipe carries (a "
             "PicklePipe: picklable values, not lambdas, open files or sockets), or use "
@@ -451,7 +452,7 @@ class JobRunner:
         if port.user_pipe is not None and not isinstance(error, WireError):
             pipe = port.user_pipe
             raise JobError(
-                f"{self.job.name}: unpack() of its input pipe {pipe.id} "
+                f"{self.job.label}: unpack() of its input pipe {pipe.id} "
                 f"({type(pipe).__name__}) raised {type(error).__name__}: {error}; fix that "
                 "pipe class (raise fission.errors.WireError there to drop a block as garbage)"
             ) from error

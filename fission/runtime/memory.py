@@ -98,7 +98,7 @@ class MemoryWatch(threading.Thread):
 
     def raise_in_main(self, signum: int, frame: FrameType | None) -> None:
         raise MemoryLimitError(
-            f"{self._job.name} uses {format_size(self._used)}, more than its MAX_MEMORY = "
+            f"{self._job.label} uses {format_size(self._used)}, more than its MAX_MEMORY = "
             f"{self._job.MAX_MEMORY!r} ({format_size(self._limit)}); raise MAX_MEMORY of "
             f"{type(self._job).__name__} or make the job keep less in memory")
 
@@ -106,6 +106,6 @@ class MemoryWatch(threading.Thread):
         logging.getLogger("fission.job").error(
             "%s uses %s, more than its MAX_MEMORY = %r, and did not fail when told to (a long "
             "C call, or an except that caught MemoryLimitError): ending its process now; raise "
-            "MAX_MEMORY of %s or make the job keep less in memory", self._job.name,
+            "MAX_MEMORY of %s or make the job keep less in memory", self._job.label,
             format_size(used), self._job.MAX_MEMORY, type(self._job).__name__)
         os._exit(EXIT_STATUS)

@@ -65,7 +65,7 @@ def capture(job: BaseJob) -> bytes:
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as error:
         raise JobError(
-            f"{job.name}: its state cannot be snapshotted ({type(error).__name__}: {error}); "
+            f"{job.label}: its state cannot be snapshotted ({type(error).__name__}: {error}); "
             "STATE (or what snapshot() returns) must be picklable: numbers, lists, dicts, "
             "arrays, not open files, sockets or lambdas") from error
 

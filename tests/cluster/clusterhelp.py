@@ -51,6 +51,16 @@ def job_processes(under: Path) -> list[psutil.Process]:
     return found
 
 
+def running_jobs(under: Path) -> list[psutil.Process]:
+    """The processes running a job under ``under``: of :func:`job_processes`, those whose
+    parent is the job's keeper (fission.runtime.descendants), not the keepers themselves
+    nor forks the jobs made."""
+    found = job_processes(under)
+    pids = {process.pid for process in found}
+    return [process for process in found
+            if process.ppid() in pids and psutil.Process(process.ppid()).ppid() not in pids]
+
+
 class Agent:
     """One ``fission node`` process; in network namespace ``namespace`` if one is given."""
 

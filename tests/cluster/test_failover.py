@@ -13,6 +13,7 @@ from clusterhelp import (
     job_processes,
     make_project,
     network_package,
+    running_jobs,
     settings_for,
     wait_until,
 )
@@ -261,7 +262,7 @@ JOBS = [
     doubled = run.local / "3" / "doubled.csv"
     wait_until(lambda: len(csv_rows(doubled)) >= 20, 30, f"20 rows\n{run.output}")
     node = own_cluster.agent("127.0.0.3")
-    (victim,) = job_processes(node.folder("doubled"))
+    (victim,) = running_jobs(node.folder("doubled"))
     victim.send_signal(signal.SIGKILL)
     wait_until(lambda: run.events_of("failover_done", job=2), 15, f"failover\n{run.output}")
     count = len(csv_rows(doubled))
@@ -280,7 +281,7 @@ JOBS = [
 def _kill_job(cluster, run, network: str, job_id: int, incarnation: int) -> None:
     """SIGKILL the process of ``job_id``'s copy ``incarnation``, wherever it was placed."""
     node = cluster.agent(run.placed(incarnation)[job_id])
-    (victim,) = [p for p in job_processes(node.folder(network)) if Path(p.cwd()).name == str(
+    (victim,) = [p for p in running_jobs(node.folder(network)) if Path(p.cwd()).name == str(
         job_id)]
     victim.send_signal(signal.SIGKILL)
 

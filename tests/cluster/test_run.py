@@ -20,6 +20,8 @@ from clusterhelp import (
     wait_until,
 )
 
+from fission.events import placements
+
 V3 = "demo_network_v3"
 REMOTE_JOBS = {1, 2, 3, 4, 5}
 
@@ -78,6 +80,28 @@ def test_agents_serve_the_next_run_and_collect(cluster, runs, tmp_path: Path, ma
     placed = run.placed()
     for job in REMOTE_JOBS:
         assert (project / V3 / "collection" / placed[job] / str(job) / "job.log").exists()
+
+
+@pytest.mark.timeout(90)
+def test_graphviz_and_show_name_the_node_of_each_job(cluster, runs, tmp_path: Path,
+                                                     manage) -> None:
+    project = make_project(tmp_path, cluster)
+    run = runs(project, V3, "--duration", "2")
+    assert run.wait(30) == 0, run.output
+    placed = placements(run.local / "events.jsonl")  # the latest node of each job
+    assert set(placed) == set(range(1, 8)), run.events
+    assert manage(project, V3, "graphviz").returncode == 0
+    source = (project / V3 / "network.gv").read_text()
+    for node in set(placed.values()):
+        assert f'subgraph "cluster_{node}" {{' in source, (placed, source, run.events)
+        cluster_text = source.split(f'subgraph "cluster_{node}" {{')[1].split("}")[0]
+        assert f'label="node {node}"' in cluster_text
+        for job, host in placed.items():
+            assert (f"job{job} [" in cluster_text) == (host == node), (job, node, source)
+    shown = manage(project, V3, "show")
+    assert shown.returncode == 0, shown.stderr
+    join_row = next(line for line in shown.stdout.splitlines() if "│ JoinJob" in line)
+    assert placed[4] in join_row
 
 
 @pytest.mark.timeout(90)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from fission.core.base import PIPES, reset
 from fission.core.pipes import (
+    BasePipe,
     BytesPipe,
     JSONPipe,
     OptionalBytesPipe,
@@ -145,13 +148,36 @@ JSON_VALUES = st.recursive(
 @given(JSON_VALUES)
 def test_pickle_and_json_pipes_round_trip(value):
     for pipe in (PicklePipe(1), JSONPipe(2)):
-        assert pipe.unpack(memoryview(pipe.pack(value))) == value
+        assert pipe.block_decoder()(memoryview(pipe.block_encoder()(value))) == value
 
 
 def test_pickle_pipe_carries_python_objects():
     pipe = PicklePipe(1)
     value = {"t": (1, 2), "s": {3}, "b": b"\x00"}
-    assert pipe.unpack(pipe.pack(value)) == value
+    assert pipe.block_decoder()(pipe.block_encoder()(value)) == value
+
+
+class _Stripping(PicklePipe):
+    """The original's contract: pack returns the object to pickle, unpack gets it back."""
+
+    def pack(self, value):
+        return {"text": value.strip()}
+
+    def unpack(self, data):
+        return data["text"].upper()
+
+
+def test_pickle_pipe_pack_and_unpack_are_hooks_around_pickling():
+    pipe = _Stripping(1)
+    data = pipe.block_encoder()("  plus \n")
+    assert pickle.loads(data) == {"text": "plus"}
+    assert pipe.block_decoder()(memoryview(data)) == "PLUS"
+
+
+def test_pickle_pipe_hooks_default_to_the_value_itself():
+    pipe = PicklePipe(1)
+    assert pipe.pack([1, 2]) == [1, 2]
+    assert pipe.unpack({"a": 1}) == {"a": 1}
 
 
 def test_bytes_pipe_carries_exactly_block_size_bytes():
@@ -172,3 +198,17 @@ def test_dummies():
     assert bytes_pipe.zero() == bytes(6)
     assert bytes_pipe.dummy(b"abcdef", True) == bytes(6)
     assert zero_pipe.dummy("last", True) is None
+
+
+class _RawPipe(BasePipe):
+    """A pipe of the original's kind: a block size and no pack/unpack of its own."""
+
+    BLOCK_SIZE = 4
+
+
+def test_a_base_pipe_without_pack_carries_bytes_as_they_are():
+    pipe = _RawPipe(1)
+    assert pipe.block_encoder()(bytearray(b"wxyz")) == b"wxyz"
+    assert pipe.block_decoder()(memoryview(b"abcd")) == b"abcd"
+    with pytest.raises(JobError, match=r"pipe 1 \(_RawPipe\) carries bytes and got a int"):
+        pipe.block_encoder()(7)

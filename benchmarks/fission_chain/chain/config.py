@@ -1,7 +1,9 @@
 """The benchmark chain, parametrised by environment variables (set by run_all.py).
 
 - ``FISSION_BENCH_MODE``: ``small`` (``(seq, t_ns)``), ``large`` (``(seq, t_ns,
-  float32[4096])``) or ``latency`` (small, paced to ``FISSION_BENCH_RATE`` blocks/s);
+  float32[4096])``), ``latency`` (small, paced to ``FISSION_BENCH_RATE`` blocks/s), or
+  ``array16k`` / ``array1m`` (a float64 array of 16 KiB / 1 MiB through ``ArrayPipe``s
+  whose ``HWM`` is ``ARRAY_HWM``, the sequence number in its first element);
 - ``FISSION_BENCH_COUNT``: blocks the source sends; 0 sends until the network is
   stopped (``simulate --duration S``);
 - ``FISSION_BENCH_SECURE``: ``1`` (default) runs with ``SECURE = True``, every pipe a
@@ -18,7 +20,14 @@ as attributes of the job objects.
 import os
 
 from chain.jobs import Forward, Sink, Source, StatefulForward
-from fission.core.pipes import PicklePipe
+from fission.core.pipes import ArrayPipe, PicklePipe
+
+#: Socket high-water mark of the array modes (as benchmarks/harness.py's ARRAY_HWM).
+ARRAY_HWM = 64
+
+
+class BenchArrayPipe(ArrayPipe):
+    HWM = ARRAY_HWM
 
 MODE = os.environ.get("FISSION_BENCH_MODE", "small")
 COUNT = int(os.environ.get("FISSION_BENCH_COUNT", "100000"))
@@ -32,8 +41,10 @@ FORWARD = StatefulForward if os.environ.get("FISSION_BENCH_STATE", "0") == "1" e
 LOG_LEVEL = "WARNING"
 LOG_FILE = None
 
+Pipe = BenchArrayPipe if MODE.startswith("array") else PicklePipe
+
 JOBS = [
-    Source(count=COUNT, mode=MODE, rate=RATE, outputs=[PicklePipe(1)]),
-    FORWARD(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)]),
-    Sink(count=COUNT, mode=MODE, inputs=[PicklePipe(2)]),
+    Source(count=COUNT, mode=MODE, rate=RATE, outputs=[Pipe(1)]),
+    FORWARD(inputs=[Pipe(1)], outputs=[Pipe(2)]),
+    Sink(count=COUNT, mode=MODE, inputs=[Pipe(2)]),
 ]

@@ -15,7 +15,9 @@ from array import array
 
 from fission.core.jobs import PythonJob
 
-MODES = ("small", "large", "latency")
+MODES = ("small", "large", "latency", "array16k", "array1m")
+#: Bytes of the float64 array of each array mode (as benchmarks/harness.py's ARRAY_BYTES).
+ARRAY_BYTES = {"array16k": 16 * 1024, "array1m": 1024 * 1024}
 #: Blocks between two entries of the sink's progress record, for an unbounded run.
 PROGRESS_EVERY = 1000
 RESULT = "result.json"
@@ -33,6 +35,9 @@ class Source(PythonJob):
         self.rate = rate
 
     def run(self):
+        if self.mode in ARRAY_BYTES:
+            yield from self._arrays()
+            return
         now = time.perf_counter_ns
         payload = None
         if self.mode == "large":
@@ -50,6 +55,18 @@ class Source(PythonJob):
                 if wait > 0:
                     time.sleep(wait / 1e9)
             yield ((seq, now()) if payload is None else (seq, now(), payload),)
+            seq += 1
+
+    def _arrays(self):
+        """The same array every time (the ArrayPipe copies it out), numbered in element 0."""
+        import numpy as np
+
+        array = np.random.default_rng(0).random(ARRAY_BYTES[self.mode] // 8)
+        count = self.count
+        seq = 0
+        while count <= 0 or seq < count:
+            array[0] = seq
+            yield array
             seq += 1
 
 
@@ -85,6 +102,7 @@ class Sink(PythonJob):
         self.mode = mode
 
     def setup(self):
+        self.array = self.mode in ARRAY_BYTES
         self.every = max(1, self.count // 1000) if self.count > 0 else PROGRESS_EVERY
         self.latencies = array("q")
         self.progress = []
@@ -97,7 +115,7 @@ class Sink(PythonJob):
         t = time.perf_counter_ns()
         if self.timed:
             self.latencies.append(t - block[1])
-        if block[0] != self.received:
+        if (int(block[0]) if self.array else block[0]) != self.received:
             self.gaps += 1
         self.received += 1
         self.last_ns = t
