@@ -177,7 +177,6 @@ class _Supervisor:
         interactive = [job for job in self.network.jobs if job.CONSOLE]
         console = ConsoleServer(self.gate, self.address("send"),
                                 {job.id: self.address(f"console-{job.id}") for job in interactive})
-        self.events = EventLog(self.workdir / "events.jsonl")
         restore_signals = handle_stop_signals(self._interrupt)
         relay = None
         try:
@@ -273,10 +272,17 @@ class _Supervisor:
         error = one_line(str(message.get("error")))  # the user's message: no escapes reach us
         delay = None if self.failure else self.restarts[job.id].after_failure(time.monotonic())
         if delay is None:
-            self.events.write("job_failed", job=job.id, node=NODE, error=error)
+            self._event("job_failed", job=job.id, node=NODE, error=error)
             self.failure = self.failure or f"{job.label} failed: {error}"
             return
         self._schedule_restart(job, error, delay)
+
+    def _event(self, event: str, **fields: object) -> None:
+        """Write to ``NET/simulation/events.jsonl``, made by the first event: a run
+        without failures or restarts leaves none."""
+        if self.events is None:
+            self.events = EventLog(self.workdir / "events.jsonl")
+        self.events.write(event, **fields)
 
     def _on_snapshot(self, process: JobProcess, message: dict) -> None:
         snapshots = self.snapshots[process.job.id]
@@ -298,8 +304,8 @@ class _Supervisor:
         """Fence the job's consumers now, so none takes a late block of the failed copy,
         and start the new copy once ``delay`` has passed and they have answered."""
         restarts = self.restarts[job.id]
-        self.events.write("job_restarted", job=job.id, node=NODE, attempt=restarts.attempts,
-                          error=error)
+        self._event("job_restarted", job=job.id, node=NODE, attempt=restarts.attempts,
+                    error=error)
         print(f"FISSION: {job.label} failed ({error}); it is restarted in {delay:g} s "
               f"(restart {restarts.attempts}; at most {job.MAX_RESTARTS} within "
               f"{job.RESTART_WINDOW:g} s)", file=sys.stderr)
