@@ -165,3 +165,27 @@ def test_simulate_without_restarts_keeps_no_snapshot_and_no_history(sim, project
     assert not (run.folder / "events.jsonl").exists()  # no failure, no restart: no event
     for job in (1, 2):  # what the first test finds in these logs
         assert "snapshot" not in (run.job_dir(job) / "job.log").read_text()
+
+
+@pytest.mark.timeout(60)
+def test_a_restarted_job_stops_sending_to_a_consumer_that_finished_before(sim, project):
+    """Its first copy was told that the join had finished; the new copy must be told too,
+    or it would wait for ever to send the join a block."""
+    project.network("net", HEAD, """
+        class FlakyCounter(Counter):
+            RESTART = "on-failure"
+
+        class First(PythonJob):
+            def run(self, a, b):
+                return None
+
+        JOBS = [Counter(10, outputs=[PicklePipe(1)]),
+                FlakyCounter(400, fail_at=200, outputs=[Short(2), Short(3)]),
+                First(inputs=[PicklePipe(1), Short(2)]),
+                CSVSinkJob(path="b.csv", inputs=[Short(3)], col_pattern="x")]
+    """)
+    run = sim(project.root, "net")
+    assert run.wait(40) == 0, run.output()
+    wait_until(lambda: not run.members(), 5, "every job process to exit")
+    assert "RuntimeError: failing once at 200" in run.stdout, run.output()
+    assert read_csv(run.job_dir(4) / "b.csv")[1:] == [[str(i)] for i in range(400)]
