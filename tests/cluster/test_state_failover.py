@@ -103,3 +103,23 @@ def test_a_failed_job_is_restarted_on_its_node_from_its_snapshot(own_cluster, ru
     assert "ValueError: cannot take 70" in run.output  # its traceback is shown
     assert "Running 2 failed on 127.0.0.3 (ValueError: cannot take 70" in run.output
     _check_totals(csv_rows(totals))
+
+
+@pytest.mark.timeout(90)
+def test_a_failed_local_job_is_restarted_on_the_client_and_its_output_relayed(
+        own_cluster, runs, tmp_path: Path) -> None:
+    project = make_project(tmp_path, own_cluster)
+    network_package(project, "totals", settings_for(own_cluster) + "DEBUG_WINDOW = True\n"
+                    + NETWORK.replace("FAIL_AT", "50").replace(
+                        'DEFAULT_NODE = "127.0.0.3"', 'GROUPS = ["LOCAL"]').replace(
+                        "        self.total += value\n",
+                        "        self.total += value\n        print('total', self.total)\n"))
+    run = runs(project, "totals")
+    totals = run.local / "3" / "totals.csv"
+    wait_until(lambda: run.events_of("job_restarted", job=2), 30, f"a restart\n{run.output}")
+    wait_until(lambda: len(csv_rows(totals)) >= 90, 20, f"90 rows\n{run.output}")
+    run.interrupt()
+    assert run.wait(10) == 0, run.output
+    assert run.placed(incarnation=1)[2] == "127.0.0.1"
+    assert "[Running 2 @local] total 3003" in run.output  # value 77: after the restart
+    _check_totals(csv_rows(totals))
