@@ -15,7 +15,8 @@ apply, ``job`` (its id) and ``node`` (its ip). Some carry more:
   not send (the OOM killer, an operator) while the run went on; a failover replaces it;
 - ``job_restarted``: ``attempt`` (1 for the first restart) and ``error`` (the one-line
   summary of what the job's ``run`` raised): a job with ``RESTART = "on-failure"`` is
-  started again (``simulate`` writes ``NET/simulation/events.jsonl``, node ``local``);
+  started again (``simulate`` writes ``NET/simulation/events.jsonl``, node ``local``,
+  from its first event on: a run without failures or restarts leaves none);
 - ``job_failed`` and ``allocation_error``: ``error`` (or ``status``, an exit status).
 
 Every record is flushed as it is written, so the file is complete up to the moment
