@@ -18,6 +18,9 @@ libzmq's encryption to the framework. Targets:
   with CURVE on every socket against plaintext: the cost of CURVE in libzmq itself; and,
   for 16 KiB blocks, an estimate of what the FISSION chain would keep if CURVE cost no more
   than libsodium's box calls alone (``curve_floor.py``);
+- ``state``: the FISSION chain whose forward job has 4 KiB of ``STATE`` (snapshotted, as
+  ``RESTART = "on-failure"`` makes it under ``simulate``) keeps >= 95 % of the small-block
+  throughput of the plain chain (both plaintext);
 - latency over two hops at 1000 blocks/s: p50 <= 2x raw p50; p99 <= 2 ms;
 - RSS of each job process after ``--rss-seconds`` at full speed <= 40 MB, not growing;
 - first data row of the tutorial's demo_network_v3 within 1.5 s of launching it;
@@ -331,6 +334,26 @@ def _cpu_note(report: Report, what: str, plain: list[dict[str, Any]],
                             f"({e / p:.2f}×), median of {len(secure)}/{len(plain)} run(s)")
 
 
+#: A job with 4 KiB of snapshotted state keeps at least this share of small-block throughput.
+STATE_MIN_RATIO = 0.95
+
+
+def bench_state(report: Report, args: argparse.Namespace) -> None:
+    """The cost of snapshots: the chain with a stateful forward job against the plain one."""
+    plain, stateful = _alternate(
+        report, "state", args.repeat,
+        lambda: fission_bench.run("small", args.small_count, secure=False),
+        lambda: fission_bench.run("small", args.small_count, secure=False, state=True),
+        labels=("plain", "stateful"),
+    )
+    p, s = _median(plain, "blocks_per_s"), _median(stateful, "blocks_per_s")
+    ratio = _ratio(s, p)
+    report.rows.append(Row(f"FISSION: 4 KiB STATE snapshotted vs none, small blocks: blocks/s "
+                           f"({PLAIN_PIPES})", p, s, ratio, f">= {STATE_MIN_RATIO:.2f} × none",
+                           None if ratio is None
+                           else _clean(plain) and _clean(stateful) and ratio >= STATE_MIN_RATIO))
+
+
 def bench_latency(report: Report, args: argparse.Namespace) -> None:
     raw, fis = _alternate(
         report, "latency", args.repeat,
@@ -427,6 +450,7 @@ BENCHMARKS = {
     "large": bench_large,
     "arrays": bench_arrays,
     "encryption": bench_encryption,
+    "state": bench_state,
     "latency": bench_latency,
     "rss": bench_rss,
     "startup": bench_first_block,

@@ -13,6 +13,10 @@ apply, ``job`` (its id) and ``node`` (its ip). Some carry more:
   ``seconds`` since the failover started (the job is running and wired);
 - ``job_lost``: ``status`` (-9): a job process was killed by a SIGKILL that FISSION did
   not send (the OOM killer, an operator) while the run went on; a failover replaces it;
+- ``job_restarted``: ``attempt`` (1 for the first restart) and ``error`` (the one-line
+  summary of what the job's ``run`` raised): a job with ``RESTART = "on-failure"`` is
+  started again (``simulate`` writes ``NET/simulation/events.jsonl``, node ``local``,
+  from its first event on: a run without failures or restarts leaves none);
 - ``job_failed`` and ``allocation_error``: ``error`` (or ``status``, an exit status).
 
 Every record is flushed as it is written, so the file is complete up to the moment
@@ -28,7 +32,7 @@ from typing import Any
 
 EVENTS = frozenset({
     "node_up", "node_down", "placed", "job_started", "job_finished", "job_failed",
-    "job_lost", "failover_started", "failover_done", "allocation_error",
+    "job_lost", "job_restarted", "failover_started", "failover_done", "allocation_error",
 })
 
 

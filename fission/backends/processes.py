@@ -148,16 +148,33 @@ class OutputRelay(threading.Thread):
         self._colour = stdout_is_terminal()
         self._tap = tap
         self._selector = selectors.DefaultSelector()
-        suffix = f" @{where}" if where else ""
+        self._suffix = f" @{where}" if where else ""
+        #: Set while processes may still be :meth:`add`-ed (a job may be restarted).
+        self._more = threading.Event()
         for process in processes:
-            prefix = f"[{process.job.label}{suffix}] "
-            for stream in (process.popen.stdout, process.popen.stderr):
-                os.set_blocking(stream.fileno(), False)
-                self._selector.register(stream, selectors.EVENT_READ,
-                                        [prefix, b"", process.job.id])
+            self.add(process)
+
+    def add(self, process: JobProcess) -> None:
+        """Relay one more process too (a restarted job); see :meth:`expect_more`."""
+        prefix = f"[{process.job.label}{self._suffix}] "
+        for stream in (process.popen.stdout, process.popen.stderr):
+            os.set_blocking(stream.fileno(), False)
+            self._selector.register(stream, selectors.EVENT_READ,
+                                    [prefix, b"", process.job.id])
+
+    def expect_more(self, more: bool) -> None:
+        """Whether the relay goes on once every stream so far has closed: processes
+        may still be added. Set it before :meth:`start`, clear it at the end."""
+        if more:
+            self._more.set()
+        else:
+            self._more.clear()
 
     def run(self) -> None:
-        while self._selector.get_map():
+        while self._selector.get_map() or self._more.is_set():
+            if not self._selector.get_map():
+                time.sleep(0.1)
+                continue
             for key, _ in self._selector.select(timeout=0.5):
                 self._read(key)
 

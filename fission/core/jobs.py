@@ -48,6 +48,15 @@ class BaseJob(HeadInterface):
       ``"512M"``, ``"2G"`` or a number of bytes; going over it fails the job with
       :class:`~fission.errors.MemoryLimitError` (see fission/runtime/memory.py).
       None, the default, sets no limit.
+    - ``STATE``: the names of the attributes that are the job's state, e.g.
+      ``("total",)``: snapshotted with the number of the next run and restored into a
+      copy that replaces the job (failover, restart), after its ``setup``. A job may
+      instead define ``snapshot()`` (returning anything picklable) and
+      ``restore(state)``. See fission/core/durability.py.
+    - ``RESTART``: ``"on-failure"`` starts the job again, where it ran, when its
+      ``run`` raised; ``"never"`` (the default) stops the network with the error.
+    - ``MAX_RESTARTS``/``RESTART_WINDOW``: at most that many restarts within that
+      many seconds; one more failure stops the network.
     """
 
     GROUPS: ClassVar[str | Sequence[str]] = ("ALL",)
@@ -55,6 +64,10 @@ class BaseJob(HeadInterface):
     MAX_QUEUE: ClassVar[int] = 0
     DEPENDENCIES: ClassVar[Sequence[str]] = ()
     MAX_MEMORY: ClassVar[int | str | None] = None
+    STATE: ClassVar[Sequence[str]] = ()
+    RESTART: ClassVar[str] = "never"
+    MAX_RESTARTS: ClassVar[int] = 3
+    RESTART_WINDOW: ClassVar[float] = 60.0
     #: True for jobs whose first input is the text typed at the console.
     CONSOLE: ClassVar[bool] = False
 

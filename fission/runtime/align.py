@@ -80,6 +80,13 @@ class Aligner:
             queue.pop()
         return start
 
+    def start_at(self, run: int) -> None:
+        """Begin with run ``run``: a restored job's earlier runs are in its state."""
+        self.next_run = run
+        for index, queue in enumerate(self._queues):
+            while queue and queue[0][0] < run * self._windows[index]:
+                queue.popleft()
+
     def end(self, index: int, count: int) -> None:
         """Input ``index`` has ended after ``count`` blocks (sequence numbers ``< count``)."""
         self._ended[index] = count

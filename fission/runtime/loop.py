@@ -50,8 +50,9 @@ import zmq
 
 from fission.core.pipes import BasePipe
 from fission.errors import JobError, WireError
+from fission.runtime import state
 from fission.runtime.align import DONE, Aligner
-from fission.runtime.control import ControlChannel
+from fission.runtime.control import ControlChannel, from_text
 from fission.runtime.heads import headed_run, input_unpack, out_head
 from fission.runtime.optional import OptionalInput
 from fission.runtime.spec import CONSOLE_PIPE_ID, JobSpec
@@ -123,10 +124,19 @@ class JobRunner:
         self.control = ControlChannel(gate, spec.control, job.id, spec.incarnation)
         self._handlers = {"stop": self._on_stop, "close_output": self._on_close_output,
                           "connect": self._on_connect, "fence": self._on_fence,
-                          "rewind": self._on_rewind, "begin": self._on_begin}
+                          "rewind": self._on_rewind, "begin": self._on_begin,
+                          "restore": self._on_restore, "covered": self._on_covered}
         self._stopping = False
         self._stop_requested = False
-        self._first_seq: int | None = None if spec.gated else 0
+        #: Whether the job has finished and sent its END blocks.
+        self._ended = False
+        self._first_seq: int | None = None if spec.gated or spec.restoring else 0
+        self._restoring = spec.restoring
+        #: Snapshots: every ``_every`` runs (the run count of the next is ``_snapshot_at``),
+        #: and by ``_snapshot_by`` (monotonic seconds) at the latest.
+        self._every = state.interval(job) if spec.snapshots else 0
+        self._snapshot_at: float = self._every if spec.snapshots else state.NEVER
+        self._snapshot_by = time.monotonic() + state.SNAPSHOT_SECONDS
 
         required: list[_Input] = []
         required_pipes: list[BasePipe | _ConsoleLine] = []
@@ -151,15 +161,22 @@ class JobRunner:
         self._required = required
         self._layout = layout if self._optional else None
         self._aligner = Aligner(required_pipes, max_queue=job.MAX_QUEUE)
+        self._windows = [pipe.BLOCK_COUNT for pipe in required_pipes]
 
         self._recorders = {pipe_id: Recorder(Path(path)) for pipe_id, path in spec.record.items()}
         self._outputs = [
             _Output(pipe.id, pipe.block_encoder(),
                     _push(gate, spec.outputs.get(pipe.id), pipe.HWM), spec.outputs.get(pipe.id),
-                    deque(maxlen=pipe.REPLAY_COUNT if spec.replay else 0))
+                    deque(maxlen=_retained(pipe, spec)))
             for pipe in job.outputs
         ]
         self._refresh_live()
+        if spec.snapshots:
+            log.info("sending snapshots of its state every %d runs, and every %g s of runs",
+                     self._every, state.SNAPSHOT_SECONDS)
+        for pipe_id in sorted(spec.covered):
+            log.info("pipe %s: keeping blocks until a snapshot of its consumer covers them",
+                     pipe_id)
         self._run = job.run
         job.__dict__["_fission_end"] = self._end_from_inside  # what job.finish() calls
         if job.HEAD:  # heads cost only these jobs: other callables, the same loops
@@ -188,6 +205,8 @@ class JobRunner:
         self.control.send("ready", inputs=bound)
         self.job.setup()
         try:
+            if self._restoring:
+                self._serve_control_until(lambda: not self._restoring)
             if self._single_input:
                 self._consume_one()
             elif self._required:
@@ -218,6 +237,8 @@ class JobRunner:
             result = run(*self._arguments(values)) if self._layout else run(*values)
             self.runs += 1
             emit(aligner.next_run - 1, result)
+            if self.runs >= self._snapshot_at:
+                self._snapshot(aligner.next_run)
             if time.monotonic() >= self._next_control:
                 self._check_control()
         self.next_seq = aligner.next_run
@@ -254,6 +275,8 @@ class JobRunner:
             port.next_seq = seq + 1
             emit(seq, run(value))
             self.runs += 1
+            if self.runs >= self._snapshot_at:
+                self._snapshot(seq + 1)
             if monotonic() >= self._next_control:
                 self._check_control()
         self.next_seq = port.next_seq
@@ -275,6 +298,8 @@ class JobRunner:
         for seq, value in enumerate(values, first):
             emit(seq, value)
             self.runs += 1
+            if self.runs >= self._snapshot_at:
+                self._snapshot(seq + 1)
             if monotonic() >= self._next_control:
                 self._check_control()
             if self._stopping:
@@ -472,7 +497,35 @@ class JobRunner:
         self._next_control = now + CONTROL_INTERVAL
         if now >= self._next_figures:
             self._report_figures(now)
+        if now >= self._snapshot_by and self._every:
+            self._snapshot_at = min(self._snapshot_at, self.runs + 1)  # at the next run
         self.control.dispatch(self._handlers)
+
+    def _snapshot(self, seq: int) -> None:
+        """Send the job's state, as it is before run ``seq``, to the backend."""
+        self.control.send_with("snapshot", state.capture(self.job), seq=seq)
+        self._snapshot_at = self.runs + self._every
+        self._snapshot_by = time.monotonic() + state.SNAPSHOT_SECONDS
+
+    def _on_covered(self, message: dict) -> None:
+        """A snapshot of a consumer covers its pipe's blocks before ``seq``: forget them."""
+        seq = int(message["seq"])
+        for output in self._outputs:
+            if output.pipe_id == message.get("pipe"):
+                history = output.history
+                while history and HEADER.unpack_from(history[0])[4] < seq:
+                    history.popleft()
+
+    def _on_restore(self, message: dict) -> None:
+        """Start from a snapshot: its state, and its run number on every input."""
+        seq = int(message["seq"])
+        state.restore(self.job, from_text(message.get("state")))
+        for port, window in zip(self._required, self._windows, strict=True):
+            port.next_seq = seq * window
+        self._aligner.start_at(seq)
+        self._first_seq = seq
+        self._restoring = False
+        log.info("restored from the snapshot before run %d", seq)
 
     def _end_from_inside(self) -> None:
         """``job.finish()``: end after this run, as a finite source ends."""
@@ -516,6 +569,8 @@ class JobRunner:
         Blocks it already has are dropped by it as duplicates.
         """
         frames = [frame for frame in output.history if HEADER.unpack_from(frame)[4] >= since]
+        if self._ended:  # the job has finished: the new consumer needs the END block too
+            frames.append(encode(output.pipe_id, self.next_seq, b"", END, self._incarnation))
         if not frames:
             return
         if not output.socket.poll(REPLAY_WAIT_MS, zmq.POLLOUT):
@@ -568,6 +623,7 @@ class JobRunner:
             log.info("stopped after %d runs: %s", self.runs, stats)
             self.control.send("stopped", stats=stats)
             return
+        self._ended = True
         for output in self._outputs:
             if output.open:
                 self._send_waiting(output, encode(output.pipe_id, self.next_seq, b"", END,
@@ -697,6 +753,13 @@ def _push(gate: Gatekeeper, address: str | None, hwm: int) -> zmq.Socket:
     if address is not None:
         socket.connect(address)
     return socket
+
+
+def _retained(pipe: BasePipe, spec: JobSpec) -> int:
+    """How many of its last blocks an output keeps to send them again (see JobSpec)."""
+    if pipe.id in spec.covered:
+        return state.retained(pipe)
+    return pipe.REPLAY_COUNT if spec.replay else 0
 
 
 def _admit(port: _Input, incarnation: int) -> bool:
