@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -74,11 +77,17 @@ def simulate_chain(
     timeout: float | None = None,
     interval: float | None = None,
     secure: bool = True,
+    dashboard: bool = True,
+    watch: bool = False,
+    state: bool = False,
 ) -> tuple[dict[str, Any], harness.TreeSampler, float]:
     """Run the chain once; return the sink's record, the samples and the launch time (ns).
 
     ``secure`` sets the chain's ``SECURE`` (``FISSION_BENCH_SECURE``): True, the default,
-    makes every pipe a CURVE socket; False runs plaintext pipes.
+    makes every pipe a CURVE socket; False runs plaintext pipes. ``dashboard`` sets
+    ``FISSION_BENCH_DASHBOARD``; ``watch`` has a viewer on it all along (the page's
+    stream open, ``/metrics`` scraped every second), as a user watching the run.
+    ``state``: the forward job has 4 KiB of snapshotted state (``FISSION_BENCH_STATE``).
     """
     argv = [sys.executable, "manage.py", "chain", "simulate"]
     if duration is not None:
@@ -87,13 +96,16 @@ def simulate_chain(
         pace = count / rate if mode == "latency" else count / 5_000
         timeout = 60.0 + (duration if duration is not None else pace)
     env = _env(FISSION_BENCH_MODE=mode, FISSION_BENCH_COUNT=str(count),
-               FISSION_BENCH_RATE=str(rate), FISSION_BENCH_SECURE="1" if secure else "0")
+               FISSION_BENCH_RATE=str(rate), FISSION_BENCH_SECURE="1" if secure else "0",
+               FISSION_BENCH_DASHBOARD="1" if dashboard else "0",
+               FISSION_BENCH_STATE="1" if state else "0")
     what = mode if secure else f"{mode}, SECURE = False"
     CHAIN_RESULT.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="fission-bench-") as tmp:
         log = Path(tmp) / "simulate.log"
         launched = time.perf_counter_ns()
         proc = _start(argv, CHAIN_PROJECT, env, log)
+        viewer = _Viewer(log) if watch else None
         try:
             interval = harness.SAMPLE_INTERVAL[mode] if interval is None else interval
             with harness.TreeSampler([proc.pid], interval=interval) as sampler:
@@ -106,6 +118,11 @@ def simulate_chain(
                     ) from None
         finally:
             harness.stop(proc, sig=signal.SIGINT)
+            if viewer is not None:
+                viewer.join(5)
+        if viewer is not None and not viewer.snapshots:
+            raise BenchError(f"the viewer never got a snapshot of the dashboard ({what}); "
+                             f"its last output:\n{_tail(log)}")
         if code != 0:
             raise BenchError(
                 f"simulate ({what}) exited with {code}; its last output:\n{_tail(log)}"
@@ -120,16 +137,61 @@ def simulate_chain(
     return record, sampler, launched
 
 
-def run(mode: str, count: int, *, rate: float = 1000.0, secure: bool = True) -> dict[str, Any]:
+class _Viewer(threading.Thread):
+    """A user watching the dashboard: its event stream read, ``/metrics`` scraped each
+    second, until the run ends."""
+
+    def __init__(self, log: Path) -> None:
+        super().__init__(daemon=True, name="bench-viewer")
+        self.log = log
+        self.snapshots = 0
+        self.start()
+
+    def run(self) -> None:
+        deadline = time.monotonic() + 30
+        match = None
+        while match is None and time.monotonic() < deadline:
+            match = re.search(r"dashboard: (\S+/)\?token=(\S+)", self.log.read_text(
+                errors="replace"))
+            time.sleep(0.05)
+        if match is None:
+            return
+        base, token = match.groups()
+        headers = {"Authorization": f"Bearer {token}"}
+        scraper = threading.Thread(target=self._scrape, args=(base, headers), daemon=True)
+        scraper.start()
+        try:
+            request = urllib.request.Request(base + "stream", headers=headers)
+            with urllib.request.urlopen(request, timeout=10) as stream:
+                for line in stream:
+                    self.snapshots += line.startswith(b"data: ")
+        except OSError:
+            pass  # the run has ended
+
+    def _scrape(self, base: str, headers: dict[str, str]) -> None:
+        while True:
+            try:
+                request = urllib.request.Request(base + "metrics", headers=headers)
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    response.read()
+            except OSError:
+                return
+            time.sleep(1)
+
+
+def run(mode: str, count: int, *, rate: float = 1000.0, secure: bool = True,
+        dashboard: bool = True, watch: bool = False, state: bool = False) -> dict[str, Any]:
     """Run the chain to its end once; return the figures of :func:`harness.analyse`.
 
     ``secure``: encrypted (CURVE) pipes, the default, or plaintext ones (``SECURE = False``).
+    ``dashboard``, ``watch``: see :func:`simulate_chain`.
     """
-    record, sampler, _ = simulate_chain(mode, count, rate=rate, secure=secure)
+    record, sampler, _ = simulate_chain(mode, count, rate=rate, secure=secure,
+                                        dashboard=dashboard, watch=watch, state=state)
     out = harness.analyse(record, sampler, mode)
     if record["received"] != count:
         out["error"] = f"the sink received {record['received']} of {count} blocks"
-    out.update(system="fission", mode=mode, count=count, secure=secure)
+    out.update(system="fission", mode=mode, count=count, secure=secure, state=state)
     return out
 
 

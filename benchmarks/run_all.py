@@ -18,6 +18,9 @@ libzmq's encryption to the framework. Targets:
   with CURVE on every socket against plaintext: the cost of CURVE in libzmq itself; and,
   for 16 KiB blocks, an estimate of what the FISSION chain would keep if CURVE cost no more
   than libsodium's box calls alone (``curve_floor.py``);
+- ``state``: the FISSION chain whose forward job has 4 KiB of ``STATE`` (snapshotted, as
+  ``RESTART = "on-failure"`` makes it under ``simulate``) keeps >= 95 % of the small-block
+  throughput of the plain chain (both plaintext);
 - latency over two hops at 1000 blocks/s: p50 <= 2x raw p50; p99 <= 2 ms;
 - RSS of each job process after ``--rss-seconds`` at full speed <= 40 MB, not growing;
 - first data row of the tutorial's demo_network_v3 within 1.5 s of launching it;
@@ -61,6 +64,8 @@ import scale
 
 BENCH_DIR = Path(__file__).resolve().parent
 
+#: A watched dashboard keeps at least this share of small-block throughput (<= 3 % cost).
+DASHBOARD_MIN_RATIO = 0.97
 #: Encrypted pipes keep at least this share of the plaintext throughput of the chain.
 ENCRYPTED_MIN_RATIO = 0.70
 #: Transport of the raw CURVE-vs-plaintext reference: ipc, as FISSION's simulate uses.
@@ -191,6 +196,30 @@ def bench_small(report: Report, args: argparse.Namespace) -> None:
                            "{:.1f}"))
 
 
+def bench_dashboard(report: Report, args: argparse.Namespace) -> None:
+    """The dashboard's cost: the small-block chain (plaintext pipes) with the dashboard on
+    and watched all along (its stream open, /metrics scraped each second) against
+    ``DASHBOARD = None``, alternately."""
+    off, on = _alternate(
+        report, "dashboard", args.repeat,
+        lambda: fission_bench.run("small", args.small_count, secure=False, dashboard=False),
+        lambda: fission_bench.run("small", args.small_count, secure=False, dashboard=True,
+                                  watch=True),
+        labels=("off", "watched"),
+    )
+    clean = _clean(off) and _clean(on)
+    o, w = _median(off, "blocks_per_s"), _median(on, "blocks_per_s")
+    ratio = _ratio(w, o)
+    report.rows.append(Row(f"dashboard watched vs DASHBOARD = None: small blocks/s "
+                           f"({PLAIN_PIPES})", o, w, ratio, f">= {DASHBOARD_MIN_RATIO:.2f} × off",
+                           None if ratio is None else clean and ratio >= DASHBOARD_MIN_RATIO))
+    o, w = _median(off, "cpu_us_per_block"), _median(on, "cpu_us_per_block")
+    report.rows.append(Row(f"dashboard watched vs DASHBOARD = None: CPU µs/small block "
+                           f"({PLAIN_PIPES})", o, w, _ratio(w, o), "",
+                           None if o is None or w is None else True, "{:.1f}",
+                           verdict="reference"))
+
+
 def bench_large(report: Report, args: argparse.Namespace) -> None:
     """Framework overhead: FISSION with plaintext pipes (``SECURE = False``) vs raw pyzmq."""
     raw, fis = _alternate(
@@ -309,6 +338,26 @@ def _cpu_note(report: Report, what: str, plain: list[dict[str, Any]],
     if p is not None and e is not None:
         report.notes.append(f"{what}: CPU {e:.1f} µs/block {label} vs {p:.1f} plaintext "
                             f"({e / p:.2f}×), median of {len(secure)}/{len(plain)} run(s)")
+
+
+#: A job with 4 KiB of snapshotted state keeps at least this share of small-block throughput.
+STATE_MIN_RATIO = 0.95
+
+
+def bench_state(report: Report, args: argparse.Namespace) -> None:
+    """The cost of snapshots: the chain with a stateful forward job against the plain one."""
+    plain, stateful = _alternate(
+        report, "state", args.repeat,
+        lambda: fission_bench.run("small", args.small_count, secure=False),
+        lambda: fission_bench.run("small", args.small_count, secure=False, state=True),
+        labels=("plain", "stateful"),
+    )
+    p, s = _median(plain, "blocks_per_s"), _median(stateful, "blocks_per_s")
+    ratio = _ratio(s, p)
+    report.rows.append(Row(f"FISSION: 4 KiB STATE snapshotted vs none, small blocks: blocks/s "
+                           f"({PLAIN_PIPES})", p, s, ratio, f">= {STATE_MIN_RATIO:.2f} × none",
+                           None if ratio is None
+                           else _clean(plain) and _clean(stateful) and ratio >= STATE_MIN_RATIO))
 
 
 def bench_latency(report: Report, args: argparse.Namespace) -> None:
@@ -436,9 +485,11 @@ def bench_scale(report: Report, args: argparse.Namespace) -> None:
 
 BENCHMARKS = {
     "small": bench_small,
+    "dashboard": bench_dashboard,
     "large": bench_large,
     "arrays": bench_arrays,
     "encryption": bench_encryption,
+    "state": bench_state,
     "latency": bench_latency,
     "rss": bench_rss,
     "startup": bench_first_block,

@@ -57,6 +57,7 @@ SETTINGS: dict[str, object] = {
     "NODE_TIMEOUT": 1.5,
     "NODE_STEADY": 10.0,
     "SECURE": True,
+    "DASHBOARD": "127.0.0.1:8787",
     "XML_FILE": None,
     "XML_ARGS": None,
     "PULSE_INTERVAL": None,
@@ -95,6 +96,8 @@ class Settings:
     notices: tuple[str, ...] = ()
     #: Project packages named by modules in a job's DEPENDENCIES, shipped with the code.
     code_packages: frozenset[str] = frozenset()
+    #: Where the dashboard listens (host, port; port 0: any free one), None: no dashboard.
+    dashboard: tuple[str, int] | None = None
 
     @property
     def directory(self) -> Path:
@@ -157,6 +160,7 @@ def load_settings(project: Path, network: str) -> Settings:
         secure=bool(key("SECURE", bool)),
         notices=_original_settings(where, module),
         code_packages=code_packages,
+        dashboard=_dashboard(where, key("DASHBOARD", (str, type(None)))),
     )
 
 
@@ -368,6 +372,17 @@ def _port(where: str, value: object) -> int:
     if isinstance(value, bool) or not 0 < int(value) < 65536:
         raise ConfigError(f"{where}: SCHEDULER_PORT must be a port number 1-65535, got {value!r}")
     return int(value)
+
+
+def _dashboard(where: str, value: str | None) -> tuple[str, int] | None:
+    """``"HOST:PORT"`` as a pair (port 0: any free port); None turns the dashboard off."""
+    if value is None:
+        return None
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(f"{where}: DASHBOARD must be \"HOST:PORT\" (e.g. \"127.0.0.1:8787\") "
+                          f"or None to turn the dashboard off, got {value!r}")
+    return host, int(port)
 
 
 def _seconds(where: str, name: str, value: object, zero: bool = False) -> float:

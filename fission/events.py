@@ -13,6 +13,10 @@ apply, ``job`` (its id) and ``node`` (its ip). Some carry more:
   ``seconds`` since the failover started (the job is running and wired);
 - ``job_lost``: ``status`` (-9): a job process was killed by a SIGKILL that FISSION did
   not send (the OOM killer, an operator) while the run went on; a failover replaces it;
+- ``job_restarted``: ``attempt`` (1 for the first restart) and ``error`` (the one-line
+  summary of what the job's ``run`` raised): a job with ``RESTART = "on-failure"`` is
+  started again (``simulate`` writes ``NET/simulation/events.jsonl``, node ``local``,
+  from its first event on: a run without failures or restarts leaves none);
 - ``job_failed`` and ``allocation_error``: ``error`` (or ``status``, an exit status).
 
 Every record is flushed as it is written, so the file is complete up to the moment
@@ -28,8 +32,22 @@ from typing import Any
 
 EVENTS = frozenset({
     "node_up", "node_down", "placed", "job_started", "job_finished", "job_failed",
-    "job_lost", "failover_started", "failover_done", "allocation_error",
+    "job_lost", "job_restarted", "failover_started", "failover_done", "allocation_error",
 })
+
+
+def record(event: str, *, job: int | None = None, node: str | None = None,
+           **details: Any) -> dict[str, Any]:
+    """One event as the dict written to the file."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown event {event!r}")
+    entry: dict[str, Any] = {"time": round(time.time(), 6), "event": event}
+    if job is not None:
+        entry["job"] = job
+    if node is not None:
+        entry["node"] = node
+    entry.update(details)
+    return entry
 
 
 class EventLog:
@@ -38,17 +56,12 @@ class EventLog:
         self._file = path.open("a", encoding="utf-8")
 
     def write(self, event: str, *, job: int | None = None, node: str | None = None,
-              **details: Any) -> None:
-        if event not in EVENTS:
-            raise ValueError(f"unknown event {event!r}")
-        record: dict[str, Any] = {"time": round(time.time(), 6), "event": event}
-        if job is not None:
-            record["job"] = job
-        if node is not None:
-            record["node"] = node
-        record.update(details)
-        self._file.write(json.dumps(record) + "\n")
+              **details: Any) -> dict[str, Any]:
+        """Write one record; return it (the dashboard's timeline shows it too)."""
+        entry = record(event, job=job, node=node, **details)
+        self._file.write(json.dumps(entry) + "\n")
         self._file.flush()
+        return entry
 
     def close(self) -> None:
         self._file.close()

@@ -110,14 +110,42 @@ def claim_network(network_dir: Path, send_address: str, *, secure: bool) -> Iter
                 "stop it before starting it again"
             ) from None
         record = run_file(network_dir)
-        record.write_text(json.dumps({"pid": os.getpid(), "send": send_address,
-                                      "secure": secure}))
+        publish(network_dir, {"pid": os.getpid(), "send": send_address, "secure": secure})
         try:
             yield
         finally:
             record.unlink(missing_ok=True)
     finally:
         os.close(lock)
+
+
+def publish(network_dir: Path, fields: dict) -> None:
+    """Add ``fields`` to the running network's ``run.json`` (readable by its owner only:
+    it may hold the dashboard's token)."""
+    record = run_file(network_dir)
+    try:
+        info = json.loads(record.read_text())
+    except (OSError, ValueError):
+        info = {}
+    partial = record.with_name(f".{record.name}.partial")
+    partial.unlink(missing_ok=True)
+    with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        file.write(json.dumps({**info, **fields}))
+    os.replace(partial, record)
+
+
+def running_info(project: Path, network: str) -> dict:
+    """``run.json`` of the network running in ``project``; NotRunningError if none runs."""
+    network_dir = Path(project) / network
+    not_running = (f"network {network!r} is not running (start it with "
+                   f"'python3 manage.py {network} simulate' or '... {network} run')")
+    try:
+        info = json.loads(run_file(network_dir).read_text())
+    except (OSError, ValueError):
+        raise NotRunningError(not_running) from None
+    if not is_running(network_dir):
+        raise NotRunningError(not_running)
+    return info
 
 
 def is_running(network_dir: Path) -> bool:

@@ -201,7 +201,7 @@ class Membership(SchedulerPlugin):
         now = time.time()
         metrics = {}
         for address, state in self._scheduler.workers.items():
-            metrics[address] = dict(state.metrics.get("fission", {}))
+            metrics[address] = {**state.metrics.get("fission", {}), "seen": state.last_seen}
             if now - state.last_seen > self._silence and address not in self._silent:
                 self._silent.add(address)
                 log.warning("node %s silent for %.1f s: removing it", address,

@@ -36,8 +36,13 @@ class Lifecycle:
         self.states = {job.id: JobState.STARTING for job in network.jobs}
 
     def ready(self, job_id: int) -> list[Message]:
+        """A copy of the job runs. A copy that replaces one (a failover, a restart) is
+        told of each consumer that finished meanwhile, as its first copy was."""
         self.states[job_id] = JobState.RUNNING
-        return []
+        pipes = self._network.pipes
+        return [(job_id, {"op": "close_output", "pipe": pipe.id})
+                for pipe in self._network.job(job_id).outputs
+                if self.states[pipes[pipe.id].destination] is JobState.FINISHED]
 
     def restart(self, job_id: int) -> list[Message]:
         """A new copy of the job is starting (a failover)."""

@@ -139,26 +139,47 @@ class OutputRelay(threading.Thread):
     """Copies every line the job processes print to ``write``, prefixed with the job."""
 
     def __init__(self, processes: Iterable[JobProcess], write: Callable[[str], None],
-                 where: str | None = None) -> None:
-        """``where``, if given, names the machine in each prefix: ``[JoinJob 4 @local]``."""
+                 where: str | None = None,
+                 tap: Callable[[int, str], None] | None = None) -> None:
+        """``where``, if given, names the machine in each prefix: ``[JoinJob 4 @local]``.
+        ``tap``, if given, gets each line too, with the job's id (the dashboard's)."""
         super().__init__(name="fission-output-relay", daemon=True)
         self._write = write
         self._colour = stdout_is_terminal()
+        self._tap = tap
         self._selector = selectors.DefaultSelector()
-        suffix = f" @{where}" if where else ""
+        self._suffix = f" @{where}" if where else ""
+        #: Set while processes may still be :meth:`add`-ed (a job may be restarted).
+        self._more = threading.Event()
         for process in processes:
-            prefix = f"[{process.job.label}{suffix}] "
-            for stream in (process.popen.stdout, process.popen.stderr):
-                os.set_blocking(stream.fileno(), False)
-                self._selector.register(stream, selectors.EVENT_READ, [prefix, b""])
+            self.add(process)
+
+    def add(self, process: JobProcess) -> None:
+        """Relay one more process too (a restarted job); see :meth:`expect_more`."""
+        prefix = f"[{process.job.label}{self._suffix}] "
+        for stream in (process.popen.stdout, process.popen.stderr):
+            os.set_blocking(stream.fileno(), False)
+            self._selector.register(stream, selectors.EVENT_READ,
+                                    [prefix, b"", process.job.id])
+
+    def expect_more(self, more: bool) -> None:
+        """Whether the relay goes on once every stream so far has closed: processes
+        may still be added. Set it before :meth:`start`, clear it at the end."""
+        if more:
+            self._more.set()
+        else:
+            self._more.clear()
 
     def run(self) -> None:
-        while self._selector.get_map():
+        while self._selector.get_map() or self._more.is_set():
+            if not self._selector.get_map():
+                time.sleep(0.1)
+                continue
             for key, _ in self._selector.select(timeout=0.5):
                 self._read(key)
 
     def _read(self, key: selectors.SelectorKey) -> None:
-        prefix, partial = key.data
+        prefix, partial, job_id = key.data
         try:
             chunk = os.read(key.fd, 65536)
         except BlockingIOError:
@@ -166,11 +187,14 @@ class OutputRelay(threading.Thread):
         if not chunk:
             self._selector.unregister(key.fileobj)
             if partial:
-                self._emit(prefix, partial)
+                self._emit(prefix, partial, job_id)
             return
         *lines, key.data[1] = (partial + chunk).split(b"\n")
         for line in lines:
-            self._emit(prefix, line)
+            self._emit(prefix, line, job_id)
 
-    def _emit(self, prefix: str, line: bytes) -> None:
-        self._write(prefix + visible(line.decode(errors="replace"), self._colour) + "\n")
+    def _emit(self, prefix: str, line: bytes, job_id: int) -> None:
+        text = line.decode(errors="replace")
+        self._write(prefix + visible(text, self._colour) + "\n")
+        if self._tap is not None:
+            self._tap(job_id, visible(text, colour=False))

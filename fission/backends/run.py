@@ -25,12 +25,22 @@ replaced source continues numbering there (``begin``), after consumers holding
 later, unused blocks of the old copy forget them (``rewind``). Blocks beyond what
 producers remember are lost, and show up downstream as dummies or skipped windows,
 as for any lost block.
+
+State and restarts. A job with ``STATE`` (or ``snapshot()``), or with
+``RESTART = "on-failure"``, sends snapshots of its state, which this supervisor
+keeps (fission/backends/snapshots.py), and its producers keep their blocks until a
+snapshot covers them. Its replacement restores the latest snapshot no later than
+what its consumers still need (``restore``, instead of ``begin``), and its
+producers replay from there. A job with ``RESTART = "on-failure"`` whose ``run``
+raised is replaced the same way on the node it ran on, after the backoff of
+fission/backends/restarts.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import shutil
 import signal
 import sys
@@ -44,6 +54,7 @@ from typing import Any
 
 import zmq
 
+from fission import dashboard
 from fission.backends.addresses import can_listen_on
 from fission.backends.console import ConsoleServer, claim_network
 from fission.backends.dask_cluster import (
@@ -65,6 +76,7 @@ from fission.backends.files import (
     user_packages,
 )
 from fission.backends.lifecycle import JobState, Lifecycle, Message, describe_losses
+from fission.backends.monitor import NODE_FIGURES, Monitor
 from fission.backends.node_table import NodeRow, NodeTable
 from fission.backends.processes import (
     LAST_WORDS,
@@ -75,18 +87,23 @@ from fission.backends.processes import (
     start_job,
     stop_jobs,
 )
-from fission.backends.simulate import prompt_if_terminal, write_console
+from fission.backends.recording import FOLDER as RECORDINGS
+from fission.backends.recording import recordings
+from fission.backends.restarts import Restarts
+from fission.backends.simulate import prompt_if_terminal, report_frames, write_console
+from fission.backends.snapshots import Snapshots
 from fission.backends.stopping import handle_stop_signals, interruption, stop_signals_interrupt
 from fission.backends.supervisor import JobLaunch, push_logs, run_job, stop_network
 from fission.backends.terminal import one_line, stdout_is_terminal, visible
 from fission.config import Settings, configure_logging, load_settings
+from fission.core.durability import restartable, stateful
 from fission.core.jobs import BaseJob
 from fission.core.nodes import BaseNode, LocalNode, MultiNode
 from fission.core.pipes import BasePipe
 from fission.errors import AllocationError, ClusterError, ConfigError
 from fission.events import EventLog
 from fission.placement import NodeView, place_all, replace
-from fission.runtime.control import identity, parse_report
+from fission.runtime.control import identity, parse_report, to_text
 from fission.runtime.spec import JobSpec
 from fission.security.credentials import Credentials, for_run
 from fission.security.curve import Gatekeeper
@@ -117,6 +134,11 @@ class Copy:
     node: str
     address: str
     gated: bool = False
+    #: A replacement that restores a snapshot (``restore``) before it runs.
+    restoring: bool = False
+    #: The run it restores at, once chosen, and the state of that snapshot.
+    restore_seq: int | None = None
+    restore_state: bytes | None = None
     ready: bool = False
     begun: bool = False
     #: Output pipes whose consumer was told to forget blocks this copy sends anew.
@@ -136,10 +158,15 @@ class Copy:
         return LOCAL if self.address == LOCAL else self.node
 
 
-def run_network(project: Path, network: str, *, duration: float | None = None) -> int:
-    """Run ``network`` of ``project`` on its nodes; return the exit status for the CLI."""
+def run_network(project: Path, network: str, *, duration: float | None = None,
+                record: tuple[int, ...] = ()) -> int:
+    """Run ``network`` of ``project`` on its nodes; return the exit status for the CLI.
+
+    ``record``: the ids of the pipes whose blocks are recorded (by their producers: on
+    the client in ``NET/recordings/``, on a node in ``recordings/`` of the job's folder)."""
     settings = load_settings(Path(project), network)
     check_node_timeout(settings.node_timeout, len(settings.nodes), f"{network}/config.py")
+    recorded = recordings(settings, record)
     why = can_listen_on(settings.client_ip)
     if why is not None:
         raise ClusterError(
@@ -155,13 +182,24 @@ def run_network(project: Path, network: str, *, duration: float | None = None) -
     with stop_signals_interrupt(), tempfile.TemporaryDirectory(prefix="fission-") as sockets:
         send_address = f"ipc://{Path(sockets) / 'send'}"
         with claim_network(settings.directory, send_address, secure=credentials is not None):
-            return _Run(settings, Path(sockets), send_address, credentials).run(duration)
+            monitor = Monitor(settings.name, settings.network, "run", settings.client_ip)
+            for job in settings.network.jobs:  # a job that cannot travel: refused at once
+                pickle_spec(JobSpec(job=job, control=""))
+            with dashboard.serve(settings, monitor, Path(sockets)):
+                runner = _Run(settings, Path(sockets), send_address, credentials, monitor)
+                runner.recorded = recorded
+                return runner.run(duration)
 
 
 class _Run:
     def __init__(self, settings: Settings, sockets: Path, send_address: str,
-                 credentials: Credentials | None) -> None:
+                 credentials: Credentials | None, monitor: Monitor | None = None) -> None:
         self.settings = settings
+        self.monitor = monitor or Monitor(settings.name, settings.network, "run",
+                                          settings.client_ip)
+        self._next_nodes = 0.0
+        #: Pipe id -> its recording on the client (``--record``).
+        self.recorded: dict[int, Path] = {}
         self.security = None if credentials is None else credentials.dask_security()
         self.keys = None if credentials is None else credentials.curve
         self.network = settings.network
@@ -186,6 +224,9 @@ class _Run:
         self.positions: dict[int, int] = {}  # pipe -> how far its consumer had got at the fence
         self.rewinding: dict[int, float] = {}  # pipe -> when its consumer's rewind reply is late
         self.recovering: dict[int, float] = {}  # job id -> when its failover started
+        self.restarts = {job.id: Restarts(job) for job in self.network.jobs}
+        self.snapshots = {job.id: Snapshots() for job in self.network.jobs}
+        self.due: dict[int, tuple[float, int]] = {}  # job id -> (restart time, incarnation)
         self.statistics: dict[int, dict] = {}
         self.failure: str | None = None
         self.interrupted = False
@@ -194,12 +235,14 @@ class _Run:
         self.timed_out = False
         self.client = None
         self.files: FileServer | None = None
+        self.relay: OutputRelay | None = None
         self.events: EventLog | None = None
         self.table = NodeTable()
         self.code, self.dependencies = self._manifests()
         self._ops = {"ready": self._on_ready, "finished": self._on_finished,
                      "stopped": self._on_stopped, "failed": self._on_failed,
-                     "fenced": self._on_fenced, "rewound": self._on_rewound}
+                     "fenced": self._on_fenced, "rewound": self._on_rewound,
+                     "snapshot": self._on_snapshot, "figures": self._on_figures}
         self._cluster_ops = {"node_up": self._on_node_up, "node_down": self._on_node_down,
                              "exited": self._on_exited}
 
@@ -232,8 +275,10 @@ class _Run:
             self._wait_for_nodes()
             if self.failure is None and not self.interrupted:
                 self._start_all()
-                relay = OutputRelay([c.process for c in self.copies.values() if c.process],
-                                    write_console, where=LOCAL)
+                relay = self.relay = OutputRelay(
+                    [c.process for c in self.copies.values() if c.process], write_console,
+                    where=LOCAL, tap=self.monitor.line)
+                relay.expect_more(True)  # a local job restarted
                 relay.start()
                 with prompt_if_terminal(self.settings, interactive, self._stop_from_prompt):
                     self._supervise(console, duration)
@@ -245,6 +290,7 @@ class _Run:
         finally:
             self._stop_everything()
             if relay is not None:
+                relay.expect_more(False)
                 relay.join(timeout=2)
             console.close()
             if self.client is not None:
@@ -425,8 +471,12 @@ class _Run:
 
     def _start(self, job: BaseJob, address: str, incarnation: int) -> None:
         ip = self.host if address == LOCAL else self.nodes[address]
-        copy = Copy(job, incarnation, ip, address, gated=incarnation > 0 and not job.inputs)
+        snapshots = _snapshots(job)
+        restoring = incarnation > 0 and snapshots
+        copy = Copy(job, incarnation, ip, address, restoring=restoring,
+                    gated=incarnation > 0 and not job.inputs or restoring)
         copy.begun = not copy.gated
+        pipes = self.network.pipes
         self.copies[job.id] = copy
         self._event("placed", job=job.id, node=ip, incarnation=incarnation)
         spec = JobSpec(
@@ -439,6 +489,14 @@ class _Run:
             incarnation=incarnation,
             gated=copy.gated,
             replay=True,
+            figures=self.settings.dashboard is not None,
+            record={pipe.id: str(self.recorded[pipe.id] if address == LOCAL
+                                 else Path(RECORDINGS) / self.recorded[pipe.id].name)
+                    for pipe in job.outputs if pipe.id in self.recorded},
+            covered=frozenset(pipe.id for pipe in job.outputs
+                              if _snapshots(self.network.job(pipes[pipe.id].destination))),
+            snapshots=snapshots,
+            restoring=restoring,
         )
         if address == LOCAL:
             workdir = self.local_dir / str(job.id)
@@ -446,6 +504,8 @@ class _Run:
             place_dependencies(self.settings.project, job.DEPENDENCIES, workdir)
             copy.process = start_job(job, pickle_spec(spec), workdir, [self.settings.project],
                                      self.keys)
+            if self.relay is not None:
+                self.relay.add(copy.process)
             return
         launch = JobLaunch(
             network=self.settings.name, job_id=job.id, incarnation=incarnation,
@@ -463,18 +523,24 @@ class _Run:
 
     # -- failover ----------------------------------------------------------------------
 
-    def _fail_over(self, ip: str, lost: list[Copy]) -> None:
+    def _fail_over(self, ip: str, lost: list[Copy], restart: bool = False) -> None:
+        """Place ``lost`` again and start their replacements; ``restart``: a job that
+        failed, started again where it ran (its node is up)."""
         now = time.monotonic()
         jobs = [copy.job for copy in lost]
-        self._event("failover_started", node=ip, jobs=[job.id for job in jobs])
-        print(f"FISSION: failover: {', '.join(job.label for job in jobs)} of node {ip} are "
-              "placed again", file=sys.stderr)
+        if not restart:
+            self._event("failover_started", node=ip, jobs=[job.id for job in jobs])
+            print(f"FISSION: failover: {', '.join(job.label for job in jobs)} of node {ip} are "
+                  "placed again", file=sys.stderr)
         for copy in lost:
             self._send([(copy.job.id, {"op": "stop"})], to=copy.identity)  # if it still hears
             if copy.future is not None:
                 copy.future.release()
         try:
-            placement = replace(jobs, self._views(ignore={job.id for job in jobs}))
+            if restart:
+                placement = {copy.job.id: copy.address for copy in lost}
+            else:
+                placement = replace(jobs, self._views(ignore={job.id for job in jobs}))
         except AllocationError as error:
             self._event("allocation_error", job=error.job, node=ip, error=str(error))
             self.failure = f"failover after node {ip} went down: AllocationError: {error}"
@@ -515,7 +581,7 @@ class _Run:
             wanted = (producer.incarnation, address)
             if not address or self.connected.get(pipe_id) == wanted:
                 continue
-            first = self._first_needed(consumer) if consumer.incarnation else 0
+            first = self._replay_point(consumer) if consumer.incarnation else 0
             if first is None:
                 continue  # where to replay from is not known yet
             self.connected[pipe_id] = wanted
@@ -523,9 +589,14 @@ class _Run:
                                        "since": first * link.pipe.BLOCK_COUNT})])
         for copy in self.copies.values():
             if copy.ready and not copy.begun:
-                first = self._first_needed(copy)
-                if first is not None and not self._rewinding_for(copy, first):
-                    copy.begun = True
+                first = self._replay_point(copy)
+                if first is None or (not copy.job.inputs and self._rewinding_for(copy, first)):
+                    continue
+                copy.begun = True
+                if copy.restoring:
+                    self._send([(copy.job.id, {"op": "restore", "seq": first,
+                                               "state": to_text(copy.restore_state)})])
+                else:
                     self._send([(copy.job.id, {"op": "begin", "seq": first})])
         self._check_recovered()
 
@@ -550,11 +621,31 @@ class _Run:
             if downstream.incarnation == 0 or downstream.job.id in seen:
                 needed.append(0)
                 continue
-            first = self._first_needed(downstream, seen | {copy.job.id})
+            first = self._replay_point(downstream, seen | {copy.job.id})
             if first is None:
                 return None
             needed.append(first * output.BLOCK_COUNT)
         return min(needed, default=0)
+
+    def _replay_point(self, copy: Copy, seen: frozenset[int] = frozenset()) -> int | None:
+        """The run a replaced ``copy`` goes on from, and its producers replay from.
+
+        A copy without state: the first run its consumers need
+        (:meth:`_first_needed`). A copy that restores: the latest snapshot no later
+        than that (chosen once), whose state it restores; what its consumers already
+        have of the runs it does again they drop as duplicates.
+        """
+        if copy.restore_seq is not None:
+            return copy.restore_seq
+        first = self._first_needed(copy, seen)
+        if first is None or not copy.restoring:
+            return first
+        snapshots = self.snapshots[copy.job.id]
+        copy.restore_seq, copy.restore_state = snapshots.latest(
+            first if copy.job.outputs else math.inf)
+        snapshots.restart_from(copy.restore_seq)
+        log.info("%s goes on from its snapshot before run %d", copy.job.label, copy.restore_seq)
+        return copy.restore_seq
 
     def _rewinding_for(self, copy: Copy, first: int) -> bool:
         """Whether consumers still forget blocks a replaced source will send anew.
@@ -612,7 +703,9 @@ class _Run:
             if console.socket in events:
                 console.handle()
             self._check_exits()
+            self._restart_due()
             self._wire()
+            self._watch_nodes()
             if self.lifecycle.all_finished and not any(
                     c.exit_status is None for c in self.copies.values()):
                 return
@@ -620,12 +713,25 @@ class _Run:
                 log.info("--duration of %s s has passed; stopping", duration)
                 self.timed_out = True
 
+    def _watch_nodes(self) -> None:
+        """The nodes' heartbeat figures to the monitor, once a second."""
+        now = time.monotonic()
+        if now < self._next_nodes:
+            return
+        self._next_nodes = now + 1.0
+        metrics = self.membership.metrics
+        self.monitor.nodes({"ip": ip, **{k: v for k, v in metrics.get(address, {}).items()
+                                          if k in NODE_FIGURES}}
+                           for address, ip in self.nodes.items())
+
     def _drain_control(self) -> None:
         while self.control.poll(0):
-            self._on_control(self.control.recv_multipart()[-1])
+            self._on_control(*report_frames(self.control))
 
-    def _on_control(self, payload: bytes) -> None:
+    def _on_control(self, payload: bytes, data: bytes | None = None) -> None:
         message = parse_report(payload)
+        if message is not None and data is not None:
+            message["data"] = data  # a snapshot's pickled state
         handler = self._ops.get(message["op"]) if message else None
         copy = self.copies.get(message["job"]) if message else None
         if handler is None or copy is None:
@@ -645,20 +751,57 @@ class _Run:
         self._send(self.lifecycle.ready(copy.job.id))
         self._wire()
 
+    def _on_figures(self, copy: Copy, message: dict) -> None:
+        self.monitor.figures(copy.job.id, message.get("stats") or {})
+
     def _on_finished(self, copy: Copy, message: dict) -> None:
         log.info("%s finished: %s", copy.job.label, message.get("stats"))
         self.statistics[copy.job.id] = message.get("stats") or {}
+        self.monitor.finished(copy.job.id, self.statistics[copy.job.id])
         self._event("job_finished", job=copy.job.id, node=copy.node)
         self._send(self.lifecycle.finished(copy.job.id))
 
     def _on_stopped(self, copy: Copy, message: dict) -> None:
         self.statistics[copy.job.id] = message.get("stats") or {}
+        self.monitor.finished(copy.job.id, self.statistics[copy.job.id], stopped=True)
 
     def _on_failed(self, copy: Copy, message: dict) -> None:
         self._send(self.lifecycle.failed(copy.job.id))
-        self._event("job_failed", job=copy.job.id, node=copy.node, error=message.get("error"))
         error = one_line(str(message.get("error")))  # the user's message: no escapes reach us
+        restarts = self.restarts[copy.job.id]
+        delay = None if self._stopping else restarts.after_failure(time.monotonic())
+        if delay is not None:
+            self._event("job_restarted", job=copy.job.id, node=copy.node,
+                        attempt=restarts.attempts, error=error)
+            print(f"FISSION: {copy.job.label} failed on {copy.where} ({error}); it is "
+                  f"restarted there in {delay:g} s (restart {restarts.attempts}; at most "
+                  f"{copy.job.MAX_RESTARTS} within {copy.job.RESTART_WINDOW:g} s)",
+                  file=sys.stderr)
+            self.due[copy.job.id] = (time.monotonic() + delay, copy.incarnation)
+            return
+        self._event("job_failed", job=copy.job.id, node=copy.node, error=message.get("error"))
         self.failure = self.failure or f"{copy.job.label} failed on {copy.where}: {error}"
+
+    def _on_snapshot(self, copy: Copy, message: dict) -> None:
+        snapshots = self.snapshots[copy.job.id]
+        if message.get("data") is None:
+            return
+        snapshots.add(int(message["seq"]), message["data"])
+        for pipe in copy.job.inputs:  # what no replacement can need any more
+            self._send([(self.network.pipes[pipe.id].source, {
+                "op": "covered", "pipe": pipe.id, "seq": snapshots.oldest() * pipe.BLOCK_COUNT})])
+
+    def _restart_due(self) -> None:
+        """Start again, where it ran, each failed job whose backoff has passed (once its
+        process has exited); one whose node died meanwhile was failed over already."""
+        now = time.monotonic()
+        for job_id, (when, incarnation) in list(self.due.items()):
+            copy = self.copies[job_id]
+            if copy.incarnation != incarnation or self._stopping:
+                del self.due[job_id]
+            elif now >= when and copy.exit_status is not None:
+                del self.due[job_id]
+                self._fail_over(copy.node, [copy], restart=True)
 
     def _on_rewound(self, copy: Copy, message: dict) -> None:
         self.rewinding.pop(int(message["pipe"]), None)
@@ -738,6 +881,7 @@ class _Run:
                 continue
             text = visible(line.decode(errors="replace"), self._colour)
             write_console(f"[{copy.job.label} @{copy.node}] {text}\n")
+            self.monitor.line(copy.job.id, visible(line.decode(errors="replace"), False))
 
     def _send(self, messages: list[Message], to: bytes | None = None) -> None:
         for job_id, message in messages:
@@ -746,7 +890,7 @@ class _Run:
 
     def _event(self, event: str, **fields: Any) -> None:
         if self.events is not None:
-            self.events.write(event, **fields)
+            self.monitor.event(self.events.write(event, **fields))
 
     # -- the end -----------------------------------------------------------------------
 
@@ -796,6 +940,11 @@ class _Run:
                else "--duration has passed" if self.timed_out else "finished")
         print(f"FISSION: {name} {why}; local results are in {self.local_dir}", file=sys.stderr)
         return 0
+
+
+def _snapshots(job: BaseJob) -> bool:
+    """Whether a job sends snapshots: it has state, or it may be restarted."""
+    return stateful(job) or restartable(job)
 
 
 def collect(project: Path, network: str) -> int:

@@ -53,6 +53,17 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _pipe_ids(text: str) -> tuple[int, ...]:
+    try:
+        ids = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected pipe ids separated by commas, e.g. 101,102 (got {text!r})") from None
+    if any(pipe < 0 for pipe in ids):
+        raise argparse.ArgumentTypeError(f"pipe ids are not negative (got {text!r})")
+    return ids
+
+
 def _simulate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--duration",
@@ -61,6 +72,10 @@ def _simulate_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="stop the network after SECONDS (default: run until every job has finished or Ctrl+C)",
     )
+    parser.add_argument(
+        "--record", metavar="PIPE[,PIPE...]", type=_pipe_ids, default=(),
+        help="write every block of these pipes, with its sequence number and time, to "
+             "NET/recordings/pipe-ID.rec (a ReplayJob plays one back)")
 
 
 def _send_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,6 +99,13 @@ def _graphviz_arguments(parser: argparse.ArgumentParser) -> None:
 def _shell_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plain", action="store_true",
                         help="the standard Python console even if IPython is installed")
+
+
+def _top_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--once", action="store_true",
+                        help="show the figures once and exit, instead of refreshing them")
+    parser.add_argument("--json", action="store_true",
+                        help="with --once: print the snapshot as JSON, for scripts")
 
 
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -152,6 +174,8 @@ COMMANDS: tuple[Command, ...] = (
         "send one line to an InteractiveJob of the running NET",
         _send_arguments,
     ),
+    Command("top", Scope.NETWORK, "the live figures of the running NET, per job and per node",
+            _top_arguments),
     Command("node", Scope.PROJECT, "serve the runs of a client as one of its nodes",
             _node_arguments),
     Command("credentials", Scope.PROJECT,

@@ -14,13 +14,16 @@ travel with it; open files and sockets belong in :meth:`BaseJob.setup`.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import IO, Any, ClassVar
 
 from fission.core.head import Head, HeadInterface  # noqa: F401 - Head: the original's path
 from fission.core.pipes import BasePipe
 from fission.core.sizes import format_size, parse_size
 from fission.errors import ConfigError
+from fission.wire.recording import read_recording
 
 #: The smallest MAX_MEMORY accepted: a job process idles at about 21 MiB resident.
 MIN_MEMORY_LIMIT = 32 << 20
@@ -45,6 +48,15 @@ class BaseJob(HeadInterface):
       ``"512M"``, ``"2G"`` or a number of bytes; going over it fails the job with
       :class:`~fission.errors.MemoryLimitError` (see fission/runtime/memory.py).
       None, the default, sets no limit.
+    - ``STATE``: the names of the attributes that are the job's state, e.g.
+      ``("total",)``: snapshotted with the number of the next run and restored into a
+      copy that replaces the job (failover, restart), after its ``setup``. A job may
+      instead define ``snapshot()`` (returning anything picklable) and
+      ``restore(state)``. See fission/core/durability.py.
+    - ``RESTART``: ``"on-failure"`` starts the job again, where it ran, when its
+      ``run`` raised; ``"never"`` (the default) stops the network with the error.
+    - ``MAX_RESTARTS``/``RESTART_WINDOW``: at most that many restarts within that
+      many seconds; one more failure stops the network.
     """
 
     GROUPS: ClassVar[str | Sequence[str]] = ("ALL",)
@@ -52,6 +64,10 @@ class BaseJob(HeadInterface):
     MAX_QUEUE: ClassVar[int] = 0
     DEPENDENCIES: ClassVar[Sequence[str]] = ()
     MAX_MEMORY: ClassVar[int | str | None] = None
+    STATE: ClassVar[Sequence[str]] = ()
+    RESTART: ClassVar[str] = "never"
+    MAX_RESTARTS: ClassVar[int] = 3
+    RESTART_WINDOW: ClassVar[float] = 60.0
     #: True for jobs whose first input is the text typed at the console.
     CONSOLE: ClassVar[bool] = False
 
@@ -220,3 +236,39 @@ def __getattr__(name: str) -> Any:
 
         return getattr(executable, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class ReplayJob(PythonJob):
+    """A source that plays back a recording of a pipe (``simulate --record PIPE``).
+
+    ``path`` (relative to the project, like ``DEPENDENCIES``, where it is placed in the
+    job's working directory) is a recording such as
+    ``mynet/recordings/pipe-101.rec``. Each recorded block's value goes to the job's
+    outputs, whose first pipe unpacks it (give it the recorded pipe's type). ``speed``
+    1.0 keeps the recorded pace, 2.0 plays twice as fast; ``None`` plays as fast as
+    the pipes allow.
+    """
+
+    def __init__(self, path: str, speed: float | None = 1.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not self.outputs or self.inputs:
+            raise ConfigError(f"ReplayJob of {path!r} is a source: give it outputs and no "
+                              "inputs")
+        if speed is not None and not (isinstance(speed, (int, float)) and speed > 0):
+            raise ConfigError(f"ReplayJob of {path!r}: speed must be a number above 0 or None "
+                              f"(as fast as the pipes allow), got {speed!r}")
+        self.path = str(path)
+        self.speed = speed
+        self.DEPENDENCIES = (self.path,)
+
+    def run(self) -> Iterator[Any]:
+        unpack = self.outputs[0].block_decoder()
+        start = first = None
+        for sent, _seq, payload in read_recording(Path(self.path).name):
+            if self.speed is not None:
+                if start is None:
+                    start, first = time.monotonic(), sent
+                delay = start + (sent - first) / self.speed - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            yield unpack(payload)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 from itertools import pairwise
 
+from fission.core import durability
 from fission.core.jobs import BaseJob
 from fission.core.pipes import BasePipe
 from fission.errors import ConfigError
@@ -164,6 +165,7 @@ def _check_class_attributes(job: BaseJob) -> None:
         raise ConfigError(f"{name}.DEFAULT_NODE must be a node's IP address as a string "
                           f"(got {job.DEFAULT_NODE!r})")
     job.memory_limit()  # a bad MAX_MEMORY is a ConfigError now, not when the job starts
+    durability.check(job)
     if not job.groups() and job.DEFAULT_NODE is None:
         raise ConfigError(f"{name}.GROUPS is empty and it has no DEFAULT_NODE: "
                           "no node could ever run it")

@@ -7,8 +7,15 @@ sequence numbers are never combined, and windows start at the first block.
 
 Blocks lost upstream show up as gaps. A window whose blocks are missing on *every*
 input is skipped; a block missing on *some* inputs is replaced by its pipe's dummy
-and counted. A stream that ends inside a window leaves that window incomplete: it is
-not run, and the job has finished.
+and counted. The first run is the first window that every input holds from its
+start: a job never runs on a dummy standing for blocks from before its inputs began.
+That matters for a job placed again during a failover: its producers replay what they
+remember, and their memories begin at different blocks (each producer got as far
+ahead as its pipes let it); the windows before the latest of those beginnings were
+lost on some inputs, so they are skipped, and their blocks counted as stale, rather
+than run on dummies (a ``PicklePipe``'s is ``None``) that the job never saw a value of.
+A stream that ends inside a window leaves that window incomplete: it is not run, and
+the job has finished.
 
 The aligner is pure bookkeeping, no I/O: the loop asks :meth:`Aligner.wanting` which
 input to read next, :meth:`Aligner.push`es what arrives, and :meth:`Aligner.pop`s a
@@ -46,6 +53,7 @@ class Aligner:
         self._has_previous = [False] * len(pipes)
         self._max_queue = max_queue
         self._run = 0
+        self._started = False
         #: The index of the next run; after :meth:`pop`, the one just popped plus one.
         self.next_run = 0
         self.dummies = [0] * len(pipes)
@@ -63,6 +71,10 @@ class Aligner:
             self.dropped[index] += 1
         queue.append((seq, value))
 
+    def waiting(self) -> list[int]:
+        """How many blocks each input holds that wait for their run."""
+        return [len(queue) for queue in self._queues]
+
     def rewind(self, index: int, seq: int) -> int:
         """Forget input ``index``'s blocks from ``seq`` on (its producer was replaced and
         sends them again, with new values); return where the input now stands.
@@ -76,6 +88,13 @@ class Aligner:
             queue.pop()
         return start
 
+    def start_at(self, run: int) -> None:
+        """Begin with run ``run``: a restored job's earlier runs are in its state."""
+        self.next_run = run
+        for index, queue in enumerate(self._queues):
+            while queue and queue[0][0] < run * self._windows[index]:
+                queue.popleft()
+
     def end(self, index: int, count: int) -> None:
         """Input ``index`` has ended after ``count`` blocks (sequence numbers ``< count``)."""
         self._ended[index] = count
@@ -83,6 +102,10 @@ class Aligner:
     def wanting(self) -> int:
         """The input to read from next, or :data:`READY` to :meth:`pop`, or :data:`DONE`."""
         queues, windows, ended = self._queues, self._windows, self._ended
+        if not self._started:
+            empty = self._skip_to_common_start()
+            if empty is not None:
+                return DONE if ended[empty] is not None else empty
         run = -1
         for index, queue in enumerate(queues):
             if not queue:
@@ -114,7 +137,26 @@ class Aligner:
                 first = run * size
                 values.append([self._take(index, queue, seq) for seq in range(first, first + size)])
         self.next_run = run + 1
+        self._started = True
         return values
+
+    def _skip_to_common_start(self) -> int | None:
+        """Before the first run: drop each input's blocks from before the first window
+        that every input holds from its start; return an input left without blocks."""
+        queues, windows = self._queues, self._windows
+        start = 0
+        while True:
+            for index, queue in enumerate(queues):
+                while queue and queue[0][0] < start * windows[index]:
+                    queue.popleft()
+                    self.stale[index] += 1
+                if not queue:
+                    return index
+            first = max(-(-queue[0][0] // window)
+                        for queue, window in zip(queues, windows, strict=True))
+            if first == start:
+                return None
+            start = first
 
     def _take(self, index: int, queue: deque[tuple[int, Any]], seq: int) -> Any:
         if queue and queue[0][0] == seq:

@@ -11,7 +11,11 @@ far it has got), ``rewind`` (forget an input's waiting blocks from a sequence nu
 on: a replaced source sends them anew) and ``begin`` (a gated source may start, at
 this sequence number). The job answers ``fenced`` and ``rewound``.
 Each side dispatches through a table of handlers, so adding an op is adding an
-entry.
+entry. A report may carry bytes (the pickled state of a ``snapshot``): they travel as
+a frame of their own before the JSON, which stays the last frame, so no JSON has to
+hold them; the backend reads them with :func:`attached`. Bytes the backend sends
+(the state of a ``restore``, once per replacement) travel inside the JSON, as
+:func:`to_text` makes them.
 
 A job's socket identity is its id *and* incarnation: after a failover the copy
 that was replaced may still be connected, and the backend must be able to tell the
@@ -20,6 +24,7 @@ two apart and address each.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -46,6 +51,21 @@ def parse_report(payload: bytes) -> dict[str, Any] | None:
     return message
 
 
+def attached(frames: list[bytes]) -> bytes | None:
+    """The bytes a report carries, from its frames as the backend's ROUTER received them
+    (identity, then the report's own frames); None if it carries none."""
+    return frames[-2] if len(frames) > 2 else None
+
+
+def to_text(data: bytes | None) -> str | None:
+    """Bytes for a JSON control message (:func:`from_text` undoes it)."""
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
+def from_text(text: str | None) -> bytes | None:
+    return None if text is None else base64.b64decode(text)
+
+
 def identity(job_id: int, incarnation: int) -> bytes:
     """The control socket identity of one copy of a job, for the backend's ROUTER."""
     return f"{job_id}.{incarnation}".encode()
@@ -67,6 +87,11 @@ class ControlChannel:
     def send(self, op: str, **fields: Any) -> None:
         self.socket.send_json({"op": op, "job": self.job_id, "incarnation": self.incarnation,
                                **fields})
+
+    def send_with(self, op: str, data: bytes, **fields: Any) -> None:
+        """A report that carries ``data``: a frame of its own, before the JSON one."""
+        self.socket.send_multipart([data, json.dumps(
+            {"op": op, "job": self.job_id, "incarnation": self.incarnation, **fields}).encode()])
 
     def dispatch(self, handlers: Mapping[str, Callable[[dict], None]]) -> None:
         """Handle every message waiting, without blocking."""

@@ -37,30 +37,38 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import math
 import os
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import zmq
 
 from fission.core.pipes import BasePipe
 from fission.errors import JobError, WireError
+from fission.runtime import state
 from fission.runtime.align import DONE, Aligner
-from fission.runtime.control import ControlChannel
+from fission.runtime.control import ControlChannel, from_text
 from fission.runtime.heads import headed_run, input_unpack, out_head
 from fission.runtime.optional import OptionalInput
 from fission.runtime.spec import CONSOLE_PIPE_ID, JobSpec
+from fission.runtime.usage import usage
 from fission.security.curve import Gatekeeper
 from fission.wire.frame import END, HEAD, HEADER, VERSION, decode, encode, pack_head
+from fission.wire.recording import Recorder
 
 log = logging.getLogger("fission.job")
 NOBLOCK = zmq.NOBLOCK
 
 #: Seconds between looks at the control channel while data flows without pause.
 CONTROL_INTERVAL = 0.05
+#: Seconds between two reports of the job's figures to its backend (the dashboard's,
+#: ``top``'s): checked where the control channel is, so it costs nothing per block.
+FIGURES_INTERVAL = 1.0
 #: Milliseconds a replay waits for the connection to a replacement consumer.
 REPLAY_WAIT_MS = 1000
 #: How many unreadable blocks are logged one by one before only being counted.
@@ -94,6 +102,8 @@ class _Input:
     incarnation: int = 0
     #: One past the highest sequence number received.
     next_seq: int = 0
+    #: Blocks taken from an optional input (its figures; required ones count by next_seq).
+    received: int = 0
 
 
 class JobRunner:
@@ -114,10 +124,19 @@ class JobRunner:
         self.control = ControlChannel(gate, spec.control, job.id, spec.incarnation)
         self._handlers = {"stop": self._on_stop, "close_output": self._on_close_output,
                           "connect": self._on_connect, "fence": self._on_fence,
-                          "rewind": self._on_rewind, "begin": self._on_begin}
+                          "rewind": self._on_rewind, "begin": self._on_begin,
+                          "restore": self._on_restore, "covered": self._on_covered}
         self._stopping = False
         self._stop_requested = False
-        self._first_seq: int | None = None if spec.gated else 0
+        #: Whether the job has finished and sent its END blocks.
+        self._ended = False
+        self._first_seq: int | None = None if spec.gated or spec.restoring else 0
+        self._restoring = spec.restoring
+        #: Snapshots: every ``_every`` runs (the run count of the next is ``_snapshot_at``),
+        #: and by ``_snapshot_by`` (monotonic seconds) at the latest.
+        self._every = state.interval(job) if spec.snapshots else 0
+        self._snapshot_at: float = self._every if spec.snapshots else state.NEVER
+        self._snapshot_by = time.monotonic() + state.SNAPSHOT_SECONDS
 
         required: list[_Input] = []
         required_pipes: list[BasePipe | _ConsoleLine] = []
@@ -142,14 +161,22 @@ class JobRunner:
         self._required = required
         self._layout = layout if self._optional else None
         self._aligner = Aligner(required_pipes, max_queue=job.MAX_QUEUE)
+        self._windows = [pipe.BLOCK_COUNT for pipe in required_pipes]
 
+        self._recorders = {pipe_id: Recorder(Path(path)) for pipe_id, path in spec.record.items()}
         self._outputs = [
             _Output(pipe.id, pipe.block_encoder(),
                     _push(gate, spec.outputs.get(pipe.id), pipe.HWM), spec.outputs.get(pipe.id),
-                    deque(maxlen=pipe.REPLAY_COUNT if spec.replay else 0))
+                    deque(maxlen=_retained(pipe, spec)))
             for pipe in job.outputs
         ]
         self._refresh_live()
+        if spec.snapshots:
+            log.info("sending snapshots of its state every %d runs, and every %g s of runs",
+                     self._every, state.SNAPSHOT_SECONDS)
+        for pipe_id in sorted(spec.covered):
+            log.info("pipe %s: keeping blocks until a snapshot of its consumer covers them",
+                     pipe_id)
         self._run = job.run
         job.__dict__["_fission_end"] = self._end_from_inside  # what job.finish() calls
         if job.HEAD:  # heads cost only these jobs: other callables, the same loops
@@ -162,6 +189,7 @@ class JobRunner:
         for port, _ in self._optional:
             self._poller.register(port.socket, zmq.POLLIN)
         self._next_control = 0.0
+        self._next_figures = 0.0 if spec.figures else math.inf
         self._single_input = (len(required) == 1 and required_pipes[0].BLOCK_COUNT == 1
                               and not self._optional and not job.MAX_QUEUE)
         #: Runs so far, and the sequence number the next block sent would carry.
@@ -177,6 +205,8 @@ class JobRunner:
         self.control.send("ready", inputs=bound)
         self.job.setup()
         try:
+            if self._restoring:
+                self._serve_control_until(lambda: not self._restoring)
             if self._single_input:
                 self._consume_one()
             elif self._required:
@@ -185,6 +215,8 @@ class JobRunner:
                 self._produce()
         finally:
             self.job.teardown()
+            for recorder in self._recorders.values():
+                recorder.close()
         self._finish()
 
     def _consume(self) -> None:
@@ -205,6 +237,8 @@ class JobRunner:
             result = run(*self._arguments(values)) if self._layout else run(*values)
             self.runs += 1
             emit(aligner.next_run - 1, result)
+            if self.runs >= self._snapshot_at:
+                self._snapshot(aligner.next_run)
             if time.monotonic() >= self._next_control:
                 self._check_control()
         self.next_seq = aligner.next_run
@@ -241,6 +275,8 @@ class JobRunner:
             port.next_seq = seq + 1
             emit(seq, run(value))
             self.runs += 1
+            if self.runs >= self._snapshot_at:
+                self._snapshot(seq + 1)
             if monotonic() >= self._next_control:
                 self._check_control()
         self.next_seq = port.next_seq
@@ -262,6 +298,8 @@ class JobRunner:
         for seq, value in enumerate(values, first):
             emit(seq, value)
             self.runs += 1
+            if self.runs >= self._snapshot_at:
+                self._snapshot(seq + 1)
             if monotonic() >= self._next_control:
                 self._check_control()
             if self._stopping:
@@ -355,10 +393,24 @@ class JobRunner:
 
     def _refresh_live(self) -> None:
         """Precompute what :meth:`_emit` needs of each output still open."""
-        self._live = [(index, o.pipe_id, o.pack, o.history.append, o)
+        self._live = [(index, o.pipe_id, o.pack, self._remembering(o), o)
                       for index, o in enumerate(self._outputs) if o.open]
         if self._outputs and not self._live:
             self._stopping = True  # every consumer has finished
+
+    def _remembering(self, output: _Output) -> Callable[[bytes], None]:
+        """What :meth:`_emit` calls with each frame: keep it for replays and, under
+        ``--record``, write it to the pipe's recording."""
+        recorder = self._recorders.get(output.pipe_id)
+        if recorder is None:
+            return output.history.append
+        append, write = output.history.append, recorder.write
+
+        def remember(frame: bytes) -> None:
+            append(frame)
+            write(frame)
+
+        return remember
 
     # -- receiving -------------------------------------------------------------------
 
@@ -419,6 +471,7 @@ class JobRunner:
                         continue
                     if not flags & END:
                         policy.offer(port.unpack(payload))
+                        port.received += 1
                 except Exception as error:  # noqa: BLE001 - counted, or failing the job: _garbage
                     self._garbage(port, error)
 
@@ -440,12 +493,47 @@ class JobRunner:
     # -- control ---------------------------------------------------------------------
 
     def _check_control(self) -> None:
-        self._next_control = time.monotonic() + CONTROL_INTERVAL
+        now = time.monotonic()
+        self._next_control = now + CONTROL_INTERVAL
+        if now >= self._next_figures:
+            self._report_figures(now)
+        if now >= self._snapshot_by and self._every:
+            self._snapshot_at = min(self._snapshot_at, self.runs + 1)  # at the next run
         self.control.dispatch(self._handlers)
+
+    def _snapshot(self, seq: int) -> None:
+        """Send the job's state, as it is before run ``seq``, to the backend."""
+        self.control.send_with("snapshot", state.capture(self.job), seq=seq)
+        self._snapshot_at = self.runs + self._every
+        self._snapshot_by = time.monotonic() + state.SNAPSHOT_SECONDS
+
+    def _on_covered(self, message: dict) -> None:
+        """A snapshot of a consumer covers its pipe's blocks before ``seq``: forget them."""
+        seq = int(message["seq"])
+        for output in self._outputs:
+            if output.pipe_id == message.get("pipe"):
+                history = output.history
+                while history and HEADER.unpack_from(history[0])[4] < seq:
+                    history.popleft()
+
+    def _on_restore(self, message: dict) -> None:
+        """Start from a snapshot: its state, and its run number on every input."""
+        seq = int(message["seq"])
+        state.restore(self.job, from_text(message.get("state")))
+        for port, window in zip(self._required, self._windows, strict=True):
+            port.next_seq = seq * window
+        self._aligner.start_at(seq)
+        self._first_seq = seq
+        self._restoring = False
+        log.info("restored from the snapshot before run %d", seq)
 
     def _end_from_inside(self) -> None:
         """``job.finish()``: end after this run, as a finite source ends."""
         self._stopping = True
+
+    def _report_figures(self, now: float) -> None:
+        self._next_figures = now + FIGURES_INTERVAL
+        self.control.send("figures", stats=self.figures())
 
     def _on_stop(self, message: dict) -> None:
         log.info("stop requested by the backend")
@@ -481,6 +569,8 @@ class JobRunner:
         Blocks it already has are dropped by it as duplicates.
         """
         frames = [frame for frame in output.history if HEADER.unpack_from(frame)[4] >= since]
+        if self._ended:  # the job has finished: the new consumer needs the END block too
+            frames.append(encode(output.pipe_id, self.next_seq, b"", END, self._incarnation))
         if not frames:
             return
         if not output.socket.poll(REPLAY_WAIT_MS, zmq.POLLOUT):
@@ -533,6 +623,7 @@ class JobRunner:
             log.info("stopped after %d runs: %s", self.runs, stats)
             self.control.send("stopped", stats=stats)
             return
+        self._ended = True
         for output in self._outputs:
             if output.open:
                 self._send_waiting(output, encode(output.pipe_id, self.next_seq, b"", END,
@@ -580,11 +671,16 @@ class JobRunner:
         return poller
 
     def _poll(self, poller: zmq.Poller) -> dict:
-        """Wait for any event; a signal's wake-up byte is consumed (its handler runs next)."""
-        events = dict(poller.poll())
+        """Wait for any event, or a second; a signal's wake-up byte is consumed (its handler
+        runs next). A job that waits still reports its figures once a second."""
+        events = dict(poller.poll(None if self._next_figures == math.inf
+                                  else FIGURES_INTERVAL * 1000))
         if self._wakeup_fd in events:
             with contextlib.suppress(BlockingIOError):
                 os.read(self._wakeup_fd, 512)
+        now = time.monotonic()
+        if now >= self._next_figures:
+            self._report_figures(now)
         return events
 
     def statistics(self) -> dict[str, Any]:
@@ -602,6 +698,20 @@ class JobRunner:
         return {"runs": self.runs, "inputs": per_input,
                 "outputs": {o.pipe_id: {"open": o.open} for o in self._outputs},
                 "leftover": aligner.leftover()}
+
+    def figures(self) -> dict[str, Any]:
+        """:meth:`statistics` and what a live view adds: blocks per pipe so far, blocks
+        waiting to be run per input, the process's CPU seconds and resident memory."""
+        stats = self.statistics()
+        waiting = self._aligner.waiting()
+        stats["blocks_in"] = {port.pipe_id: port.next_seq for port in self._required}
+        stats["blocks_in"].update({port.pipe_id: port.received for port, _ in self._optional})
+        stats["waiting"] = {port.pipe_id: waiting[index]
+                            for index, port in enumerate(self._required)}
+        stats["blocks_out"] = {o.pipe_id: HEADER.unpack_from(o.history[-1])[4] + 1
+                               if o.history else self.runs for o in self._outputs}
+        stats.update(usage())
+        return stats
 
 
 class _ConsoleLine:
@@ -643,6 +753,13 @@ def _push(gate: Gatekeeper, address: str | None, hwm: int) -> zmq.Socket:
     if address is not None:
         socket.connect(address)
     return socket
+
+
+def _retained(pipe: BasePipe, spec: JobSpec) -> int:
+    """How many of its last blocks an output keeps to send them again (see JobSpec)."""
+    if pipe.id in spec.covered:
+        return state.retained(pipe)
+    return pipe.REPLAY_COUNT if spec.replay else 0
 
 
 def _admit(port: _Input, incarnation: int) -> bool:

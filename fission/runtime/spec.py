@@ -28,7 +28,21 @@ class JobSpec:
 
     ``replay``: each output remembers its last ``REPLAY_COUNT`` blocks, to send them
     again to a replaced consumer. Only ``run`` fails over; elsewhere (``simulate``)
-    nothing is retained, whatever the pipe's ``REPLAY_COUNT``.
+    nothing is retained, whatever the pipe's ``REPLAY_COUNT``, unless a consumer
+    may be restarted (``RESTART = "on-failure"``).
+
+    ``covered``: output pipes whose consumer sends snapshots: their blocks are kept
+    until the backend says a snapshot of the consumer covers them (``covered``), at
+    most ``REPLAY_COUNT + COVER_SLACK * HWM`` of them (what can be in flight at once,
+    plus room for snapshots; fission/runtime/state.py), instead of the last
+    ``REPLAY_COUNT``.
+
+    ``snapshots``: the job sends its state to the backend now and then (see
+    fission/runtime/state.py). ``restoring``: the job is a copy that replaces one
+    that failed or was lost; after ``setup`` it waits for ``restore`` (the snapshot
+    and the run to continue at) before it runs.
+
+    ``figures`` off spares a run without a dashboard the job's reports.
     """
 
     job: BaseJob
@@ -40,3 +54,10 @@ class JobSpec:
     incarnation: int = 0
     gated: bool = False
     replay: bool = False
+    #: Whether the job reports its figures once a second (a dashboard is on).
+    figures: bool = True
+    #: Output pipe id -> the file that records every block sent on it (``--record``).
+    record: dict[int, str] = field(default_factory=dict)
+    covered: frozenset[int] = frozenset()
+    snapshots: bool = False
+    restoring: bool = False

@@ -119,6 +119,15 @@ def export_node(project: Path, address: str, destination: Path) -> Credentials:
     return credentials
 
 
+def server_certificate(project: Path, address: str) -> tuple[Credentials, Issued]:
+    """The client's credentials and a certificate for a server of the client at IP
+    ``address`` (the dashboard's HTTPS), signed by the project's authority."""
+    client, _ = init_project(project)
+    authority_key = _read_private(folder(project) / _AUTHORITY_KEY)
+    return client, issue(Issued(client.authority, authority_key),
+                         f"FISSION dashboard {address}", address)
+
+
 def load_bundle(path: Path) -> Credentials:
     """Read a bundle; ConfigError, in words, if it is missing, broken or readable by others."""
     text = _read_private(Path(path))

@@ -23,6 +23,7 @@ from clusterhelp import (
     make_project,
     wait_until,
 )
+from dashhelp import dashboard_of, get
 from strangers import attack
 
 from fission.security.credentials import export_node, folder, load_bundle, project_credentials
@@ -72,9 +73,19 @@ def test_every_port_of_a_run_turns_strangers_away(cluster: Cluster, runs,
             return agents[owner.pid].log_path
         return Path(owner.cwd()) / "job.log"
 
-    logs = {port: log_of(owner) for port, owner in ports.items()}
     client_ports = [port for port, owner in ports.items() if owner.pid == client.pid]
-    assert len(client_ports) == 4  # scheduler, control channel, output relay, file server
+    # scheduler, control channel, output relay, file server, dashboard
+    assert len(client_ports) == 5
+    # The dashboard speaks HTTP: a stranger without the run's token gets 401 on every path.
+    base, token = dashboard_of(lambda: run.output)
+    dashboard = ("127.0.0.1", int(base.rsplit(":", 1)[1].strip("/")))
+    assert dashboard in client_ports
+    for path in ("", "metrics", "snapshot", "stream", "static/dashboard.js", "x"):
+        assert get(base + path)[0] == 401, path
+        assert get(base + path, {"Authorization": "Bearer not-the-token"})[0] == 401, path
+    assert get(base + "metrics", {"Authorization": f"Bearer {token}"})[0] == 200
+    del ports[dashboard]  # the ZeroMQ and Dask strangers below are for the other ports
+    logs = {port: log_of(owner) for port, owner in ports.items()}
     for pid in agents:  # its Dask worker, and no HTTP server beside it
         assert len([port for port, owner in ports.items() if owner.pid == pid]) == 1
     assert len(ports) >= 4 + 3 + 6  # and the pipe inputs of the jobs

@@ -71,6 +71,15 @@ def test_a_good_config_loads(tmp_path):
     assert settings.node_steady == 10.0
 
 
+@pytest.mark.parametrize(("value", "expected"), [
+    (None, ("127.0.0.1", 8787)), ("'10.0.0.1:9000'", ("10.0.0.1", 9000)),
+    ("'127.0.0.1:0'", ("127.0.0.1", 0)), ("None", None)])
+def test_dashboard_is_host_and_port_or_none(tmp_path, value, expected):
+    extra = "" if value is None else f"DASHBOARD = {value}\n"
+    write_network(tmp_path, GOOD.format(net="net", csv="a.csv") + extra)
+    assert load_settings(tmp_path, "net").dashboard == expected
+
+
 def test_loading_the_same_config_twice_works(tmp_path):
     write_network(tmp_path, GOOD.format(net="net", csv="a.csv"))
     first = load_settings(tmp_path, "net")
@@ -106,6 +115,10 @@ BROKEN = {
     "USER type": (GOOD.format(net="net", csv="a.csv") + "USER = 7\n", ["USER"]),
     "SCHEDULER_PORT range": (GOOD.format(net="net", csv="a.csv") + "SCHEDULER_PORT = 70000\n",
                              ["SCHEDULER_PORT", "70000"]),
+    "DASHBOARD without a port": (GOOD.format(net="net", csv="a.csv") + "DASHBOARD = 'localhost'\n",
+                                 ["DASHBOARD", "HOST:PORT", "None"]),
+    "DASHBOARD port range": (GOOD.format(net="net", csv="a.csv") + "DASHBOARD = '1.2.3.4:99999'\n",
+                             ["DASHBOARD", "99999"]),
     "NODE_TIMEOUT zero": (GOOD.format(net="net", csv="a.csv") + "NODE_TIMEOUT = 0\n",
                           ["NODE_TIMEOUT", "above 0"]),
     "NODE_STEADY": (GOOD.format(net="net", csv="a.csv") + "NODE_STEADY = -1\n",

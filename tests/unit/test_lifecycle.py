@@ -53,6 +53,19 @@ def test_a_finished_consumer_closes_the_pipes_of_producers_still_running():
     assert lifecycle.all_finished
 
 
+def test_a_replacement_is_told_of_consumers_that_finished_before_it_started():
+    lifecycle = Lifecycle(Network.from_jobs([
+        Source(outputs=[PicklePipe(1)]),
+        Source(outputs=[PicklePipe(2)]),
+        Pass(inputs=[PicklePipe(1), PicklePipe(2)]),
+    ]))
+    assert lifecycle.ready(2) == []  # at start nobody has finished
+    lifecycle.finished(1)
+    lifecycle.finished(3)
+    lifecycle.restart(2)  # job 2 fails and is restarted: its consumer has finished
+    assert lifecycle.ready(2) == [(2, {"op": "close_output", "pipe": 2})]
+
+
 def test_states_follow_the_reports():
     lifecycle = chain()
     assert lifecycle.in_state(1, JobState.STARTING)

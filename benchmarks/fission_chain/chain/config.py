@@ -9,7 +9,11 @@
 - ``FISSION_BENCH_SECURE``: ``1`` (default) runs with ``SECURE = True``, every pipe a
   CURVE socket (encrypted and authenticated; the first such run makes the project's
   credentials in ``benchmarks/fission_chain/credentials/``, which git ignores); ``0``
-  runs with ``SECURE = False``, plaintext pipes (FISSION then warns on stderr).
+  runs with ``SECURE = False``, plaintext pipes (FISSION then warns on stderr);
+- ``FISSION_BENCH_DASHBOARD``: ``1`` (default) serves the dashboard on a free loopback
+  port, ``0`` runs with ``DASHBOARD = None`` (and jobs that report no figures).
+- ``FISSION_BENCH_STATE``: ``1`` makes the forward job a ``StatefulForward`` (4 KiB of
+  ``STATE`` snapshotted, ``RESTART = "on-failure"``); ``0`` (default) a plain ``Forward``.
 
 Only the supervising process imports this module: the values reach the job processes
 as attributes of the job objects.
@@ -17,7 +21,7 @@ as attributes of the job objects.
 
 import os
 
-from chain.jobs import Forward, Sink, Source
+from chain.jobs import Forward, Sink, Source, StatefulForward
 from fission.core.pipes import ArrayPipe, PicklePipe
 
 #: Socket high-water mark of the array modes (as benchmarks/harness.py's ARRAY_HWM).
@@ -34,6 +38,9 @@ if os.environ.get("FISSION_BENCH_SECURE", "1") not in ("0", "1"):
     raise ValueError("FISSION_BENCH_SECURE must be 1 (encrypted pipes) or 0 (plaintext), got "
                      f"{os.environ['FISSION_BENCH_SECURE']!r}")
 SECURE = os.environ.get("FISSION_BENCH_SECURE", "1") == "1"
+FORWARD = StatefulForward if os.environ.get("FISSION_BENCH_STATE", "0") == "1" else Forward
+
+DASHBOARD = "127.0.0.1:0" if os.environ.get("FISSION_BENCH_DASHBOARD", "1") == "1" else None
 
 LOG_LEVEL = "WARNING"
 LOG_FILE = None
@@ -42,6 +49,6 @@ Pipe = BenchArrayPipe if MODE.startswith("array") else PicklePipe
 
 JOBS = [
     Source(count=COUNT, mode=MODE, rate=RATE, outputs=[Pipe(1)]),
-    Forward(inputs=[Pipe(1)], outputs=[Pipe(2)]),
+    FORWARD(inputs=[Pipe(1)], outputs=[Pipe(2)]),
     Sink(count=COUNT, mode=MODE, inputs=[Pipe(2)]),
 ]

@@ -77,6 +77,22 @@ class Forward(PythonJob):
         return (block,)
 
 
+class StatefulForward(Forward):
+    """:class:`Forward` with 4 KiB of state that changes every run, snapshotted (it may
+    restart, so ``simulate`` takes snapshots and the source keeps blocks for a replay)."""
+
+    STATE = ("history",)
+    RESTART = "on-failure"
+    STATE_BYTES = 4096
+
+    def setup(self):
+        self.history = bytearray(self.STATE_BYTES)
+
+    def run(self, block):
+        self.history[block[0] % self.STATE_BYTES] = block[0] & 0xFF
+        return (block,)
+
+
 class Sink(PythonJob):
     """Counts blocks, checks their order, times them; writes ``result.json`` at the end."""
 

@@ -1,4 +1,7 @@
-"""``python3 manage.py NET run [--duration SECONDS]``: the network on its nodes."""
+"""``python3 manage.py NET run [--duration SECONDS] [--record PIPE,...]``:
+
+The network on its nodes.
+"""
 
 from __future__ import annotations
 
@@ -11,4 +14,4 @@ def run(ctx: Context, args: Namespace) -> int:
     network = ctx.network_dir().name
     from fission.backends.run import run_network
 
-    return int(run_network(ctx.project, network, duration=args.duration))
+    return int(run_network(ctx.project, network, duration=args.duration, record=args.record))

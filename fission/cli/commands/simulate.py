@@ -1,4 +1,7 @@
-"""``python3 manage.py NET simulate [--duration SECONDS]``: every job on this machine."""
+"""``python3 manage.py NET simulate [--duration SECONDS] [--record PIPE,...]``:
+
+Every job on this machine.
+"""
 
 from __future__ import annotations
 
@@ -12,4 +15,4 @@ def run(ctx: Context, args: Namespace) -> int:
     network = ctx.network_dir().name
     from fission.backends.simulate import simulate
 
-    return int(simulate(ctx.project, network, duration=args.duration))
+    return int(simulate(ctx.project, network, duration=args.duration, record=args.record))

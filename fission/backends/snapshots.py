@@ -1,0 +1,47 @@
+"""The snapshots of a job's state that its backend keeps (see fission/runtime/state.py).
+
+They are kept by the client, where a node's death cannot take them: a replacement
+(a failover under ``run``, a restart under ``simulate`` and ``run``) is restored from
+one of them.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+class Snapshots:
+    """The snapshots of one job kept by its backend: the latest few, newest last.
+
+    A replacement needs the latest one no later than what its consumers still need
+    (what they had not received, the dead copy's outputs cannot give again), so a
+    few older ones are kept too.
+    """
+
+    KEPT = 4
+
+    def __init__(self) -> None:
+        self._kept: list[tuple[int, bytes]] = []
+
+    def add(self, seq: int, state: bytes) -> None:
+        if self._kept and seq <= self._kept[-1][0]:
+            return  # a late one of a copy that was replaced
+        self._kept.append((seq, state))
+        del self._kept[:-self.KEPT]
+
+    def restart_from(self, seq: int) -> None:
+        """A replacement continues at ``seq``: later snapshots of the copy it replaced
+        are dropped, so the replacement's own take their place."""
+        self._kept = [kept for kept in self._kept if kept[0] <= seq]
+
+    def oldest(self) -> int:
+        """The run the oldest snapshot kept was taken before (0 if none): producers
+        must keep their blocks from there on."""
+        return self._kept[0][0] if self._kept else 0
+
+    def latest(self, before: float = math.inf) -> tuple[int, bytes | None]:
+        """The newest snapshot with ``seq <= before``; ``(0, None)`` (start afresh) if none."""
+        for seq, state in reversed(self._kept):
+            if seq <= before:
+                return seq, state
+        return 0, None

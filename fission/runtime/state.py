@@ -1,0 +1,82 @@
+"""A job's state, snapshotted in its process and restored into a copy that replaces it.
+
+A job names its state in ``STATE`` (attributes) or snapshots itself
+(``snapshot()``/``restore(state)``; see fission/core/durability.py). A snapshot is
+the pickled state together with ``seq``, the number of the run it was taken before:
+the state is what runs ``0 .. seq-1`` made of it. It travels to the backend as a
+``snapshot`` report on the control channel (the pickle in a frame of its own: no
+encoding of it costs time), where it is kept (a node's death cannot
+take it). A replacement is told, in a ``restore`` message, the snapshot to start
+from: it restores the state after its ``setup`` and takes its inputs from run
+``seq`` on, which its producers send again, so its runs and outputs go on as if it
+had never stopped.
+
+When. The producers of a job with snapshots keep their blocks until a snapshot of
+the job covers them (the backend keeps the latest few and says so, ``covered``),
+but never more than ``REPLAY_COUNT + COVER_SLACK * HWM`` blocks of a pipe: what can
+be in flight at once, plus room for snapshots. A snapshot must be recent enough for
+a replay to reach back to it, so one is taken at least every :func:`interval` runs
+(an eighth of that window, in runs: the backend keeps four snapshots, so the one a
+replacement needs is still covered) and at least every :data:`SNAPSHOT_SECONDS`
+while runs happen. Jobs without snapshots pay one integer comparison per run.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from typing import Any
+
+from fission.core.durability import custom_state
+from fission.core.jobs import BaseJob
+from fission.core.pipes import BasePipe
+from fission.errors import JobError
+
+#: What an output whose consumer snapshots keeps: REPLAY_COUNT plus this many HWMs.
+COVER_SLACK = 4
+#: Snapshots per retention window (see the module's docstring).
+PER_WINDOW = 8
+#: The longest a job with snapshots runs without taking one, in seconds.
+SNAPSHOT_SECONDS = 1.0
+#: The run count of "never": a job without snapshots never reaches it.
+NEVER = math.inf
+
+
+def retained(pipe: BasePipe) -> int:
+    """The most blocks a producer keeps of a pipe whose consumer snapshots."""
+    return pipe.REPLAY_COUNT + COVER_SLACK * pipe.HWM
+
+
+def interval(job: BaseJob) -> int:
+    """Runs between two snapshots: an eighth of the smallest retention window, in runs,
+    of the job's pipes (inputs: what its producers can send again; outputs, for a
+    source: how far its consumers may lag behind it)."""
+    windows = [retained(pipe) // pipe.BLOCK_COUNT for pipe in job.inputs + job.outputs]
+    return max(1, min(windows, default=PER_WINDOW) // PER_WINDOW)
+
+
+def capture(job: BaseJob) -> bytes:
+    """The job's state, pickled."""
+    if custom_state(job):
+        state: Any = job.snapshot()
+    else:
+        state = {name: getattr(job, name) for name in job.STATE}
+    try:
+        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as error:
+        raise JobError(
+            f"{job.label}: its state cannot be snapshotted ({type(error).__name__}: {error}); "
+            "STATE (or what snapshot() returns) must be picklable: numbers, lists, dicts, "
+            "arrays, not open files, sockets or lambdas") from error
+
+
+def restore(job: BaseJob, data: bytes | None) -> None:
+    """Put a state :func:`capture` made back into ``job``; None leaves it as it is."""
+    if data is None:
+        return
+    state = pickle.loads(data)
+    if custom_state(job):
+        job.restore(state)
+        return
+    for name, value in state.items():
+        setattr(job, name, value)

@@ -1,0 +1,138 @@
+"""The dashboard of a simulation: its token on every path, /metrics, the stream, and `top`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from dashhelp import dashboard_of, get
+from prometheus_client.parser import text_string_to_metric_families
+from simhelp import wait_until
+
+V3 = "demo_network_v3"
+PATHS = ["", "metrics", "snapshot", "stream", "static/cytoscape.min.js", "static/dashboard.js",
+         "no/such/path"]
+
+
+def _samples(text: str) -> dict[tuple[str, tuple], float]:
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def _metrics(base: str, token: str) -> dict[tuple[str, tuple], float]:
+    status, headers, body = get(base + "metrics", {"Authorization": f"Bearer {token}"})
+    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    return _samples(body.decode())
+
+
+@pytest.mark.timeout(90)
+def test_a_stranger_gets_401_from_every_path(sim, examples_project) -> None:
+    run = sim(examples_project, V3)
+    base, token = dashboard_of(lambda: run.stderr)
+    for path in PATHS:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Cookie": "fission_token=x"},
+                        {"Authorization": f"Basic {token}"}):
+            status, _, body = get(base + path, headers)
+            assert status == 401, (path, headers, status)
+            assert token.encode() not in body
+        status, _, _ = get(f"{base}{path}?token={token[:-1]}")
+        assert status == 401, path
+    # The token opens the page once; its cookie opens the rest.
+    status, headers, page = get(f"{base}?token={token}")
+    assert status == 200 and b"cytoscape.min.js" in page
+    cookie = headers["Set-Cookie"].split(";")[0]
+    assert cookie == f"fission_token={token}" and "HttpOnly" in headers["Set-Cookie"]
+    for path in ("metrics", "snapshot", "static/cytoscape.min.js"):
+        assert get(base + path, {"Cookie": cookie})[0] == 200, path
+    assert get(base + "no/such/path", {"Cookie": cookie})[0] == 404
+    run.interrupt()
+    assert run.wait(20) == 0
+
+
+@pytest.mark.timeout(90)
+def test_metrics_have_the_series_of_every_job_and_pipe_and_they_grow(sim, examples_project,
+                                                                     manage) -> None:
+    run = sim(examples_project, V3)
+    base, token = dashboard_of(lambda: run.stderr)
+    join = (("job", "4"), ("name", "JoinJob"), ("node", "client"))
+    wait_until(lambda: _metrics(base, token).get(("fission_job_runs_total", join), 0) >= 2,
+               30, "JoinJob's first runs in /metrics")
+    first = _metrics(base, token)
+    for job_id, name in [(1, "SourceJob"), (2, "SourceJob"), (3, "SourceJob"), (4, "JoinJob"),
+                         (5, "ReduceJob"), (6, "CSVSinkJob"), (7, "CSVSinkJob")]:
+        labels = (("job", str(job_id)), ("name", name), ("node", "client"))
+        assert ("fission_job_runs_total", labels) in first
+        assert ("fission_job_state", (*labels, ("state", "running"))) in first
+    for pipe in (101, 102, 103):  # the sources' pipes into JoinJob
+        assert ("fission_pipe_blocks_received_total", (*join, ("pipe", str(pipe)))) in first
+        assert ("fission_input_dummies_total", (*join, ("pipe", str(pipe)))) in first
+        assert ("fission_input_waiting_blocks", (*join, ("pipe", str(pipe)))) in first
+    source = (("job", "1"), ("name", "SourceJob"), ("node", "client"), ("pipe", "101"))
+    assert first[("fission_pipe_blocks_sent_total", source)] >= 2
+    assert first[("fission_failovers_total", ())] == 0
+    wait_until(lambda: _metrics(base, token)[("fission_job_runs_total", join)]
+               >= first[("fission_job_runs_total", join)] + 2, 10, "JoinJob's runs to grow")
+    later = _metrics(base, token)
+    assert later[("fission_pipe_blocks_sent_total", source)] > first[
+        ("fission_pipe_blocks_sent_total", source)]
+
+    # top --once --json: the same figures, for a network running in another shell.
+    result = manage(examples_project, V3, "top", "--once", "--json")
+    assert result.returncode == 0, result.stderr
+    snapshot = json.loads(result.stdout)
+    assert [job["name"] for job in snapshot["jobs"]] == [
+        "SourceJob 1", "SourceJob 2", "SourceJob 3", "JoinJob 4", "ReduceJob 5", "CSVSinkJob 6",
+        "CSVSinkJob 7"]
+    assert snapshot["jobs"][3]["runs"] >= later[("fission_job_runs_total", join)]
+    assert {event["event"] for event in snapshot["events"]} >= {"placed", "job_started"}
+    assert any("->" in line for line in snapshot["jobs"][0]["lines"])
+    table = manage(examples_project, V3, "top", "--once")
+    assert table.returncode == 0 and "JoinJob 4" in table.stdout and "running" in table.stdout
+
+    # The stream pushes a snapshot at once and then every second.
+    status, headers, body = get(f"{base}stream?token={token}")  # reads the first 64 KiB
+    assert status == 200 and headers["Content-Type"] == "text/event-stream"
+    assert json.loads(body.split(b"\n\n")[0].removeprefix(b"data: "))["network"] == V3
+    run.interrupt()
+    assert run.wait(20) == 0
+
+
+@pytest.mark.timeout(60)
+def test_top_when_nothing_runs_or_without_a_dashboard(sim, manage, examples_project) -> None:
+    result = manage(examples_project, V3, "top", "--once")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: network 'demo_network_v3' is not running")
+    config = examples_project / V3 / "config.py"
+    config.write_text(config.read_text() + "\nDASHBOARD = None\n")
+    run = sim(examples_project, V3)
+    wait_until(lambda: (run.job_dir(6) / "join.csv").exists(), 20, "join.csv")
+    assert "dashboard:" not in run.stderr
+    result = manage(examples_project, V3, "top")
+    assert result.returncode == 1 and "runs without a dashboard (DASHBOARD = None" in result.stderr
+    run.interrupt()
+    assert run.wait(20) == 0
+
+
+@pytest.mark.timeout(60)
+def test_blocks_of_optional_inputs_are_counted_too(sim, project) -> None:
+    project.network("net", """
+        from fission.core.pipes import PicklePipe
+        from fission.core.jobs import CSVSinkJob
+        from netjobs import CountSource, OnceOptional
+        JOBS = [
+            CountSource(sleep=0.02, outputs=[PicklePipe(1)]),
+            CountSource(n=3, start=100, outputs=[OnceOptional(2)]),
+            CSVSinkJob(path="out.csv", inputs=[PicklePipe(1), OnceOptional(2)]),
+        ]
+    """)
+    run = sim(project.root, "net")
+    base, token = dashboard_of(lambda: run.stderr)
+
+    def sink() -> dict:
+        body = get(base + "snapshot", {"Authorization": f"Bearer {token}"})[2]
+        return json.loads(body)["jobs"][2]
+
+    wait_until(lambda: sink()["blocks_in"].get("2") == 3 and sink()["blocks_in"]["1"] > 5, 20,
+               "the sink's blocks of both inputs in its figures")
+    run.interrupt()
+    assert run.wait(20) == 0
