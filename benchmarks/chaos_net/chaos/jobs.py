@@ -1,7 +1,7 @@
 """The jobs of the chaos network: the tutorial's version 3, with values that check themselves.
 
 - :class:`Source` ``i`` (1, 2, 3) sends ``10 * seq + i`` for seq = 0, 1, 2, ... at
-  ``rate`` blocks per second (paced against its start, so it does not drift): a value
+  ``rate`` blocks per second (each block due 1/rate after the last, so it does not drift): a value
   says which source sent it and which round it belongs to.
 - :class:`Join` multiplies the three values of a round; it sends ``(seq, product)`` to the
   reduce pipe and the product to the sink, whose row ``a, b, c, product`` then checks
@@ -45,15 +45,17 @@ class Source(PythonJob):
         self.seq = 0
 
     def setup(self):
-        self._paced_from = (time.monotonic(), self.seq)
+        self._due = None  # when the next block is due; not state: a replacement paces anew
 
     def run(self):
+        now = time.monotonic()
+        if self._due is None or now - self._due > 1.0:  # the first block, or far behind
+            self._due = now
+        elif self._due > now:
+            time.sleep(self._due - now)
+        self._due += 1 / self.rate
         value = 10 * self.seq + self.index
         self.seq += 1
-        began, first = self._paced_from
-        delay = began + (self.seq - first) / self.rate - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
         return value
 
 
