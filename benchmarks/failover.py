@@ -17,8 +17,9 @@ Three node agents (``fission node``) play the nodes 127.0.0.2, .3 and .4; the cl
    their own sessions and keep running, so fencing must drop their blocks); default
    NODE_TIMEOUT (1.5 s). SIGCONT afterwards; the agent must rejoin. Target <= 2.5 s.
 4. **cut** (root, ``ip netns`` and ``nft`` needed, else skipped): the forward's node is an
-   agent in a network namespace behind a veth pair (10.231.0.1 host side, 10.231.0.2
-   inside); an nftables table in the namespace drops all traffic on its veth. Cut ->
+   agent in a network namespace of a :class:`fission.loopback.Subnet` (the client on a
+   bridge at 10.231.0.1, the node behind a veth pair at 10.231.0.2); an nftables table in
+   the namespace drops all its traffic. Cut ->
    first block from the replacement. Target <= 2.5 s.
 5. **soak**: the failover network for ``--soak`` seconds with two busy-loop processes
    keeping both cores busy; ``node_down`` events must be 0.
@@ -58,7 +59,8 @@ from typing import Any
 import harness
 import psutil
 
-from fission.security.credentials import export_node, init_project
+from fission import loopback
+from fission.security.credentials import init_project
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -71,12 +73,11 @@ SINK_ID, FORWARD_ID = 3, 2  # ids of fastnet's jobs (config order)
 PYTHON = sys.executable
 _SCRIPT = Path(PYTHON).parent / "fission"
 FISSION = [str(_SCRIPT)] if _SCRIPT.exists() else [PYTHON, "-m", "fission.cli.main"]
-JOB_ENTRY = "fission.runtime.entry"
 
 LOOPBACK_NODES = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
 VICTIM = "127.0.0.3"
-NS_CLIENT, NS_NODE, NS_PREFIX = "10.231.0.1", "10.231.0.2", 24
-CUT_TABLE = "fissioncut"
+NS_SUBNET = "10.231.0"
+NS_CLIENT, NS_NODE = f"{NS_SUBNET}.1", f"{NS_SUBNET}.2"
 
 STARTUP_LIMIT_S = 2.0
 KILL_LIMIT_S = 0.3
@@ -129,33 +130,16 @@ class Workspace:
         self.keys.mkdir()
         init_project(self.keys)
 
-    def node_credentials(self, host: str) -> Path:
-        bundle = self.root / f"credentials-{host}.json"
-        if not bundle.exists():
-            export_node(self.keys, host, bundle)
-        return bundle
-
-    def _credentials_into(self, project: Path) -> None:
-        shutil.copytree(self.keys / "credentials", project / "credentials")
-
     def path(self, name: str) -> Path:
         self._count += 1
         return self.root / f"{self._count:03d}-{name}"
 
     def copy_failover(self, name: str) -> Path:
-        target = self.path(name)
-        shutil.copytree(FAILOVER_PROJECT, target, ignore=shutil.ignore_patterns(
-            "__pycache__", "local", "simulation", ".fission", "credentials"))
-        self._credentials_into(target)
-        return target
+        return loopback.copy_project(FAILOVER_PROJECT, self.path(name), self.keys)
 
     def copy_v3(self, port: int) -> Path:
         """examples/ with demo_network_v3's config pointed at the loopback agents."""
-        target = self.path("examples")
-        shutil.copytree(EXAMPLES, target, ignore=shutil.ignore_patterns(
-            "__pycache__", "local", "simulation", ".fission", "FISSION.log", "collection",
-            "credentials"))
-        self._credentials_into(target)
+        target = loopback.copy_project(EXAMPLES, self.path("examples"), self.keys)
         nodes = ", ".join(f'BaseNode("{ip}")' for ip in LOOPBACK_NODES)
         with (target / V3 / "config.py").open("a") as config:
             config.write(
@@ -165,20 +149,12 @@ class Workspace:
         return target
 
     def sweep(self) -> int:
-        """SIGKILL job processes still running in this workspace (by pid, after a check)."""
-        killed = 0
-        root = str(self.root)
-        for proc in psutil.process_iter(["pid", "cmdline"]):
-            try:
-                if not any(JOB_ENTRY in part for part in proc.info["cmdline"] or ()):
-                    continue
-                if not proc.cwd().startswith(root):
-                    continue
+        """SIGKILL job processes still running in this workspace."""
+        found = loopback.job_processes(self.root)
+        for proc in found:
+            with contextlib.suppress(psutil.Error):
                 proc.kill()
-                killed += 1
-            except psutil.Error:
-                continue
-        return killed
+        return len(found)
 
     def close(self) -> None:
         self.sweep()
@@ -196,75 +172,25 @@ def _popen(argv: list[str], cwd: Path, env: dict[str, str], out: Path) -> subpro
             preexec_fn=harness.die_with_parent))
 
 
-class Agent:
-    """One ``fission node`` in its own session, with its own HOME (so its own folders)."""
+class Agent(loopback.Agent):
+    """A ``fission node`` of :mod:`fission.loopback`, started by :meth:`start` and tracked
+    for cleanup; its home is per scheduler port, as two pools may play one address."""
 
     def __init__(self, ws: Workspace, host: str, client: str, port: int,
                  netns: str | None = None) -> None:
-        self.ws, self.host, self.client, self.port, self.netns = ws, host, client, port, netns
-        self.home = ws.root / f"home-{host}-{port}"
-        self.home.mkdir(exist_ok=True)
-        self.proc: subprocess.Popen | None = None
-        self.log: Path | None = None
-        self._children: dict[int, float] = {}
+        super().__init__(ws.root / f"port-{port}", host, port, 4, client=client,
+                         namespace=netns, credentials=ws.keys, start=False, tied=True)
 
     def start(self) -> None:
-        argv = [*FISSION, "node", "--client", self.client, "--port", str(self.port),
-                "--host", self.host, "--cpus", "4",
-                "--credentials", str(self.ws.node_credentials(self.host))]
-        if self.netns:
-            argv = ["ip", "netns", "exec", self.netns, *argv]
-        self.log = self.ws.path(f"agent-{self.host}.log")
-        env = dict(os.environ, HOME=str(self.home), PYTHONUNBUFFERED="1")
-        self.proc = _popen(argv, self.home, env, self.log)
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        super().start()
+        harness.track(self.popen)
 
     def signal(self, signum: int) -> float:
         """Signal the agent's process group; return ``time.time()`` taken just before."""
-        assert self.proc is not None
-        self.remember_children()
-        now = time.time()
-        os.killpg(self.proc.pid, signum)
-        return now
-
-    def remember_children(self) -> None:
-        if self.proc is None:
-            return
-        with contextlib.suppress(psutil.Error):
-            for child in psutil.Process(self.proc.pid).children(recursive=True):
-                with contextlib.suppress(psutil.Error):
-                    self._children[child.pid] = child.create_time()
-
-    def state(self) -> str:
-        """``idle`` (waiting for a client), ``joined``, ``dead`` or ``starting``."""
-        if not self.alive:
-            return "dead"
-        state = "starting"
-        for line in _tail(self.log, 50).splitlines() if self.log else ():
-            if "joined the client" in line:
-                state = "joined"
-            elif "waiting for a client" in line or "left the client" in line:
-                state = "idle"
-        return state
+        return self.signal_session(signum)
 
     def stop(self) -> None:
-        """SIGCONT (it may be stopped), SIGTERM, SIGKILL; then any job it left behind."""
-        if self.proc is None:
-            return
-        self.remember_children()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGCONT)
-        harness.stop(self.proc, grace=5.0, sig=signal.SIGTERM)
-        for pid, created in self._children.items():
-            with contextlib.suppress(psutil.Error):
-                proc = psutil.Process(pid)
-                if proc.create_time() == created:
-                    proc.kill()
-        self._children.clear()
-        self.proc = None
+        self.close()
 
 
 class Pool:
@@ -291,8 +217,8 @@ class Pool:
             dead = [h for h, s in states.items() if s == "dead"]
             if dead:
                 agent = next(a for a in agents if a.host == dead[0])
-                raise BenchError(f"the agent of {dead[0]} exited with {agent.proc.returncode}; "
-                                 f"its last output:\n{_tail(agent.log)}")
+                raise BenchError(f"the agent of {dead[0]} exited with {agent.popen.returncode}; "
+                                 f"its last output:\n{_tail(agent.log_path)}")
             if all(s == "idle" for s in states.values()):
                 return
             if time.monotonic() > deadline:
@@ -305,29 +231,34 @@ class Pool:
 
 
 class Client:
-    """``python manage.py NET COMMAND`` in a project folder, in its own session."""
+    """``python manage.py NET COMMAND`` in a project folder: a :class:`fission.loopback.Run`
+    started by :meth:`start`, tracked for cleanup."""
 
     def __init__(self, ws: Workspace, project: Path, network: str, command: str = "run",
                  env: dict[str, str] | None = None, duration: float | None = None) -> None:
         self.ws, self.project, self.network, self.command = ws, project, network, command
-        self.env = dict(os.environ, **(env or {}))
+        self.env = env or {}
         self.duration = duration
         self.proc: subprocess.Popen | None = None
-        self.log = ws.path(f"{network}-{command}.log")
+        self.run: loopback.Run | None = None
         self.returncode: int | None = None
 
     @property
     def folder(self) -> Path:
         return self.project / self.network / ("local" if self.command == "run" else "simulation")
 
+    @property
+    def log(self) -> Path | None:
+        return None if self.run is None else self.run.out_path
+
     def start(self) -> None:
         # The backend clears this folder too, but only after its imports: never let a
         # previous run's files be read as this run's.
         shutil.rmtree(self.folder, ignore_errors=True)
-        argv = [PYTHON, "manage.py", self.network, self.command]
-        if self.duration is not None:
-            argv += ["--duration", f"{self.duration:g}"]
-        self.proc = _popen(argv, self.project, self.env, self.log)
+        args = [] if self.duration is None else ["--duration", f"{self.duration:g}"]
+        self.run = loopback.Run(self.project, self.network, *args, command=self.command,
+                                env=self.env, tied=True)
+        self.proc = harness.track(self.run.popen)
 
     def check(self, what: str) -> None:
         if self.proc is not None and self.proc.poll() is not None:
@@ -343,21 +274,15 @@ class Client:
         return self.returncode
 
     def tail(self, lines: int = 15) -> str:
-        return _tail(self.log, lines)
+        return "(not started)" if self.log is None else _tail(self.log, lines)
 
     def events(self) -> list[dict[str, Any]]:
-        path = self.folder / "events.jsonl"
-        records = []
-        with contextlib.suppress(OSError):
-            for line in path.read_text().splitlines():
-                with contextlib.suppress(ValueError):
-                    records.append(json.loads(line))
-        return records
+        return [] if self.run is None else self.run.events()
 
     def problems(self) -> list[str]:
         """What in the client's output or exit status a user would call a fault."""
         found = []
-        lines = _tail(self.log, 10_000).splitlines()
+        lines = self.tail(10_000).splitlines()
         for index, line in enumerate(lines):
             if not line.startswith("Traceback"):
                 continue
@@ -654,21 +579,19 @@ def _run(argv: list[str], *, check: bool = True, input: str | None = None) -> st
 
 def cut_unavailable() -> str | None:
     """Why the link-cut benchmark cannot run here, or None."""
-    if os.geteuid() != 0:
-        return "not running as root (network namespaces and nftables need it)"
-    for tool in ("ip", "nft"):
-        if shutil.which(tool) is None:
-            return f"`{tool}` is not installed (Debian: iproute2, nftables)"
+    why = loopback.namespaces_unavailable()
+    if why is not None:
+        return why
     used = _run(["ip", "-o", "-4", "addr", "show"], check=False)
-    if " 10.231.0." in used:
-        return "10.231.0.0/24 is already in use on this machine"
+    if f" {NS_SUBNET}." in used:
+        return f"{NS_SUBNET}.0/24 is already in use on this machine"
     probe = f"fbprobe{os.getpid()}"
     try:
         _run(["ip", "netns", "add", probe])
     except BenchError as error:
         return f"`ip netns` does not work: {error}"
     try:
-        _run(["ip", "netns", "exec", probe, "nft", "add", "table", "inet", CUT_TABLE])
+        _run(["ip", "netns", "exec", probe, "nft", "add", "table", "inet", "fissionprobe"])
     except BenchError as error:
         return f"`nft` does not work in a network namespace: {error}"
     finally:
@@ -690,52 +613,6 @@ def netem_available() -> bool:
         _run(["ip", "netns", "del", probe], check=False)
 
 
-class Namespace:
-    """A network namespace behind a veth pair: 10.231.0.1 here, 10.231.0.2 inside."""
-
-    def __init__(self) -> None:
-        tag = os.getpid() % 100_000
-        self.name = f"fissionbench{tag}"
-        self.host_if, self.inner_if = f"fbh{tag}", f"fbn{tag}"
-        self.created = False
-
-    def __enter__(self) -> Namespace:
-        self.created = True
-        _run(["ip", "netns", "add", self.name])
-        _run(["ip", "link", "add", self.host_if, "type", "veth", "peer", "name", self.inner_if])
-        _run(["ip", "link", "set", self.inner_if, "netns", self.name])
-        _run(["ip", "addr", "add", f"{NS_CLIENT}/{NS_PREFIX}", "dev", self.host_if])
-        _run(["ip", "link", "set", self.host_if, "up"])
-        inside = ["ip", "netns", "exec", self.name]
-        _run([*inside, "ip", "addr", "add", f"{NS_NODE}/{NS_PREFIX}", "dev", self.inner_if])
-        _run([*inside, "ip", "link", "set", self.inner_if, "up"])
-        _run([*inside, "ip", "link", "set", "lo", "up"])
-        return self
-
-    def cut(self) -> float:
-        """Drop every packet on the veth inside the namespace; return the time just before."""
-        rules = (f"table inet {CUT_TABLE} {{\n"
-                 f"  chain input {{ type filter hook input priority 0; policy accept; "
-                 f'iifname "{self.inner_if}" drop; }}\n'
-                 f"  chain output {{ type filter hook output priority 0; policy accept; "
-                 f'oifname "{self.inner_if}" drop; }}\n'
-                 "}\n")
-        now = time.time()
-        _run(["ip", "netns", "exec", self.name, "nft", "-f", "-"], input=rules)
-        return now
-
-    def heal(self) -> None:
-        _run(["ip", "netns", "exec", self.name, "nft", "delete", "table", "inet", CUT_TABLE],
-             check=False)
-
-    def __exit__(self, *exc: object) -> None:
-        if not self.created:
-            return
-        self.heal()
-        _run(["ip", "netns", "del", self.name], check=False)  # takes the veth pair along
-        _run(["ip", "link", "del", self.host_if], check=False)  # in case it did not
-
-
 def bench_cut(ws: Workspace, repeat: int) -> dict[str, Any]:
     why = cut_unavailable()
     if why is not None:
@@ -745,12 +622,12 @@ def bench_cut(ws: Workspace, repeat: int) -> dict[str, Any]:
     notes = [f"cut: `tc netem` is {'available' if netem_available() else 'not available'} "
              "here (probed in a throwaway namespace); not used"]
     project = ws.copy_failover("failover-cut")
-    with Namespace() as ns:
-        port = harness.free_tcp_port()
+    with loopback.Subnet(inside=1, prefix=NS_SUBNET) as subnet:
+        port = loopback.free_port()
         pool = Pool(ws, NS_CLIENT, port, ("127.0.0.2", "127.0.0.4"))
         nodes = ("127.0.0.2", NS_NODE, "127.0.0.4")
         env = failover_env(NS_CLIENT, port, nodes, NS_NODE)
-        inner = Agent(ws, NS_NODE, NS_CLIENT, port, netns=ns.name)
+        inner = Agent(ws, NS_NODE, NS_CLIENT, port, netns=subnet.namespaces[NS_NODE])
         try:
             pool.start()
             for i in range(repeat):
@@ -758,13 +635,13 @@ def bench_cut(ws: Workspace, repeat: int) -> dict[str, Any]:
                 inner.start()
                 try:
                     pool.wait_idle([inner])
-                    rep = fault_run(ws, project, env, NS_NODE, ns.cut)
+                    rep = fault_run(ws, project, env, NS_NODE, lambda: subnet.cut(NS_NODE))
                 except BenchError as error:
                     notes.append(f"cut repetition {i + 1}: {error}")
                     log(f"  failed: {error}")
                     continue
                 finally:
-                    ns.heal()
+                    subnet.heal(NS_NODE)
                     inner.stop()
                     ws.sweep()
                 reps.append(rep)
@@ -841,9 +718,9 @@ def run(*, quick: bool = False, soak: float | None = None, only: tuple[str, ...]
     ws = Workspace(keep)
     pool: Pool | None = None
     try:
-        loopback = [p for p in only if p != "cut"]
-        if loopback:
-            pool = Pool(ws, "127.0.0.1", harness.free_tcp_port(), LOOPBACK_NODES)
+        on_loopback = [p for p in only if p != "cut"]
+        if on_loopback:
+            pool = Pool(ws, "127.0.0.1", loopback.free_port(), LOOPBACK_NODES)
             pool.start()
         for phase in only:
             started = time.monotonic()

@@ -23,7 +23,6 @@ import ctypes
 import math
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -298,9 +297,3 @@ def analyse(record: dict[str, Any], sampler: TreeSampler, mode: str) -> dict[str
         out["p99_us"] = percentile(kept, 99) / 1e3
         out["max_us"] = kept[-1] / 1e3
     return out
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

@@ -275,9 +275,9 @@ def role_sink(in_addr: str, mode: str, count: int, result: str) -> None:
 def _addresses(transport: str, tmp: Path) -> tuple[str, str]:
     if transport == "ipc":
         return f"ipc://{tmp}/hop1", f"ipc://{tmp}/hop2"
-    from harness import free_tcp_port
+    from fission.loopback import free_port
 
-    return (f"tcp://127.0.0.1:{free_tcp_port()}", f"tcp://127.0.0.1:{free_tcp_port()}")
+    return (f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}")
 
 
 def run(

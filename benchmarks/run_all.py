@@ -27,7 +27,11 @@ libzmq's encryption to the framework. Targets:
   (latency, RSS and start-up run FISSION as configured by default: encrypted pipes);
 - ``failover`` (``failover.py``, ``run`` on node agents of this machine): v3's first row
   within 2 s on warm agents; data from a replacement within 0.3 s of a node's SIGKILL and
-  2.5 s of its SIGSTOP or a link cut; no node declared dead while both cores are busy.
+  2.5 s of its SIGSTOP or a link cut; no node declared dead while both cores are busy;
+- ``chaos`` (``chaos.py``): tutorial v3's shape at 200 blocks/s on four agents, a fault
+  every 30 s (agent SIGKILL, SIGSTOP, link cut, 30 % loss, job SIGKILL): no block lost,
+  repeated or wrong, no false ``node_down``;
+- ``scale`` (``scale.py``): 50 agents, both cores busy: no false failover.
 
 Prints a Markdown table and writes it to ``benchmarks/results.md``. Exit status: 0 when
 every target is met, 1 when one is missed or a run failed (rows without a target, marked
@@ -51,10 +55,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import chaos
 import curve_floor
 import failover
 import fission_bench
 import raw_chain
+import scale
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -444,6 +450,39 @@ def bench_failover(report: Report, args: argparse.Namespace) -> None:
     report.sections.append(failover.render_section(results, heading_level=2))
 
 
+def _section_rows(report: Report, module: Any, name: str, results: dict[str, Any]) -> None:
+    """A benchmark with its own section (chaos, scale): its rows and that section."""
+    report.details[name] = results
+    for row in module.rows(results):
+        report.rows.append(Row(row["figure"], None, None, None, row["target"], row["ok"],
+                               shown=row["shown"], verdict=row.get("verdict")))
+    report.sections.append(module.render_section(results, heading_level=2))
+
+
+def bench_chaos(report: Report, args: argparse.Namespace) -> None:
+    """chaos.py: tutorial v3's shape under a fault every 30 s, on four agents."""
+    print(f"chaos: {args.chaos_minutes:g} min of faults ...", file=sys.stderr, flush=True)
+    try:
+        results = chaos.run(args.chaos_minutes)
+    except Exception as error:  # noqa: BLE001 - reported, the other benchmarks go on
+        report.error("chaos", error)
+        report.rows.append(Row("chaos (chaos.py)", None, None, None, "see its section", None))
+        return
+    _section_rows(report, chaos, "chaos", results)
+
+
+def bench_scale(report: Report, args: argparse.Namespace) -> None:
+    """scale.py: 50 agents, both cores busy: no false failover."""
+    print(f"scale: 50 agents for {args.scale_minutes:g} min ...", file=sys.stderr, flush=True)
+    try:
+        results = scale.run(args.scale_minutes)
+    except Exception as error:  # noqa: BLE001 - reported, the other benchmarks go on
+        report.error("scale", error)
+        report.rows.append(Row("scale (scale.py)", None, None, None, "see its section", None))
+        return
+    _section_rows(report, scale, "scale", results)
+
+
 BENCHMARKS = {
     "small": bench_small,
     "dashboard": bench_dashboard,
@@ -455,6 +494,8 @@ BENCHMARKS = {
     "rss": bench_rss,
     "startup": bench_first_block,
     "failover": bench_failover,
+    "chaos": bench_chaos,
+    "scale": bench_scale,
 }
 
 
@@ -476,7 +517,7 @@ def _versions() -> str:
 
 def render(report: Report, args: argparse.Namespace) -> str:
     baseline = f"raw pyzmq ({args.raw_transport}, plaintext)"
-    measured = "FISSION (simulate, ipc; failover: run)"
+    measured = "FISSION (simulate, ipc; failover, chaos, scale: run)"
     ratio = "FISSION / raw"
     if "encryption" in args.only:
         baseline += "; *CURVE vs plaintext* rows: plaintext"
@@ -537,6 +578,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--soak", type=float, metavar="SECONDS",
                         help="failover: length of the no-false-failover run (default 600; "
                              "--quick: 60)")
+    parser.add_argument("--chaos-minutes", type=float,
+                        help="chaos: minutes of faults (default 10; --quick: 3)")
+    parser.add_argument("--scale-minutes", type=float,
+                        help="scale: minutes of the 50-agent run (default 5; --quick: 2)")
     parser.add_argument("--raw-transport", choices=("tcp", "ipc"), default="tcp",
                         help="transport of the raw baseline (FISSION's simulate uses ipc)")
     parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), default=list(BENCHMARKS),
@@ -545,10 +590,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="where the Markdown table goes (default benchmarks/results.md)")
     parser.add_argument("--json", type=Path, help="also write every run's figures here")
     args = parser.parse_args(argv)
-    defaults = ((1, 8.0, 100_000, 10_000, 1_500, 10_000) if args.quick
-                else (3, 60.0, 1_000_000, 100_000, 6_000, 100_000))
+    defaults = ((1, 8.0, 100_000, 10_000, 1_500, 10_000, 3.0, 2.0) if args.quick
+                else (3, 60.0, 1_000_000, 100_000, 6_000, 100_000, 10.0, 5.0))
     names = ("repeat", "rss_seconds", "small_count", "large_count", "latency_count",
-             "array_count")
+             "array_count", "chaos_minutes", "scale_minutes")
     for name, default in zip(names, defaults, strict=True):
         if getattr(args, name) is None:
             setattr(args, name, default)

@@ -7,26 +7,13 @@ test naming what never happened.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-import fission
-
-REPO = Path(fission.__file__).resolve().parent.parent
-EXAMPLES = REPO / "examples"
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    """The environment of a child process, with ``extra`` variables set."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra)
-    return env
+from fission.loopback import EXAMPLES, REPO, child_env  # noqa: F401 - re-exported
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, what: str,

@@ -15,18 +15,14 @@ from pathlib import Path
 
 import pytest
 from clusterhelp import (
-    Agent,
     Cluster,
     check_products,
     csv_rows,
-    free_port,
     job_processes,
     make_project,
     network_package,
     wait_until,
 )
-
-from fission.security.credentials import init_project
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("nft"),
@@ -61,25 +57,12 @@ def namespace():
         subprocess.run(["ip", "link", "delete", host_end], capture_output=True, timeout=10)
 
 
-class _CutCluster(Cluster):
-    """One agent inside the namespace, two on the host's end of the veth pair."""
-
-    def __init__(self, root: Path, namespace: str) -> None:
-        self.root = root
-        self.port = free_port()
-        self.keys = root / "keys"
-        self.keys.mkdir(parents=True)
-        init_project(self.keys)
-        self.agents = [Agent(root, CUT_NODE, self.port, client=CLIENT, namespace=namespace,
-                             credentials=self.keys)]
-        self.agents += [Agent(root, host, self.port, client=CLIENT, credentials=self.keys)
-                        for host in NODES]
-
-
 @pytest.mark.timeout(120)
 def test_cut_link_fails_over_and_the_cut_node_stops_its_jobs(namespace, runs,
                                                                tmp_path: Path) -> None:
-    cluster = _CutCluster(tmp_path / "nodes", namespace)
+    # One agent inside the namespace, two on the host's end of the veth pair.
+    cluster = Cluster(tmp_path / "nodes", hosts=[CUT_NODE, *NODES], client=CLIENT,
+                      namespaces={CUT_NODE: namespace})
     try:
         project = make_project(tmp_path, cluster)
         folder = network_package(project, "cut", (project / "demo_network_v3" / "config.py")
