@@ -195,15 +195,10 @@ class _Sender:
     """One connection to the send endpoint of the network running in ``project``."""
 
     def __init__(self, project: Path, network: str) -> None:
-        network_dir = Path(project) / network
-        not_running = (f"network {network!r} is not running (start it with "
-                       f"'python3 manage.py {network} simulate')")
-        try:
-            info = json.loads(run_file(network_dir).read_text())
-        except (OSError, ValueError):
-            raise NotRunningError(not_running) from None
-        if not is_running(network_dir) or "send" not in info:
-            raise NotRunningError(not_running)
+        info = running_info(project, network)
+        if "send" not in info:
+            raise NotRunningError(f"network {network!r} is running but takes no lines (its "
+                                  "run has no send endpoint)")
         self.network = network
         self.socket = zmq.Context.instance().socket(zmq.REQ)
         self.socket.setsockopt(zmq.LINGER, 0)
