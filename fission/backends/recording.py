@@ -18,7 +18,10 @@ FOLDER = "recordings"
 
 
 def recordings(settings: Settings, pipes: Iterable[int]) -> dict[int, Path]:
-    """Pipe id -> its recording in ``NET/recordings/``; ConfigError for an unknown pipe."""
+    """Pipe id -> its recording in ``NET/recordings/``; ConfigError for an unknown pipe.
+
+    The last run's recording of each chosen pipe is removed: a restarted producer
+    appends to what its first copy wrote in this run."""
     known = settings.network.pipes
     chosen = dict.fromkeys(pipes)
     unknown = [pipe for pipe in chosen if pipe not in known]
@@ -27,4 +30,7 @@ def recordings(settings: Settings, pipes: Iterable[int]) -> dict[int, Path]:
             f"--record: {', '.join(map(str, unknown))} is not a pipe of {settings.name} "
             f"(its pipes: {', '.join(map(str, sorted(known)))}); name pipes by their ids in "
             f"{settings.name}/config.py")
-    return {pipe: settings.directory / FOLDER / recording_name(pipe) for pipe in chosen}
+    paths = {pipe: settings.directory / FOLDER / recording_name(pipe) for pipe in chosen}
+    for path in paths.values():
+        path.unlink(missing_ok=True)
+    return paths

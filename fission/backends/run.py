@@ -493,6 +493,7 @@ class _Run:
             record={pipe.id: str(self.recorded[pipe.id] if address == LOCAL
                                  else Path(RECORDINGS) / self.recorded[pipe.id].name)
                     for pipe in job.outputs if pipe.id in self.recorded},
+            record_append=address == LOCAL and incarnation > 0,
             covered=frozenset(pipe.id for pipe in job.outputs
                               if _snapshots(self.network.job(pipes[pipe.id].destination))),
             snapshots=snapshots,

@@ -187,6 +187,7 @@ class _Supervisor:
             figures=self.settings.dashboard is not None,
             record={pipe.id: str(self.recorded[pipe.id]) for pipe in job.outputs
                     if pipe.id in self.recorded},
+            record_append=incarnation > 0,
         )
         return pickle_spec(spec)
 

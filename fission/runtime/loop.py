@@ -163,7 +163,8 @@ class JobRunner:
         self._aligner = Aligner(required_pipes, max_queue=job.MAX_QUEUE)
         self._windows = [pipe.BLOCK_COUNT for pipe in required_pipes]
 
-        self._recorders = {pipe_id: Recorder(Path(path)) for pipe_id, path in spec.record.items()}
+        self._recorders = {pipe_id: Recorder(Path(path), append=spec.record_append)
+                           for pipe_id, path in spec.record.items()}
         self._outputs = [
             _Output(pipe.id, pipe.block_encoder(),
                     _push(gate, spec.outputs.get(pipe.id), pipe.HWM), spec.outputs.get(pipe.id),

@@ -58,6 +58,9 @@ class JobSpec:
     figures: bool = True
     #: Output pipe id -> the file that records every block sent on it (``--record``).
     record: dict[int, str] = field(default_factory=dict)
+    #: Whether those files are appended to (a copy that replaces one whose recording this
+    #: run began, on the same machine) rather than written anew.
+    record_append: bool = False
     covered: frozenset[int] = frozenset()
     snapshots: bool = False
     restoring: bool = False

@@ -27,12 +27,19 @@ def recording_name(pipe_id: int) -> str:
 
 
 class Recorder:
-    """Appends the frames sent on one pipe to its recording (buffered; flushed at close)."""
+    """Appends the frames sent on one pipe to its recording (buffered; flushed at close).
 
-    def __init__(self, path: Path) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._file: BinaryIO = open(path, "wb")  # noqa: SIM115 - closed by close()
-        self._file.write(MAGIC)
+    With ``append``, a producer that replaces one during the run (a restart) appends to
+    the recording its first copy began, rather than starting it anew: the blocks it
+    sends again are skipped by :func:`read_recording`.
+    """
+
+    def __init__(self, path: Path, append: bool = False) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: BinaryIO = open(path, "ab" if append else "wb")  # noqa: SIM115 - close()
+        if self._file.tell() == 0:
+            self._file.write(MAGIC)
         self._pack, self._write, self._clock = RECORD.pack, self._file.write, time.time
 
     def write(self, frame: bytes) -> None:
@@ -46,7 +53,9 @@ class Recorder:
 def read_recording(path: Path) -> Iterator[tuple[float, int, bytes]]:
     """Each block of a recording: (time sent, sequence number, packed payload).
 
-    A record cut short at the end (the producer was killed) ends the recording.
+    A record cut short at the end (the producer was killed) ends the recording. Blocks
+    numbered no higher than one already read (a restarted producer sending from its
+    snapshot on) are skipped, so each sequence number comes once, in order.
     """
     path = Path(path)
     try:
@@ -57,6 +66,7 @@ def read_recording(path: Path) -> Iterator[tuple[float, int, bytes]]:
         if file.read(len(MAGIC)) != MAGIC:
             raise ConfigError(f"{path} is not a FISSION recording (record one with "
                               "'python3 manage.py NET simulate --record PIPE')")
+        last = -1
         while True:
             head = file.read(RECORD.size)
             if len(head) < RECORD.size:
@@ -65,4 +75,7 @@ def read_recording(path: Path) -> Iterator[tuple[float, int, bytes]]:
             frame = file.read(length)
             if len(frame) < length or length < HEADER_SIZE:
                 return
-            yield sent, HEADER.unpack_from(frame)[4], frame[HEADER_SIZE:]
+            seq = HEADER.unpack_from(frame)[4]
+            if seq > last:
+                last = seq
+                yield sent, seq, frame[HEADER_SIZE:]

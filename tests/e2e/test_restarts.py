@@ -7,12 +7,14 @@ of an undisturbed run, computed here.
 
 from __future__ import annotations
 
+import pickle
 import re
 
 import pytest
 from simhelp import read_csv, wait_until
 
 from fission.events import read_events
+from fission.wire.recording import read_recording
 
 HEAD = """
     import os, time
@@ -105,6 +107,28 @@ def test_a_stateful_connector_restarted_once_gives_the_rows_of_an_undisturbed_ru
     assert "sending snapshots of its state every 9 runs" in logs[2]
     assert "pipe 1: keeping blocks until a snapshot" in logs[1]
     assert _restored_at(logs[2]) > 100, logs[2]  # not from the start: from a snapshot
+
+
+@pytest.mark.timeout(60)
+def test_the_recording_of_a_restarted_producer_has_each_block_once(sim, project):
+    """The restarted copy appends to its first copy's recording; what it sends again is
+    read once: the recording equals the undisturbed stream."""
+    project.network("net", HEAD, """
+        class Flaky(Total):
+            RESTART = "on-failure"
+
+        JOBS = [Counter(200, outputs=[Short(1)]),
+                Flaky(fail_at=120, inputs=[Short(1)], outputs=[PicklePipe(2)]),
+                CSVSinkJob(path="out.csv", inputs=[PicklePipe(2)], col_pattern="x")]
+    """)
+    run = sim(project.root, "net", "--record", "2")
+    assert run.wait(50) == 0, run.output()
+    assert "ValueError: cannot take 120" in run.stdout, run.output()  # it did restart
+
+
+    records = list(read_recording(project.root / "net" / "recordings" / "pipe-2.rec"))
+    assert [seq for _, seq, _ in records] == list(range(200))
+    assert [[pickle.loads(payload)] for _, _, payload in records] == _undisturbed(200)
 
 
 @pytest.mark.timeout(60)
