@@ -608,24 +608,14 @@ def all_met(result: dict[str, Any]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="length (default 10)")
-    parser.add_argument("--output", type=Path, default=BENCH_DIR / "results.md",
-                        help="the Markdown file the section is appended to")
-    parser.add_argument("--no-append", action="store_true", help="only print the section")
-    parser.add_argument("--json", type=Path, help="also write every fault's figures here")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
+    harness.add_report_arguments(parser, BENCH_DIR / "results.md", "every fault's figures")
     args = parser.parse_args(argv)
     try:
         result = run(args.minutes, args.keep)
     finally:
         harness.stop_all()
     text = render_section(result)
-    print(text)
-    if not args.no_append:
-        with args.output.open("a") as out:
-            out.write("\n" + text)
-        log(f"appended to {args.output}")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1, default=str))
+    harness.publish(text, result, args)
     return 0 if all_met(result) else 1
 
 

@@ -864,21 +864,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="length of the no-false-failover run (default 600; --quick: 60)")
     parser.add_argument("--only", nargs="+", choices=PHASES, default=list(PHASES),
                         help="run only these parts")
-    parser.add_argument("--output", type=Path, default=BENCH_DIR / "results.md",
-                        help="the Markdown file the section is appended to")
-    parser.add_argument("--no-append", action="store_true", help="only print the section")
-    parser.add_argument("--json", type=Path, help="also write every repetition's figures here")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
+    harness.add_report_arguments(parser, BENCH_DIR / "results.md", "every repetition's figures")
     args = parser.parse_args(argv)
     results = run(quick=args.quick, soak=args.soak, only=tuple(args.only), keep=args.keep)
     text = render_section(results)
-    print(text)
-    if not args.no_append:
-        with args.output.open("a") as out:
-            out.write("\n" + text)
-        log(f"appended to {args.output}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1, default=str))
+    harness.publish(text, results, args)
     return 0 if all_met(results) else 1
 
 

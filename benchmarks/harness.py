@@ -16,17 +16,21 @@ chain's ``Sink`` job) holds:
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import bisect
 import contextlib
 import ctypes
+import json
 import math
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -297,3 +301,26 @@ def analyse(record: dict[str, Any], sampler: TreeSampler, mode: str) -> dict[str
         out["p99_us"] = percentile(kept, 99) / 1e3
         out["max_us"] = kept[-1] / 1e3
     return out
+
+
+def add_report_arguments(parser: argparse.ArgumentParser, default_output: Path,
+                         figures: str) -> None:
+    """The options every fault benchmark shares: where its Markdown section goes, a JSON
+    copy of ``figures`` (what it measured), and keeping its temporary folder."""
+    parser.add_argument("--output", type=Path, default=default_output,
+                        help="the Markdown file the section is appended to")
+    parser.add_argument("--no-append", action="store_true", help="only print the section")
+    parser.add_argument("--json", type=Path, help=f"also write {figures} here")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
+
+
+def publish(text: str, figures: Any, args: argparse.Namespace) -> None:
+    """Print a benchmark's section, append it to ``--output`` unless ``--no-append``, and
+    write ``figures`` to ``--json`` if asked."""
+    print(text)
+    if not args.no_append:
+        with args.output.open("a") as out:
+            out.write("\n" + text)
+        print(f"appended to {args.output}", file=sys.stderr, flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1, default=str))

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import json
 import shutil
 import subprocess
 import sys
@@ -220,11 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=RATE, help="blocks/s of each counter")
     parser.add_argument("--node-timeout", type=float,
                         help="NODE_TIMEOUT of the network, s (default: FISSION's default)")
-    parser.add_argument("--output", type=Path, default=BENCH_DIR / "results.md",
-                        help="the Markdown file the section is appended to")
-    parser.add_argument("--no-append", action="store_true", help="only print the section")
-    parser.add_argument("--json", type=Path, help="also write the figures here")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
+    harness.add_report_arguments(parser, BENCH_DIR / "results.md", "the figures")
     args = parser.parse_args(argv)
     try:
         result = run(args.minutes, args.agents, args.chains, args.rate, args.keep,
@@ -232,13 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         harness.stop_all()
     text = render_section(result)
-    print(text)
-    if not args.no_append:
-        with args.output.open("a") as out:
-            out.write("\n" + text)
-        log(f"appended to {args.output}")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1, default=str))
+    harness.publish(text, result, args)
     return 0 if all(row["ok"] for row in rows(result)) else 1
 
 
