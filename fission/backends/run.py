@@ -91,7 +91,7 @@ from fission.backends.recording import FOLDER as RECORDINGS
 from fission.backends.recording import recordings
 from fission.backends.restarts import Restarts
 from fission.backends.simulate import prompt_if_terminal, report_frames, write_console
-from fission.backends.snapshots import Snapshots
+from fission.backends.snapshots import Snapshots, keep_snapshot
 from fission.backends.stopping import handle_stop_signals, interruption, stop_signals_interrupt
 from fission.backends.supervisor import JobLaunch, push_logs, run_job, stop_network
 from fission.backends.terminal import one_line, stdout_is_terminal, visible
@@ -784,13 +784,8 @@ class _Run:
         self.failure = self.failure or f"{copy.job.label} failed on {copy.where}: {error}"
 
     def _on_snapshot(self, copy: Copy, message: dict) -> None:
-        snapshots = self.snapshots[copy.job.id]
-        if message.get("data") is None:
-            return
-        snapshots.add(int(message["seq"]), message["data"])
-        for pipe in copy.job.inputs:  # what no replacement can need any more
-            self._send([(self.network.pipes[pipe.id].source, {
-                "op": "covered", "pipe": pipe.id, "seq": snapshots.oldest() * pipe.BLOCK_COUNT})])
+        job = copy.job
+        self._send(keep_snapshot(self.snapshots[job.id], self.network, job, message))
 
     def _restart_due(self) -> None:
         """Start again, where it ran, each failed job whose backoff has passed (once its

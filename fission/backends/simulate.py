@@ -53,7 +53,7 @@ from fission.backends.processes import (
 )
 from fission.backends.recording import recordings
 from fission.backends.restarts import Restarts
-from fission.backends.snapshots import Snapshots
+from fission.backends.snapshots import Snapshots, keep_snapshot
 from fission.backends.stopping import handle_stop_signals, interruption, stop_signals_interrupt
 from fission.backends.terminal import one_line
 from fission.config import Settings, configure_logging, load_settings
@@ -316,13 +316,8 @@ class _Supervisor:
         self.events.write(event, **fields)
 
     def _on_snapshot(self, process: JobProcess, message: dict) -> None:
-        snapshots = self.snapshots[process.job.id]
-        if message.get("data") is None:
-            return
-        snapshots.add(int(message["seq"]), message["data"])
-        for pipe in process.job.inputs:  # what no restart can need any more
-            self._send([(self.network.pipes[pipe.id].source, {
-                "op": "covered", "pipe": pipe.id, "seq": snapshots.oldest() * pipe.BLOCK_COUNT})])
+        job = process.job
+        self._send(keep_snapshot(self.snapshots[job.id], self.network, job, message))
 
     def _on_fenced(self, process: JobProcess, message: dict) -> None:
         pipe = int(message["pipe"])

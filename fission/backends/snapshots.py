@@ -8,6 +8,12 @@ one of them.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fission.backends.lifecycle import Message
+    from fission.core.jobs import BaseJob
+    from fission.core.network import Network
 
 
 class Snapshots:
@@ -45,3 +51,15 @@ class Snapshots:
             if seq <= before:
                 return seq, state
         return 0, None
+
+
+def keep_snapshot(snapshots: Snapshots, network: Network, job: BaseJob,
+                  message: dict) -> list[Message]:
+    """Keep the snapshot a ``snapshot`` report of ``job`` carries; the ``covered``
+    messages that tell its producers which blocks no replacement can need any more."""
+    if message.get("data") is None:
+        return []
+    snapshots.add(int(message["seq"]), message["data"])
+    return [(network.pipes[pipe.id].source,
+             {"op": "covered", "pipe": pipe.id, "seq": snapshots.oldest() * pipe.BLOCK_COUNT})
+            for pipe in job.inputs]
