@@ -15,10 +15,12 @@ import contextlib
 import fcntl
 import json
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import zmq
 
@@ -28,6 +30,9 @@ from fission.runtime.spec import CONSOLE_PIPE_ID
 from fission.security.credentials import project_credentials
 from fission.security.curve import Gatekeeper, dial
 from fission.wire.frame import encode
+
+if TYPE_CHECKING:
+    from fission.config import Settings
 
 #: How long ``send`` waits for the running network to answer.
 REPLY_TIMEOUT_MS = 3000
@@ -269,3 +274,30 @@ class Prompt(threading.Thread):
         if app.is_running and app.loop is not None:
             app.loop.call_soon_threadsafe(lambda: app.exit(exception=EOFError()))
         self.join(timeout)
+
+
+def write_console(text: str) -> None:
+    """Jobs' relayed output to this terminal, which may be gone."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass  # the console is gone (a closed pipe): keep draining so jobs never block on print
+
+
+@contextlib.contextmanager
+def prompt_if_terminal(settings: Settings, interactive: list[BaseJob],
+                       stop: Callable[[], None]) -> Iterator[None]:
+    """A prompt for InteractiveJobs when a person is at the terminal; else nothing."""
+    if not interactive or not sys.stdin.isatty():
+        yield
+        return
+    from prompt_toolkit.patch_stdout import patch_stdout
+
+    with patch_stdout(raw=True):
+        prompt = Prompt(settings.project, settings.name, interactive, stop)
+        prompt.start()
+        try:
+            yield
+        finally:
+            prompt.close()

@@ -47,6 +47,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +57,7 @@ import zmq
 
 from fission import dashboard
 from fission.backends.addresses import can_listen_on
-from fission.backends.console import ConsoleServer, claim_network
+from fission.backends.console import ConsoleServer, claim_network, write_console
 from fission.backends.dask_cluster import (
     Mailbox,
     Membership,
@@ -75,26 +76,16 @@ from fission.backends.files import (
     place_dependencies,
     user_packages,
 )
-from fission.backends.lifecycle import JobState, Lifecycle, Message, describe_losses
+from fission.backends.lifecycle import JobState
 from fission.backends.monitor import NODE_FIGURES, Monitor
 from fission.backends.node_table import NodeRow, NodeTable
-from fission.backends.processes import (
-    LAST_WORDS,
-    JobProcess,
-    OutputRelay,
-    describe_exit,
-    pickle_spec,
-    start_job,
-    stop_jobs,
-)
+from fission.backends.processes import JobProcess, pickle_spec, start_job, stop_jobs
 from fission.backends.recording import FOLDER as RECORDINGS
 from fission.backends.recording import recordings
-from fission.backends.restarts import Restarts
-from fission.backends.simulate import prompt_if_terminal, report_frames, write_console
-from fission.backends.snapshots import Snapshots, keep_snapshot
-from fission.backends.stopping import handle_stop_signals, interruption, stop_signals_interrupt
+from fission.backends.stopping import stop_signals_interrupt
+from fission.backends.supervision import Supervision
 from fission.backends.supervisor import JobLaunch, push_logs, run_job, stop_network
-from fission.backends.terminal import one_line, stdout_is_terminal, visible
+from fission.backends.terminal import stdout_is_terminal, visible
 from fission.config import Settings, configure_logging, load_settings
 from fission.core.durability import restartable, stateful
 from fission.core.jobs import BaseJob
@@ -103,7 +94,7 @@ from fission.core.pipes import BasePipe
 from fission.errors import AllocationError, ClusterError, ConfigError
 from fission.events import EventLog
 from fission.placement import NodeView, place_all, replace
-from fission.runtime.control import identity, parse_report, to_text
+from fission.runtime.control import identity, to_text
 from fission.runtime.spec import JobSpec
 from fission.security.credentials import Credentials, for_run
 from fission.security.curve import Gatekeeper
@@ -178,7 +169,7 @@ def run_network(project: Path, network: str, *, duration: float | None = None,
     configure_logging(settings)
     configure_dask()
     credentials = for_run(settings.project, settings.name, settings.secure)
-    # SIGTERM/SIGHUP unwind as Ctrl+C does until _Run has its own handler, and after.
+    # SIGTERM/SIGHUP unwind as Ctrl+C does until DistributedRun has its own handler, and after.
     with stop_signals_interrupt(), tempfile.TemporaryDirectory(prefix="fission-") as sockets:
         send_address = f"ipc://{Path(sockets) / 'send'}"
         with claim_network(settings.directory, send_address, secure=credentials is not None):
@@ -186,35 +177,30 @@ def run_network(project: Path, network: str, *, duration: float | None = None,
             for job in settings.network.jobs:  # a job that cannot travel: refused at once
                 pickle_spec(JobSpec(job=job, control=""))
             with dashboard.serve(settings, monitor, Path(sockets)):
-                runner = _Run(settings, Path(sockets), send_address, credentials, monitor)
-                runner.recorded = recorded
-                return runner.run(duration)
+                distributed = DistributedRun(settings, Path(sockets), credentials, monitor)
+                distributed.recorded = recorded
+                return distributed.run(duration)
 
 
-class _Run:
-    def __init__(self, settings: Settings, sockets: Path, send_address: str,
-                 credentials: Credentials | None, monitor: Monitor | None = None) -> None:
-        self.settings = settings
-        self.monitor = monitor or Monitor(settings.name, settings.network, "run",
-                                          settings.client_ip)
+class DistributedRun(Supervision):
+    """The client of ``run``: jobs placed on the nodes of a Dask cluster (and here)."""
+
+    log = log
+
+    def __init__(self, settings: Settings, sockets: Path, credentials: Credentials | None,
+                 monitor: Monitor | None = None) -> None:
+        super().__init__(settings, sockets, None if credentials is None else credentials.curve,
+                         monitor or Monitor(settings.name, settings.network, "run",
+                                            settings.client_ip))
         self._next_nodes = 0.0
-        #: Pipe id -> its recording on the client (``--record``).
-        self.recorded: dict[int, Path] = {}
         self.security = None if credentials is None else credentials.dask_security()
-        self.keys = None if credentials is None else credentials.curve
-        self.network = settings.network
-        self.sockets = sockets
-        self.send_address = send_address
         self.host = settings.client_ip
         self.local_dir = settings.directory / "local"
-        self.context = zmq.Context()
-        self.gate = Gatekeeper(self.context, self.keys, log)
         self.control = self.gate.listen(zmq.ROUTER, self.host, "the control channel")
         self.output = self.gate.listen(zmq.PULL, self.host, "the output relay")
         self._colour = stdout_is_terminal()
         self.mailbox = Mailbox(self.context, "cluster")
         self.membership = Membership(self.mailbox.post, settings.node_timeout)
-        self.lifecycle = Lifecycle(self.network)
         self.copies: dict[int, Copy] = {}
         self.nodes: dict[str, str] = {}  # worker address -> node ip, for the nodes up
         self.declared_dead: set[str] = set()  # ips of nodes declared dead during this run
@@ -224,25 +210,12 @@ class _Run:
         self.positions: dict[int, int] = {}  # pipe -> how far its consumer had got at the fence
         self.rewinding: dict[int, float] = {}  # pipe -> when its consumer's rewind reply is late
         self.recovering: dict[int, float] = {}  # job id -> when its failover started
-        self.restarts = {job.id: Restarts(job) for job in self.network.jobs}
-        self.snapshots = {job.id: Snapshots() for job in self.network.jobs}
-        self.due: dict[int, tuple[float, int]] = {}  # job id -> (restart time, incarnation)
-        self.statistics: dict[int, dict] = {}
-        self.failure: str | None = None
-        self.interrupted = False
-        #: The signal that stopped the run, if one did (Ctrl+C at the prompt is none).
-        self.stop_signal: int | None = None
-        self.timed_out = False
         self.client = None
+        self.scheduler: SchedulerThread | None = None
         self.files: FileServer | None = None
-        self.relay: OutputRelay | None = None
-        self.events: EventLog | None = None
         self.table = NodeTable()
         self.code, self.dependencies = self._manifests()
-        self._ops = {"ready": self._on_ready, "finished": self._on_finished,
-                     "stopped": self._on_stopped, "failed": self._on_failed,
-                     "fenced": self._on_fenced, "rewound": self._on_rewound,
-                     "snapshot": self._on_snapshot, "figures": self._on_figures}
+        self._ops.update(fenced=self._on_fenced, rewound=self._on_rewound)
         self._cluster_ops = {"node_up": self._on_node_up, "node_down": self._on_node_down,
                              "exited": self._on_exited}
 
@@ -251,59 +224,46 @@ class _Run:
 
     # -- the run, start to end -------------------------------------------------------
 
-    def run(self, duration: float | None) -> int:
+    def _prepare(self) -> None:
         for job in self.network.jobs:  # every job must travel before anything starts
             pickle_spec(JobSpec(job=job, control=""))
         shutil.rmtree(self.local_dir, ignore_errors=True)
         self.local_dir.mkdir(parents=True)
         self.events = EventLog(self.local_dir / "events.jsonl")
-        scheduler = SchedulerThread(self.host, self.settings.scheduler_port, self.membership,
-                                    self.security)
-        files = FileServer(self.gate, self.settings.project, self.host)
-        interactive = [job for job in self.network.jobs if job.CONSOLE]
-        console = ConsoleServer(self.gate, self.send_address,
-                                {job.id: self._console(job.id) for job in interactive})
-        restore_signals = handle_stop_signals(self._interrupt)
-        relay = None
+        self.scheduler = SchedulerThread(self.host, self.settings.scheduler_port,
+                                         self.membership, self.security)
+        self.files = FileServer(self.gate, self.settings.project, self.host)
+
+    def _main(self, console: ConsoleServer, interactive: list[BaseJob],
+              duration: float | None) -> None:
         try:
-            address = scheduler.start_and_wait()
+            address = self.scheduler.start_and_wait()
             self.client = connect_client(address, self.security)
-            files.start()
-            self.files = files
-            files.publish(self.code)
-            files.publish(self.dependencies[ALL_JOBS])
+            self.files.start()
+            self.files.publish(self.code)
+            self.files.publish(self.dependencies[ALL_JOBS])
             self._wait_for_nodes()
             if self.failure is None and not self.interrupted:
                 self._start_all()
-                relay = self.relay = OutputRelay(
-                    [c.process for c in self.copies.values() if c.process], write_console,
-                    where=LOCAL, tap=self.monitor.line)
-                relay.expect_more(True)  # a local job restarted
-                relay.start()
-                with prompt_if_terminal(self.settings, interactive, self._stop_from_prompt):
-                    self._supervise(console, duration)
+                self._start_relay([c.process for c in self.copies.values() if c.process],
+                                  True, where=LOCAL)  # more: a local job restarted
+                self._attend(console, interactive, duration)
         except AllocationError as error:
             self._event("allocation_error", job=error.job, error=str(error))
             self.failure = f"AllocationError: {error}"
         except (ClusterError, ConfigError) as error:
             self.failure = str(error)
-        finally:
-            self._stop_everything()
-            if relay is not None:
-                relay.expect_more(False)
-                relay.join(timeout=2)
-            console.close()
-            if self.client is not None:
-                with contextlib.suppress(Exception):
-                    self.client.close(timeout=3)
-            scheduler.stop()
-            files.close()
-            self.mailbox.close()
-            self.gate.close()
-            self.context.destroy(linger=0)
-            self.events.close()
-            restore_signals()  # only now: a second signal must not cut the stopping short
-        return self._report()
+
+    def _close(self) -> None:
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                self.client.close(timeout=3)
+        self.scheduler.stop()
+        self.files.close()
+        self.mailbox.close()
+        self.gate.close()
+        self.context.destroy(linger=0)
+        self.events.close()
 
     def _manifests(self) -> tuple[Manifest, dict[int, Manifest]]:
         """What nodes fetch: the code, and each job's DEPENDENCIES (under job id
@@ -319,16 +279,6 @@ class _Run:
                         for job_id, each in paths.items()}
         dependencies[ALL_JOBS] = everything
         return code, dependencies
-
-    def _console(self, job_id: int) -> str:
-        return f"ipc://{self.sockets / f'console-{job_id}'}"
-
-    def _interrupt(self, signum: int, frame: object) -> None:
-        self.interrupted = True
-        self.stop_signal = self.stop_signal or signum
-
-    def _stop_from_prompt(self) -> None:
-        self.interrupted = True
 
     # -- nodes -------------------------------------------------------------------------
 
@@ -683,36 +633,19 @@ class _Run:
 
     # -- supervising -----------------------------------------------------------------
 
-    @property
-    def _stopping(self) -> bool:
-        return self.interrupted or self.timed_out or self.failure is not None
+    def _served(self) -> dict[zmq.Socket, Callable[[], None]]:
+        return {self.mailbox.socket: self._read_mailbox, self.output: self._relay_output}
 
-    def _supervise(self, console: ConsoleServer, duration: float | None) -> None:
-        deadline = None if duration is None else time.monotonic() + duration
-        poller = zmq.Poller()
-        for socket in (self.control, self.output, self.mailbox.socket, console.socket):
-            poller.register(socket, zmq.POLLIN)
-        while not self._stopping:
-            events = dict(poller.poll(100))
-            if self.control in events:
-                self._drain_control()
-            if self.mailbox.socket in events:
-                for message in self.mailbox.receive():
-                    self._on_cluster(message)
-            if self.output in events:
-                self._relay_output()
-            if console.socket in events:
-                console.handle()
-            self._check_exits()
-            self._restart_due()
-            self._wire()
-            self._watch_nodes()
-            if self.lifecycle.all_finished and not any(
-                    c.exit_status is None for c in self.copies.values()):
-                return
-            if deadline is not None and time.monotonic() >= deadline:
-                log.info("--duration of %s s has passed; stopping", duration)
-                self.timed_out = True
+    def _read_mailbox(self) -> None:
+        for message in self.mailbox.receive():
+            self._on_cluster(message)
+
+    def _tick(self) -> None:
+        self._wire()
+        self._watch_nodes()
+
+    def _all_exited(self) -> bool:
+        return not any(c.exit_status is None for c in self.copies.values())
 
     def _watch_nodes(self) -> None:
         """The nodes' heartbeat figures to the monitor, once a second."""
@@ -725,79 +658,39 @@ class _Run:
                                           if k in NODE_FIGURES}}
                            for address, ip in self.nodes.items())
 
-    def _drain_control(self) -> None:
-        while self.control.poll(0):
-            self._on_control(*report_frames(self.control))
+    # -- control, events, restarts ----------------------------------------------------
 
-    def _on_control(self, payload: bytes, data: bytes | None = None) -> None:
-        message = parse_report(payload)
-        if message is not None and data is not None:
-            message["data"] = data  # a snapshot's pickled state
-        handler = self._ops.get(message["op"]) if message else None
-        copy = self.copies.get(message["job"]) if message else None
-        if handler is None or copy is None:
-            log.warning("ignoring a malformed control message: %r", payload[:200])
-            return
-        if message["incarnation"] != copy.incarnation:
-            log.info("ignoring %r of %s incarnation %d (replaced)", message["op"],
-                     copy.job.label, message["incarnation"])
-            return
-        handler(copy, message)
+    def _copy(self, job_id: int) -> Copy | None:
+        return self.copies.get(job_id)
+
+    def _incarnation(self, job_id: int) -> int:
+        return self.copies[job_id].incarnation
+
+    def _announce(self, event: str, copy: Copy, **fields: Any) -> None:
+        self._event(event, job=copy.job.id, node=copy.node, **fields)
+
+    _record = _announce  # events.jsonl is what the views show
+
+    def _where(self, copy: Copy) -> str:
+        return copy.where
 
     def _on_ready(self, copy: Copy, message: dict) -> None:
         copy.ready = True
         copy.inputs = {int(pipe): address for pipe, address in message.get("inputs", {}).items()}
-        self._event("job_started", job=copy.job.id, node=copy.node,
-                    incarnation=copy.incarnation)
-        self._send(self.lifecycle.ready(copy.job.id))
+        super()._on_ready(copy, message)
         self._wire()
 
-    def _on_figures(self, copy: Copy, message: dict) -> None:
-        self.monitor.figures(copy.job.id, message.get("stats") or {})
+    def _restart_scheduled(self, copy: Copy, delay: float) -> None:
+        """Nothing yet: the restart fences the consumers as a failover does."""
 
-    def _on_finished(self, copy: Copy, message: dict) -> None:
-        log.info("%s finished: %s", copy.job.label, message.get("stats"))
-        self.statistics[copy.job.id] = message.get("stats") or {}
-        self.monitor.finished(copy.job.id, self.statistics[copy.job.id])
-        self._event("job_finished", job=copy.job.id, node=copy.node)
-        self._send(self.lifecycle.finished(copy.job.id))
+    def _may_restart(self, job_id: int, now: float) -> bool:
+        return self.copies[job_id].exit_status is not None
 
-    def _on_stopped(self, copy: Copy, message: dict) -> None:
-        self.statistics[copy.job.id] = message.get("stats") or {}
-        self.monitor.finished(copy.job.id, self.statistics[copy.job.id], stopped=True)
-
-    def _on_failed(self, copy: Copy, message: dict) -> None:
-        self._send(self.lifecycle.failed(copy.job.id))
-        error = one_line(str(message.get("error")))  # the user's message: no escapes reach us
-        restarts = self.restarts[copy.job.id]
-        delay = None if self._stopping else restarts.after_failure(time.monotonic())
-        if delay is not None:
-            self._event("job_restarted", job=copy.job.id, node=copy.node,
-                        attempt=restarts.attempts, error=error)
-            print(f"FISSION: {copy.job.label} failed on {copy.where} ({error}); it is "
-                  f"restarted there in {delay:g} s (restart {restarts.attempts}; at most "
-                  f"{copy.job.MAX_RESTARTS} within {copy.job.RESTART_WINDOW:g} s)",
-                  file=sys.stderr)
-            self.due[copy.job.id] = (time.monotonic() + delay, copy.incarnation)
-            return
-        self._event("job_failed", job=copy.job.id, node=copy.node, error=message.get("error"))
-        self.failure = self.failure or f"{copy.job.label} failed on {copy.where}: {error}"
-
-    def _on_snapshot(self, copy: Copy, message: dict) -> None:
-        job = copy.job
-        self._send(keep_snapshot(self.snapshots[job.id], self.network, job, message))
-
-    def _restart_due(self) -> None:
-        """Start again, where it ran, each failed job whose backoff has passed (once its
-        process has exited); one whose node died meanwhile was failed over already."""
-        now = time.monotonic()
-        for job_id, (when, incarnation) in list(self.due.items()):
-            copy = self.copies[job_id]
-            if copy.incarnation != incarnation or self._stopping:
-                del self.due[job_id]
-            elif now >= when and copy.exit_status is not None:
-                del self.due[job_id]
-                self._fail_over(copy.node, [copy], restart=True)
+    def _restart(self, job_id: int) -> None:
+        """Start the job again where it ran; one whose node died meanwhile was failed
+        over already (its incarnation moved on, so it is no longer due)."""
+        copy = self.copies[job_id]
+        self._fail_over(copy.node, [copy], restart=True)
 
     def _on_rewound(self, copy: Copy, message: dict) -> None:
         self.rewinding.pop(int(message["pipe"]), None)
@@ -827,33 +720,24 @@ class _Run:
                                             f"{type(error).__name__}: {error}")
         copy.exited_at = copy.exited_at or time.monotonic()
 
-    def _check_exits(self) -> None:
-        now = time.monotonic()
-        lost = []
+    def _exits(self, now: float) -> list[tuple[Copy, int, float]]:
+        exited = []
         for copy in self.copies.values():
             if copy.process is not None and copy.exit_status is None:
                 status = copy.process.popen.poll()
                 if status is not None:
                     copy.exit_status, copy.exited_at = status, now
-            if copy.exited_at is None or now - copy.exited_at < LAST_WORDS:
-                continue
-            if self.lifecycle.in_state(copy.job.id, JobState.FINISHED, JobState.FAILED):
-                continue
-            if (copy.exit_status == -signal.SIGKILL and copy.process is None
-                    and not self._stopping):
-                lost.append(copy)
-                continue
-            self.lifecycle.failed(copy.job.id)
-            status = copy.exit_status
-            how = describe_exit(status, copy.job)
-            self._event("job_failed", job=copy.job.id, node=copy.node, status=status)
-            self.failure = self.failure or (
-                f"{copy.job.label} {how} on {copy.where} before finishing (see its output above "
-                f"and its job.log)")
-        for copy in lost:
-            self._replace_killed(copy)
+            if copy.exited_at is not None:
+                exited.append((copy, copy.exit_status, copy.exited_at))
+        return exited
 
-    def _replace_killed(self, copy: Copy) -> None:
+    def _see(self, copy: Copy) -> str:
+        return "its output above and its job.log"
+
+    def _lost(self, copy: Copy, status: int) -> bool:
+        return status == -signal.SIGKILL and copy.process is None and not self._stopping
+
+    def _replace_lost(self, copy: Copy) -> None:
         """A job process killed by SIGKILL while the run goes on is a fault, not a failure.
 
         FISSION sends SIGKILL only when it stops a run (or a node it has given up on):
@@ -878,11 +762,6 @@ class _Run:
             text = visible(line.decode(errors="replace"), self._colour)
             write_console(f"[{copy.job.label} @{copy.node}] {text}\n")
             self.monitor.line(copy.job.id, visible(line.decode(errors="replace"), False))
-
-    def _send(self, messages: list[Message], to: bytes | None = None) -> None:
-        for job_id, message in messages:
-            target = to or self.copies[job_id].identity
-            self.control.send_multipart([target, zmq.utils.jsonapi.dumps(message)])
 
     def _event(self, event: str, **fields: Any) -> None:
         if self.events is not None:
@@ -921,21 +800,15 @@ class _Run:
             self.client.run(stop_network, self.settings.name, workers=list(self.nodes),
                             on_error="ignore")
 
-    def _report(self) -> int:
-        name = self.settings.name
-        for job_id, stats in sorted(self.statistics.items()):
-            losses = describe_losses(stats)
-            if losses:
-                print(f"FISSION: {self.network.job(job_id).label} {losses}", file=sys.stderr)
-        if self.failure is not None:
-            what = (f"The network {name} was stopped on every node; files written so far are "
-                    f"in {self.local_dir}." if self.copies else "No job was started.")
-            print(f"error: {self.failure}. {what}", file=sys.stderr)
-            return 1
-        why = (interruption(self.stop_signal) if self.interrupted
-               else "--duration has passed" if self.timed_out else "finished")
-        print(f"FISSION: {name} {why}; local results are in {self.local_dir}", file=sys.stderr)
-        return 0
+    def _after_failure(self) -> str:
+        if not self.copies:
+            return "No job was started."
+        return (f"The network {self.settings.name} was stopped on every node; files written "
+                f"so far are in {self.local_dir}.")
+
+    def _outcome(self, why: str | None) -> str:
+        return (f"FISSION: {self.settings.name} {why or 'finished'}; local results are in "
+                f"{self.local_dir}")
 
 
 def _snapshots(job: BaseJob) -> bool:
