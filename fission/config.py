@@ -424,7 +424,7 @@ def _import_config(project: Path, network: str) -> ModuleType:
 
 
 def configure_logging(settings: Settings) -> None:
-    """Send the supervisor's log records to LOG_FILE at LOG_LEVEL."""
+    """Send the client's log records (``simulate``, ``run``) to LOG_FILE at LOG_LEVEL."""
     root = logging.getLogger("fission")
     root.setLevel(settings.log_level)
     if settings.log_file is not None:

@@ -4,11 +4,12 @@ The client starts a Dask scheduler in this process, waits for the nodes of
 ``NODES`` to join, places every job (:mod:`fission.placement`) and starts it: local
 jobs as processes of this machine in ``NET/local/<id>/``, the others through a
 Dask task pinned to their node (:mod:`fission.backends.supervisor`). From then on,
-Dask only tells who is up; blocks go from job to job over ZeroMQ, and this
-supervisor talks to every job over one control socket.
+Dask only tells who is up; blocks go from job to job over ZeroMQ, and the
+client (:class:`DistributedRun`, on :class:`~fission.backends.supervision.Supervision`)
+talks to every job over one control socket.
 
 Wiring. Every consumer binds its inputs on its own node, on a port of the
-system's choosing, and reports the addresses when it is ready; the supervisor then
+system's choosing, and reports the addresses when it is ready; the client then
 tells each producer where to send (``connect``). Start-up and failover are the
 same procedure: a replacement is just a new copy whose addresses are not known yet.
 
@@ -27,7 +28,7 @@ producers remember are lost, and show up downstream as dummies or skipped window
 as for any lost block.
 
 State and restarts. A job with ``STATE`` (or ``snapshot()``), or with
-``RESTART = "on-failure"``, sends snapshots of its state, which this supervisor
+``RESTART = "on-failure"``, sends snapshots of its state, which the client
 keeps (fission/backends/snapshots.py), and its producers keep their blocks until a
 snapshot covers them. Its replacement restores the latest snapshot no later than
 what its consumers still need (``restore``, instead of ``begin``), and its
@@ -110,7 +111,7 @@ FENCE_PATIENCE = 2.0
 MULTINODE_SETTLE = 1.0
 #: Seconds remote jobs get to stop by themselves before their node signals them.
 REMOTE_PATIENCE = 1.5
-#: Seconds the supervisor waits for the outcome of a job's finished task from Dask.
+#: Seconds the client waits for the outcome of a job's finished task from Dask.
 TASK_OUTCOME_WAIT = 5.0
 #: Seconds the nodes get to signal the jobs that did not stop by themselves.
 NODE_STOP_WAIT = 2.0

@@ -49,7 +49,7 @@ def handle_stop_signals(handler: Handler) -> Callable[[], None]:
 def stop_signals_interrupt() -> Iterator[None]:
     """Make SIGTERM and SIGHUP raise KeyboardInterrupt, as Ctrl+C does, while the block runs.
 
-    This covers the moments before and after a backend's supervisor has its own
+    This covers the moments before and after a backend's client loop has its own
     handler (loading the config, removing temporary folders): the block unwinds
     as it would on Ctrl+C, ``with`` blocks clean up, and the CLI exits 130.
     """
