@@ -26,6 +26,18 @@ point (``begin`` or ``restore``); a consumer that holds later blocks of the old
 source, not yet run, forgets them first (``rewind``), since the new copy sends them
 anew. A fence or rewind answer that does not come within ``patience`` seconds is
 given up on: a consumer's unknown position counts as 0 (replay all there is).
+
+Answers that cannot come are not waited for. A consumer lost while a fence or
+rewind of one of its inputs is pending will not answer: that wait ends at once, and
+its replacement's own needs count instead. A consumer that is a copy not ready yet
+is not fenced at all: no copy that is gone was ever told to send to it, and a
+message sent before its control channel has connected would be lost.
+
+A consumer with snapshots that kept running may be replaced in turn, later, and
+restore its oldest snapshot kept: a replaced producer goes on from there if that is
+earlier than the consumer's position, so the blocks in between exist again (the
+lost copy's memory of them went with it). Both points were found by the property
+tests; before, the first cost ``patience`` and the second lost those blocks.
 """
 
 from __future__ import annotations
@@ -135,11 +147,15 @@ class Failover:
             self._recovering[job_id] = now
             for pipe in job.inputs + job.outputs:
                 self._connected.pop(pipe.id, None)
+            for pipe in job.inputs:  # its answers cannot come any more
+                self._fencing.pop(pipe.id, None)
+                self._positions.pop(pipe.id, None)
+                self._rewinding.pop(pipe.id, None)
             incarnation = self._copies[job_id].incarnation + 1
             for pipe in job.outputs:
                 consumer = pipes[pipe.id].destination
                 self._positions.pop(pipe.id, None)
-                if consumer not in replaced:
+                if consumer not in replaced and self._copies[consumer].ready:
                     self._fencing[pipe.id] = now + self._patience
                     actions.messages.append((consumer, {"op": "fence", "pipe": pipe.id,
                                                         "incarnation": incarnation}))
@@ -262,10 +278,10 @@ class Failover:
         for output in self._jobs[job_id].outputs:
             if output.id in self._fencing:
                 return None
-            if output.id in self._positions:  # its consumer kept running
-                needed.append(self._positions[output.id])
-                continue
             downstream = self._network.pipes[output.id].destination
+            if output.id in self._positions:  # its consumer kept running
+                needed.append(self._kept_for(downstream, output, self._positions[output.id]))
+                continue
             if self._copies[downstream].incarnation == 0 or downstream in seen:
                 needed.append(0)
                 continue
@@ -274,6 +290,16 @@ class Failover:
                 return None
             needed.append(first * output.BLOCK_COUNT)
         return min(needed, default=0)
+
+    def _kept_for(self, consumer: int, pipe: BasePipe, position: int) -> int:
+        """The first block of ``pipe`` a consumer that kept running at ``position`` may
+        still need: a consumer with snapshots may be replaced in turn and restore its
+        oldest snapshot kept, so the blocks from there on must exist again (the
+        producers of ``pipe`` kept them for it, ``covered``, and the lost copy's went
+        with it)."""
+        if not sends_snapshots(self._jobs[consumer]):
+            return position
+        return min(position, self.snapshots[consumer].oldest() * pipe.BLOCK_COUNT)
 
     def _replay_point(self, job_id: int, seen: frozenset[int] = frozenset()) -> int | None:
         """The run a replaced job goes on from, and its producers replay from: the first
