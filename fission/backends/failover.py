@@ -36,8 +36,8 @@ message sent before its control channel has connected would be lost.
 A consumer with snapshots that kept running may be replaced in turn, later, and
 restore its oldest snapshot kept: a replaced producer goes on from there if that is
 earlier than the consumer's position, so the blocks in between exist again (the
-lost copy's memory of them went with it). Both points were found by the property
-tests; before, the first cost ``patience`` and the second lost those blocks.
+lost copy's memory of them went with it). The property tests found all three:
+before, the two waits cost ``patience`` each, and those blocks were lost.
 """
 
 from __future__ import annotations
@@ -99,8 +99,9 @@ class _Copy:
     begun: bool = True
     #: Input pipe -> the address the copy bound it on (from its ``ready``).
     inputs: dict[int, str] = field(default_factory=dict)
-    #: The run it restores at, once chosen, and the state of that snapshot.
-    restore_seq: int | None = None
+    #: The run a replacement goes on from, once chosen, and (restoring) the state of
+    #: the snapshot taken before it.
+    first: int | None = None
     restore_state: bytes | None = None
     #: Output pipes whose consumer was told to forget blocks this copy sends anew.
     rewound: set[int] = field(default_factory=set)
@@ -304,20 +305,27 @@ class Failover:
     def _replay_point(self, job_id: int, seen: frozenset[int] = frozenset()) -> int | None:
         """The run a replaced job goes on from, and its producers replay from: the first
         run its consumers need or, for a copy that restores, the latest snapshot no
-        later than that (chosen once)."""
+        later than that.
+
+        It is chosen once, as soon as it is known: consumers are rewound to it and
+        producers replay from it, so an answer that comes late (after the patience)
+        must not move it; the copy would go on from a point its consumers were not
+        told of (found by the property tests: a late fence answer moved a source's
+        start past a block a consumer had been told to forget).
+        """
         copy = self._copies[job_id]
-        if copy.restore_seq is not None:
-            return copy.restore_seq
+        if copy.first is not None:
+            return copy.first
         first = self._first_needed(job_id, seen)
         if first is None or not copy.restoring:
+            copy.first = first
             return first
         job = self._jobs[job_id]
         snapshots = self.snapshots[job_id]
-        copy.restore_seq, copy.restore_state = snapshots.latest(
-            first if job.outputs else math.inf)
-        snapshots.restart_from(copy.restore_seq)
-        log.info("%s goes on from its snapshot before run %d", job.label, copy.restore_seq)
-        return copy.restore_seq
+        copy.first, copy.restore_state = snapshots.latest(first if job.outputs else math.inf)
+        snapshots.restart_from(copy.first)
+        log.info("%s goes on from its snapshot before run %d", job.label, copy.first)
+        return copy.first
 
     def _rewinding_for(self, job: BaseJob, first: int, actions: Actions, now: float) -> bool:
         """Whether consumers still forget blocks a replaced source will send anew.

@@ -11,11 +11,14 @@ snapshots; and the supervisor's side, which feeds the reports to a
 copy of each job and starts the copies it asks for. Between the steps, copies are
 lost (all at once, as a node's) and time passes.
 
-What it leaves out, on purpose: END blocks and the wind-down (lifecycle.py's), the
-retention bounds (producers remember every block and ignore ``covered``: bounded
-retention is a matter of the runtime, not of the protocol), and placement. Every
-job's values are a pure function of what it was given, a stateful job's of its state
-too, so an undisturbed run is the reference a disturbed one must match.
+What it leaves out, on purpose: END blocks and the wind-down (lifecycle.py's), and
+placement. Retention is the runtime's: an output remembers every block except that
+a snapshot of its consumer makes it forget what it covers (``covered``), as the
+runtime does; a replay that reaches back before what was so forgotten is noted
+(:attr:`Model.beyond_retention`): what it loses is the retention's limit, not the
+protocol's fault. Every job's values are a pure function of what it was given, a
+stateful job's of its state too, so an undisturbed run is the reference a disturbed
+one must match.
 
 Faithful where the protocol's correctness hangs on it: a message to a copy whose
 control channel has not connected yet is lost (a ROUTER drops it), a lost copy
@@ -250,6 +253,11 @@ class Copy:
             self.restoring = False
         elif op == "connect":
             self._connect(message)
+        elif op == "covered":
+            output = next(o for o in self.outputs if o.pipe == message["pipe"])
+            output.history = [frame for frame in output.history if frame.seq >= message["seq"]]
+            forgotten = self.model.forgotten
+            forgotten[output.pipe] = max(forgotten.get(output.pipe, 0), message["seq"])
 
     def _connect(self, message: dict) -> None:
         output = next(o for o in self.outputs if o.pipe == message["pipe"])
@@ -258,6 +266,8 @@ class Copy:
             return
         self.model.drop(output.pipe, output.address, self.incarnation)
         output.address = message["address"]
+        if message["since"] < self.model.forgotten.get(output.pipe, 0):
+            self.model.beyond_retention = True
         replayed = [frame for frame in output.history if frame.seq >= message["since"]]
         for frame in replayed:
             self.model.put(output.pipe, output.address, self.incarnation, frame)
@@ -286,6 +296,10 @@ class Model:
         self.connects: dict[tuple[int, str], int] = {}
         self.timed_out = False
         self.stuck = False
+        #: Pipe -> the blocks before which a snapshot of its consumer let its producer
+        #: forget; whether a replay reached back before that.
+        self.forgotten: dict[int, int] = {}
+        self.beyond_retention = False
         self.losable = {job.id for job in network.jobs} if losable is None else losable
         self._apply(self.failover.start())
 
