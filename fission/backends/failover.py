@@ -16,16 +16,22 @@ pipe (its *position*). Only once both ends of a pipe are ready and no fence of i
 is pending is its producer told where to send (``connect``), with ``since``: the
 first block the consumer needs, which the producer sends again from its memory.
 
-What a replaced copy needs. The first run a replaced copy's consumers still need
+What a replaced copy needs. The first run a replaced copy's consumers need now
 (:meth:`Failover._first_needed`) is the lowest of: the position of each live
 consumer, and, for a consumer replaced as well, the run *it* goes on from, turned
-into this copy's blocks (times the pipe's ``BLOCK_COUNT``). A copy without state
-goes on there; a copy that restores goes on from the latest snapshot no later than
-that (chosen once), and is sent it (``restore``). A replaced source waits for that
-point (``begin`` or ``restore``); a consumer that holds later blocks of the old
+into this copy's blocks (times the pipe's ``BLOCK_COUNT``). What they may need
+*later* can be earlier: a live consumer with snapshots, or one feeding a job with
+snapshots further down, may be replaced in turn and go back to the oldest snapshot
+kept; the lost copy kept its blocks for that (``covered``, ``REPLAY_COUNT``), and
+its memory went with it, so the replacement goes back there too. A copy without state goes on from
+what may be needed later; a copy that restores goes on from the latest snapshot no
+later than that (or, if it has none so early, no later than what is needed now),
+and is sent it (``restore``). The point is chosen once. A replaced source waits for
+it (``begin`` or ``restore``); a consumer that holds later blocks of the old
 source, not yet run, forgets them first (``rewind``), since the new copy sends them
-anew. A fence or rewind answer that does not come within ``patience`` seconds is
-given up on: a consumer's unknown position counts as 0 (replay all there is).
+anew; what consumers already have, they drop as duplicates. A fence or rewind
+answer that does not come within ``patience`` seconds is given up on: a consumer's
+unknown position counts as 0 (replay all there is).
 
 Answers that cannot come are not waited for. A consumer lost while a fence or
 rewind of one of its inputs is pending will not answer: that wait ends at once, and
@@ -33,11 +39,12 @@ its replacement's own needs count instead. A consumer that is a copy not ready y
 is not fenced at all: no copy that is gone was ever told to send to it, and a
 message sent before its control channel has connected would be lost.
 
-A consumer with snapshots that kept running may be replaced in turn, later, and
-restore its oldest snapshot kept: a replaced producer goes on from there if that is
-earlier than the consumer's position, so the blocks in between exist again (the
-lost copy's memory of them went with it). The property tests found all three:
-before, the two waits cost ``patience`` each, and those blocks were lost.
+The property tests found five faults of the protocol as it was in ``run.py``: the
+two waits above (each cost ``patience``), a late fence answer that moved a source's
+start after consumers had been rewound to another, and the two ways a second fault
+soon after a first lost blocks (a replacement that went on from a live consumer's
+position, where that consumer, or a stateful job after it, would need earlier ones
+once replaced itself).
 """
 
 from __future__ import annotations
@@ -266,46 +273,71 @@ class Failover:
             else:
                 actions.messages.append((job.id, {"op": "begin", "seq": first}))
 
-    def _first_needed(self, job_id: int, seen: frozenset[int] = frozenset()) -> int | None:
-        """The first run of replaced job ``job_id`` that its consumers still need; None
-        while a fence answer that tells is still awaited.
+    def _first_needed(self, job_id: int,
+                      seen: frozenset[int] = frozenset()) -> tuple[int, int] | None:
+        """The first run of replaced job ``job_id`` that its consumers need now, and the
+        first they may need later; None while a fence answer that tells is awaited.
 
         It numbers the blocks of the job's outputs. A consumer that kept running said
-        at its fence how far it had got; a consumer replaced as well needs what it
-        needs in turn. The first block needed anywhere, so no consumer misses one; what
-        some already have they drop as duplicates.
+        at its fence how far it had got (needed now); one with snapshots may be
+        replaced in turn and restore its oldest snapshot kept, so it may need the
+        blocks from there on later (:meth:`_kept_for`). A consumer replaced as well
+        needs what it goes on from. The first block needed anywhere, so no consumer
+        misses one; what some already have they drop as duplicates.
         """
-        needed = []
+        now, later = [], []
         for output in self._jobs[job_id].outputs:
             if output.id in self._fencing:
                 return None
             downstream = self._network.pipes[output.id].destination
             if output.id in self._positions:  # its consumer kept running
-                needed.append(self._kept_for(downstream, output, self._positions[output.id]))
+                position = self._positions[output.id]
+                now.append(position)
+                later.append(self._kept_for(downstream, output, position))
                 continue
             if self._copies[downstream].incarnation == 0 or downstream in seen:
-                needed.append(0)
+                now.append(0)
+                later.append(0)
                 continue
             first = self._replay_point(downstream, seen | {job_id})
             if first is None:
                 return None
-            needed.append(first * output.BLOCK_COUNT)
-        return min(needed, default=0)
+            now.append(first * output.BLOCK_COUNT)
+            later.append(first * output.BLOCK_COUNT)
+        return min(now, default=0), min(later, default=0)
 
     def _kept_for(self, consumer: int, pipe: BasePipe, position: int) -> int:
         """The first block of ``pipe`` a consumer that kept running at ``position`` may
-        still need: a consumer with snapshots may be replaced in turn and restore its
-        oldest snapshot kept, so the blocks from there on must exist again (the
-        producers of ``pipe`` kept them for it, ``covered``, and the lost copy's went
-        with it)."""
-        if not sends_snapshots(self._jobs[consumer]):
-            return position
-        return min(position, self.snapshots[consumer].oldest() * pipe.BLOCK_COUNT)
+        need later, as far as the snapshots tell: a consumer with snapshots may be
+        replaced in turn and restore its oldest snapshot kept, and so may a stateful
+        job further down, which a consumer without state replaced then would have to
+        feed from there. The blocks from there on must exist again: the lost copy kept
+        them, and its memory went with it."""
+        later = self._may_restart_at(consumer, frozenset())
+        return position if later == math.inf else min(position, int(later) * pipe.BLOCK_COUNT)
+
+    def _may_restart_at(self, job_id: int, seen: frozenset[int]) -> float:
+        """The earliest run a later replacement of ``job_id`` may go on from, as far as
+        the snapshots kept tell (``inf``: none of them bounds it)."""
+        if sends_snapshots(self._jobs[job_id]):
+            return self.snapshots[job_id].oldest()
+        earliest = math.inf
+        for output in self._jobs[job_id].outputs:
+            consumer = self._network.pipes[output.id].destination
+            if consumer not in seen:
+                later = self._may_restart_at(consumer, seen | {job_id})
+                earliest = min(earliest, later * output.BLOCK_COUNT)
+        return earliest
 
     def _replay_point(self, job_id: int, seen: frozenset[int] = frozenset()) -> int | None:
-        """The run a replaced job goes on from, and its producers replay from: the first
-        run its consumers need or, for a copy that restores, the latest snapshot no
-        later than that.
+        """The run a replaced job goes on from, and its producers replay from.
+
+        A copy without state goes on from the first run its consumers may need later
+        (its producers send what they still have of it). A copy that restores goes on
+        from the latest snapshot no later than that, if one is kept; else from the
+        latest no later than what they need now (going back to run 0 instead would
+        ask its producers for blocks its own snapshots let them forget). A sink
+        restores its latest snapshot.
 
         It is chosen once, as soon as it is known: consumers are rewound to it and
         producers replay from it, so an answer that comes late (after the patience)
@@ -316,13 +348,22 @@ class Failover:
         copy = self._copies[job_id]
         if copy.first is not None:
             return copy.first
-        first = self._first_needed(job_id, seen)
-        if first is None or not copy.restoring:
-            copy.first = first
-            return first
+        needs = self._first_needed(job_id, seen)
+        if needs is None:
+            return None
+        now, later = needs
+        if not copy.restoring:
+            copy.first = later
+            return later
         job = self._jobs[job_id]
         snapshots = self.snapshots[job_id]
-        copy.first, copy.restore_state = snapshots.latest(first if job.outputs else math.inf)
+        if not job.outputs:
+            chosen = snapshots.latest()
+        else:
+            chosen = snapshots.latest(later)
+            if chosen[1] is None:
+                chosen = snapshots.latest(now)
+        copy.first, copy.restore_state = chosen
         snapshots.restart_from(copy.first)
         log.info("%s goes on from its snapshot before run %d", job.label, copy.first)
         return copy.first

@@ -24,7 +24,8 @@ with ``since``), so what the dead node had not passed on is computed again. A
 replaced source continues numbering there (``begin``), after consumers holding
 later, unused blocks of the old copy forget them (``rewind``). Blocks beyond what
 producers remember are lost, and show up downstream as dummies or skipped windows,
-as for any lost block.
+as for any lost block. These decisions are the pure state machine of
+fission/backends/failover.py; this module feeds it what happens and sends what it says.
 
 State and restarts. A job with ``STATE`` (or ``snapshot()``), or with
 ``RESTART = "on-failure"``, sends snapshots of its state, which this supervisor

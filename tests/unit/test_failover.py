@@ -249,6 +249,42 @@ def test_a_late_fence_answer_does_not_move_where_a_source_goes_on():
     assert failover.rewound(1, 2.3).messages == [(1, {"op": "begin", "seq": 0})]
 
 
+def test_a_replaced_job_goes_back_as_far_as_a_stateful_job_further_down_may_need():
+    """Found by the property tests: job 2 went on where job 3, without state, had got;
+    when job 3 and the sink were lost next, the sink (no snapshot yet) restarted at 0
+    and job 3's replacement needed blocks of job 2 that no copy had any more."""
+    failover = Failover(Network.from_jobs([
+        Source(outputs=[PicklePipe(1)]),
+        Work(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)]),
+        Work(inputs=[PicklePipe(2)], outputs=[Pairs(3)]),
+        Total(inputs=[Pairs(3)]),
+    ]))
+    _running(failover, {1: {}, 2: {1: "tcp://b:1"}, 3: {2: "tcp://c:2"}, 4: {3: "tcp://d:3"}})
+    failover.snapshot(4, 2, b"runs 0 and 1")  # job 4 may go back to its run 2: job 3's 4
+    failover.lost([2], 1.0)
+    failover.ready(2, 1, {1: "tcp://b2:1"}, 1.1)
+    assert failover.fenced(2, 9, 1.2).messages == [
+        (1, {"op": "connect", "pipe": 1, "address": "tcp://b2:1", "since": 4}),
+        (2, {"op": "connect", "pipe": 2, "address": "tcp://c:2", "since": 0}),
+    ]
+
+
+def test_a_restoring_job_does_not_go_back_before_its_own_snapshots():
+    """Going back for a consumer's sake stops at the replacement's oldest snapshot: run
+    0 would need blocks its producers have forgotten."""
+    failover = Failover(Network.from_jobs([
+        Source(outputs=[PicklePipe(1)]),
+        Total(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)]),
+        Total(inputs=[PicklePipe(2)]),
+    ]))
+    _running(failover, CHAIN_INPUTS)
+    failover.snapshot(2, 8, b"state 8")  # job 3 has no snapshot yet
+    failover.lost([2], 1.0)
+    failover.ready(2, 1, {1: "tcp://b2:1"}, 1.1)
+    assert failover.fenced(2, 10, 1.2).messages[-1] == (
+        2, {"op": "restore", "seq": 8, "state": to_text(b"state 8")})
+
+
 # -- random networks through random faults ------------------------------------------------
 
 
