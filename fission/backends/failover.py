@@ -23,15 +23,16 @@ into this copy's blocks (times the pipe's ``BLOCK_COUNT``). What they may need
 *later* can be earlier: a live consumer with snapshots, or one feeding a job with
 snapshots further down, may be replaced in turn and go back to the oldest snapshot
 kept; the lost copy kept its blocks for that (``covered``, ``REPLAY_COUNT``), and
-its memory went with it, so the replacement goes back there too. A copy without state goes on from
-what may be needed later; a copy that restores goes on from the latest snapshot no
-later than that (or, if it has none so early, no later than what is needed now),
-and is sent it (``restore``). The point is chosen once. A replaced source waits for
-it (``begin`` or ``restore``); a consumer that holds later blocks of the old
-source, not yet run, forgets them first (``rewind``), since the new copy sends them
-anew; what consumers already have, they drop as duplicates. A fence or rewind
-answer that does not come within ``patience`` seconds is given up on: a consumer's
-unknown position counts as 0 (replay all there is).
+its memory went with it, so the replacement goes back there too. A copy without
+state goes on from what may be needed later; a copy that restores goes on from the
+latest snapshot no later than that (or, if it has none so early, its oldest one, if
+that is no later than what is needed now: a *shortfall*, logged), and is sent it
+(``restore``). The point is chosen once. A replaced source waits for it (``begin``
+or ``restore``); a consumer that holds later blocks of the old source, not yet run,
+forgets them first (``rewind``), since the new copy sends them anew; what consumers
+already have, they drop as duplicates. A fence or rewind answer that does not come
+within ``patience`` seconds is given up on: a consumer's unknown position counts as
+0 (replay all there is).
 
 Answers that cannot come are not waited for. A consumer lost while a fence or
 rewind of one of its inputs is pending will not answer: that wait ends at once, and
@@ -133,6 +134,9 @@ class Failover:
         self._rewinding: dict[int, float] = {}
         #: Job id -> when its failover began.
         self._recovering: dict[int, float] = {}
+        #: (job, run, run) for each replacement that could not go back as far as its
+        #: consumers may need later, and the run of the oldest snapshot it went on from.
+        self.shortfalls: list[tuple[int, int, int]] = []
 
     # -- events ------------------------------------------------------------------------
 
@@ -361,8 +365,12 @@ class Failover:
             chosen = snapshots.latest()
         else:
             chosen = snapshots.latest(later)
-            if chosen[1] is None:
-                chosen = snapshots.latest(now)
+            if chosen[1] is None and snapshots.oldest() <= now:
+                chosen = snapshots.latest(snapshots.oldest())
+                self.shortfalls.append((job_id, later, chosen[0]))
+                log.warning("%s cannot go back to run %d, which a consumer may need if it is "
+                            "replaced too: its oldest snapshot kept is before run %d",
+                            job.label, later, chosen[0])
         copy.first, copy.restore_state = chosen
         snapshots.restart_from(copy.first)
         log.info("%s goes on from its snapshot before run %d", job.label, copy.first)

@@ -12,13 +12,14 @@ copy of each job and starts the copies it asks for. Between the steps, copies ar
 lost (all at once, as a node's) and time passes.
 
 What it leaves out, on purpose: END blocks and the wind-down (lifecycle.py's), and
-placement. Retention is the runtime's: an output remembers every block except that
-a snapshot of its consumer makes it forget what it covers (``covered``), as the
+placement. Retention is the runtime's: an output remembers every block except that a
+snapshot of its consumer makes it forget what it covers (``covered``), as the
 runtime does; a replay that reaches back before what was so forgotten is noted
-(:attr:`Model.beyond_retention`): what it loses is the retention's limit, not the
-protocol's fault. Every job's values are a pure function of what it was given, a
-stateful job's of its state too, so an undisturbed run is the reference a disturbed
-one must match.
+(:attr:`Model.beyond_retention`), and so is a replacement whose snapshots kept do
+not reach back as far as its consumers may need (``Failover.shortfalls``): what is
+lost then is the retention's limit, not the protocol's fault. Every job's values are
+a pure function of what it was given, a stateful job's of its state too, so an
+undisturbed run is the reference a disturbed one must match.
 
 Faithful where the protocol's correctness hangs on it: a message to a copy whose
 control channel has not connected yet is lost (a ROUTER drops it), a lost copy
@@ -428,6 +429,8 @@ class Model:
                 return
             rng.choice(steps)()
             self.now += STEP
+            if self.failover.shortfalls:
+                self.beyond_retention = True  # snapshots kept do not reach back so far
         self.violations.append(f"no end after {limit} steps")
 
     def records(self) -> dict[int, list]:

@@ -283,6 +283,7 @@ def test_a_restoring_job_does_not_go_back_before_its_own_snapshots():
     failover.ready(2, 1, {1: "tcp://b2:1"}, 1.1)
     assert failover.fenced(2, 10, 1.2).messages[-1] == (
         2, {"op": "restore", "seq": 8, "state": to_text(b"state 8")})
+    assert failover.shortfalls == [(2, 0, 8)]  # job 3 may need runs 0..7 once replaced
 
 
 # -- random networks through random faults ------------------------------------------------
