@@ -45,7 +45,9 @@ two waits above (each cost ``patience``), a late fence answer that moved a sourc
 start after consumers had been rewound to another, and the two ways a second fault
 soon after a first lost blocks (a replacement that went on from a live consumer's
 position, where that consumer, or a stateful job after it, would need earlier ones
-once replaced itself).
+once replaced itself). A source's start chosen before it has begun is chosen again
+(never later) when further copies are lost, and each rewind that follows is
+answered before it begins.
 """
 
 from __future__ import annotations
@@ -111,8 +113,12 @@ class _Copy:
     #: the snapshot taken before it.
     first: int | None = None
     restore_state: bytes | None = None
-    #: Output pipes whose consumer was told to forget blocks this copy sends anew.
-    rewound: set[int] = field(default_factory=set)
+    #: The lowest run it was chosen to go on from before a loss further down made
+    #: that choice out of date: consumers may have been rewound to it, so it never
+    #: goes on from a later one.
+    floor: int | None = None
+    #: Output pipe -> the block its consumer was told to forget from (``rewind``).
+    rewound: dict[int, int] = field(default_factory=dict)
 
 
 class Failover:
@@ -130,8 +136,9 @@ class Failover:
         self._fencing: dict[int, float] = {}
         #: Pipe -> how far its consumer, which kept running, had got at the fence.
         self._positions: dict[int, int] = {}
-        #: Pipe -> when its consumer's rewind answer is late.
-        self._rewinding: dict[int, float] = {}
+        #: Pipe -> when its consumer's rewind answer is late, and how many answers are
+        #: awaited (a second rewind, further back, may follow the first).
+        self._rewinding: dict[int, tuple[float, int]] = {}
         #: Job id -> when its failover began.
         self._recovering: dict[int, float] = {}
         #: (job, run, run) for each replacement that could not go back as far as its
@@ -154,6 +161,10 @@ class Failover:
         actions = Actions()
         replaced = set(job_ids)
         pipes = self._network.pipes
+        for copy in self._copies.values():  # what they need may change now: choose again
+            if copy.first is not None and not copy.begun:
+                copy.floor = copy.first if copy.floor is None else min(copy.floor, copy.first)
+                copy.first = copy.restore_state = None
         for job_id in job_ids:
             job = self._jobs[job_id]
             self._recovering[job_id] = now
@@ -200,7 +211,11 @@ class Failover:
 
     def rewound(self, pipe: int, now: float) -> Actions:
         """A consumer has forgotten the blocks of ``pipe`` a replaced source sends anew."""
-        self._rewinding.pop(pipe, None)
+        late, count = self._rewinding.get(pipe, (0.0, 1))
+        if count > 1:
+            self._rewinding[pipe] = (late, count - 1)
+        else:
+            self._rewinding.pop(pipe, None)
         return self.tick(now)
 
     def snapshot(self, job_id: int, seq: int, state: bytes | None) -> list[Message]:
@@ -217,7 +232,7 @@ class Failover:
                 log.warning("pipe %s: no fence reply from its consumer; going on", pipe_id)
                 del self._fencing[pipe_id]
                 self._positions[pipe_id] = 0  # how far it got is unknown: replay all there is
-        for pipe_id, late in list(self._rewinding.items()):
+        for pipe_id, (late, _) in list(self._rewinding.items()):
             if now >= late:
                 log.warning("pipe %s: no rewind reply from its consumer; going on", pipe_id)
                 del self._rewinding[pipe_id]
@@ -347,7 +362,9 @@ class Failover:
         producers replay from it, so an answer that comes late (after the patience)
         must not move it; the copy would go on from a point its consumers were not
         told of (found by the property tests: a late fence answer moved a source's
-        start past a block a consumer had been told to forget).
+        start past a block a consumer had been told to forget). Only a loss of
+        further copies before the copy has begun makes it choose again, never later
+        than before (its consumers are rewound further if need be).
         """
         copy = self._copies[job_id]
         if copy.first is not None:
@@ -356,6 +373,8 @@ class Failover:
         if needs is None:
             return None
         now, later = needs
+        if copy.floor is not None:
+            now, later = min(now, copy.floor), min(later, copy.floor)
         if not copy.restoring:
             copy.first = later
             return later
@@ -385,9 +404,11 @@ class Failover:
         """
         copy = self._copies[job.id]
         for pipe in job.outputs:
-            if self._positions.get(pipe.id, first) > first and pipe.id not in copy.rewound:
-                copy.rewound.add(pipe.id)
-                self._rewinding[pipe.id] = now + self._patience
+            if (self._positions.get(pipe.id, first) > first
+                    and copy.rewound.get(pipe.id, math.inf) > first):
+                copy.rewound[pipe.id] = first
+                _, count = self._rewinding.get(pipe.id, (0.0, 0))
+                self._rewinding[pipe.id] = (now + self._patience, count + 1)
                 consumer = self._network.pipes[pipe.id].destination
                 actions.messages.append((consumer, {"op": "rewind", "pipe": pipe.id,
                                                     "seq": first}))
