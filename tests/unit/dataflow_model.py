@@ -16,10 +16,12 @@ placement. Retention is the runtime's: an output remembers every block except th
 snapshot of its consumer makes it forget what it covers (``covered``), as the
 runtime does; a replay that reaches back before what was so forgotten is noted
 (:attr:`Model.beyond_retention`), and so is a replacement whose snapshots kept do
-not reach back as far as its consumers may need (``Failover.shortfalls``): what is
-lost then is the retention's limit, not the protocol's fault. Every job's values are
-a pure function of what it was given, a stateful job's of its state too, so an
-undisturbed run is the reference a disturbed one must match.
+not reach back as far as its consumers may need (``Failover.shortfalls``), and a
+replay to a consumer without state of blocks from before its replaced producer began
+(the lost copy kept its last ``REPLAY_COUNT``, a best effort): what is lost then is
+the retention's limit, not the protocol's fault. Every job's values are a pure
+function of what it was given, a stateful job's of its state too, so an undisturbed
+run is the reference a disturbed one must match.
 
 Faithful where the protocol's correctness hangs on it: a message to a copy whose
 control channel has not connected yet is lost (a ROUTER drops it), a lost copy
@@ -67,6 +69,8 @@ class _Output:
     pipe: int
     address: str | None = None
     history: list[Frame] = field(default_factory=list)
+    #: The first block this copy remembered (a replacement begins where it is told).
+    first: int | None = None
 
 
 @dataclass
@@ -217,6 +221,7 @@ class Copy:
         output = self.outputs[index]
         if not remembered:
             output.history.append(frame)
+            output.first = frame.seq if output.first is None else output.first
             entry[2] = True
         if output.address is not None:
             self.model.put(output.pipe, output.address, self.incarnation, frame)
@@ -268,6 +273,13 @@ class Copy:
         self.model.drop(output.pipe, output.address, self.incarnation)
         output.address = message["address"]
         if message["since"] < self.model.forgotten.get(output.pipe, 0):
+            self.model.beyond_retention = True
+        consumer = self.model.network.job(self.model.network.pipes[output.pipe].destination)
+        began = output.first if output.first is not None else self.next_seq
+        if message["since"] < began and not stateful(consumer):
+            # Blocks from before this copy began, for a consumer without state: the lost
+            # copy kept its last REPLAY_COUNT, which no protocol can give again (the
+            # consumer's acknowledgements could say how many are still needed).
             self.model.beyond_retention = True
         replayed = [frame for frame in output.history if frame.seq >= message["since"]]
         for frame in replayed:
