@@ -161,7 +161,10 @@ class Failover:
         actions = Actions()
         replaced = set(job_ids)
         pipes = self._network.pipes
-        for copy in self._copies.values():  # what they need may change now: choose again
+        # What the copies not begun yet need may change now: they choose again. (Only a
+        # source waits, for rewinds, once its start is chosen; a copy with inputs begins
+        # in the step that connects them, so no since of an old choice is out.)
+        for copy in self._copies.values():
             if copy.first is not None and not copy.begun:
                 copy.floor = copy.first if copy.floor is None else min(copy.floor, copy.first)
                 copy.first = copy.restore_state = None
@@ -243,9 +246,6 @@ class Failover:
         return actions
 
     # -- what the supervisor may ask ---------------------------------------------------
-
-    def incarnation(self, job_id: int) -> int:
-        return self._copies[job_id].incarnation
 
     @property
     def recovering(self) -> frozenset[int]:
