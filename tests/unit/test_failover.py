@@ -333,7 +333,7 @@ def _reference(network: Network, blocks: int) -> dict[int, list]:
     return model.records()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(networks(), st.integers(4, 10), st.integers(1, 3), st.booleans(), st.integers(0, 2**32))
 def test_random_faults_lose_repeat_and_mix_nothing(case, blocks, faults, late, seed):
     network, losable = case
@@ -353,7 +353,7 @@ def test_random_faults_lose_repeat_and_mix_nothing(case, blocks, faults, late, s
     assert model.failover.recovering == frozenset()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(networks(), st.integers(4, 10), st.integers(1, 3), st.integers(0, 2**32))
 def test_answers_that_arrive_are_never_waited_for_past_the_patience(case, blocks, faults,
                                                                     seed):
