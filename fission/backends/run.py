@@ -25,7 +25,8 @@ with ``since``), so what the dead node had not passed on is computed again. A
 replaced source continues numbering there (``begin``), after consumers holding
 later, unused blocks of the old copy forget them (``rewind``). Blocks beyond what
 producers remember are lost, and show up downstream as dummies or skipped windows,
-as for any lost block.
+as for any lost block. These decisions are the pure state machine of
+fission/backends/failover.py; this module feeds it what happens and sends what it says.
 
 State and restarts. A job with ``STATE`` (or ``snapshot()``), or with
 ``RESTART = "on-failure"``, sends snapshots of its state, which the client
@@ -41,7 +42,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import shutil
 import signal
 import sys
@@ -50,7 +50,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import CancelledError
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,7 @@ from fission.backends.dask_cluster import (
     connect_client,
     exit_notice,
 )
+from fission.backends.failover import Actions, Failover, Start, sends_snapshots
 from fission.backends.files import (
     FileServer,
     FileSink,
@@ -88,14 +89,12 @@ from fission.backends.supervision import Supervision
 from fission.backends.supervisor import JobLaunch, push_logs, run_job, stop_network
 from fission.backends.terminal import stdout_is_terminal, visible
 from fission.config import Settings, configure_logging, load_settings
-from fission.core.durability import restartable, stateful
 from fission.core.jobs import BaseJob
 from fission.core.nodes import BaseNode, LocalNode, MultiNode
-from fission.core.pipes import BasePipe
 from fission.errors import AllocationError, ClusterError, ConfigError
 from fission.events import EventLog
 from fission.placement import NodeView, place_all, replace
-from fission.runtime.control import identity, to_text
+from fission.runtime.control import identity
 from fission.runtime.spec import JobSpec
 from fission.security.credentials import Credentials, for_run
 from fission.security.curve import Gatekeeper
@@ -105,8 +104,6 @@ log = logging.getLogger("fission.run")
 LOCAL = "local"
 #: The key of the manifest of every job's DEPENDENCIES together (job ids start at 1).
 ALL_JOBS = 0
-#: Seconds a replacement waits for a consumer's fence reply before going on without it.
-FENCE_PATIENCE = 2.0
 #: Seconds the wait for nodes goes on, once NODES are satisfied, when a MultiNode is among them.
 MULTINODE_SETTLE = 1.0
 #: Seconds remote jobs get to stop by themselves before their node signals them.
@@ -125,17 +122,6 @@ class Copy:
     incarnation: int
     node: str
     address: str
-    gated: bool = False
-    #: A replacement that restores a snapshot (``restore``) before it runs.
-    restoring: bool = False
-    #: The run it restores at, once chosen, and the state of that snapshot.
-    restore_seq: int | None = None
-    restore_state: bytes | None = None
-    ready: bool = False
-    begun: bool = False
-    #: Output pipes whose consumer was told to forget blocks this copy sends anew.
-    rewound: set[int] = field(default_factory=set)
-    inputs: dict[int, str] = field(default_factory=dict)
     process: JobProcess | None = None
     future: Any = None
     exit_status: int | None = None
@@ -206,11 +192,8 @@ class DistributedRun(Supervision):
         self.nodes: dict[str, str] = {}  # worker address -> node ip, for the nodes up
         self.declared_dead: set[str] = set()  # ips of nodes declared dead during this run
         self.steady_at: dict[str, float] = {}  # worker address -> when a returned node may work
-        self.connected: dict[int, tuple[int, str]] = {}  # pipe -> (producer incarnation, address)
-        self.fencing: dict[int, float] = {}  # pipe -> when its consumer's fence reply is late
-        self.positions: dict[int, int] = {}  # pipe -> how far its consumer had got at the fence
-        self.rewinding: dict[int, float] = {}  # pipe -> when its consumer's rewind reply is late
-        self.recovering: dict[int, float] = {}  # job id -> when its failover started
+        #: The wiring and failover protocol: what to send when copies are lost or ready.
+        self.failover = Failover(self.network)
         self.client = None
         self.scheduler: SchedulerThread | None = None
         self.files: FileServer | None = None
@@ -415,18 +398,15 @@ class DistributedRun(Supervision):
 
     def _start_all(self) -> None:
         placement = place_all(self.network.jobs, self._views())
-        for job in self.network.jobs:
-            self._start(job, placement[job.id], incarnation=0)
+        for start in self.failover.start().starts:
+            self._start(start, placement[start.job])
         self.table.show(self._node_rows())
         log.info("started %d jobs of %s", len(self.copies), self.settings.name)
 
-    def _start(self, job: BaseJob, address: str, incarnation: int) -> None:
+    def _start(self, start: Start, address: str) -> None:
+        job, incarnation = self.network.job(start.job), start.incarnation
         ip = self.host if address == LOCAL else self.nodes[address]
-        snapshots = _snapshots(job)
-        restoring = incarnation > 0 and snapshots
-        copy = Copy(job, incarnation, ip, address, restoring=restoring,
-                    gated=incarnation > 0 and not job.inputs or restoring)
-        copy.begun = not copy.gated
+        copy = Copy(job, incarnation, ip, address)
         pipes = self.network.pipes
         self.copies[job.id] = copy
         self._event("placed", job=job.id, node=ip, incarnation=incarnation)
@@ -438,7 +418,7 @@ class DistributedRun(Supervision):
             console=self._console(job.id) if job.CONSOLE else None,
             log_level="DEBUG",
             incarnation=incarnation,
-            gated=copy.gated,
+            gated=start.gated,
             replay=True,
             figures=self.settings.dashboard is not None,
             record={pipe.id: str(self.recorded[pipe.id] if address == LOCAL
@@ -446,9 +426,9 @@ class DistributedRun(Supervision):
                     for pipe in job.outputs if pipe.id in self.recorded},
             record_append=address == LOCAL and incarnation > 0,
             covered=frozenset(pipe.id for pipe in job.outputs
-                              if _snapshots(self.network.job(pipes[pipe.id].destination))),
-            snapshots=snapshots,
-            restoring=restoring,
+                              if sends_snapshots(self.network.job(pipes[pipe.id].destination))),
+            snapshots=sends_snapshots(job),
+            restoring=start.restoring,
         )
         if address == LOCAL:
             workdir = self.local_dir / str(job.id)
@@ -478,7 +458,6 @@ class DistributedRun(Supervision):
     def _fail_over(self, ip: str, lost: list[Copy], restart: bool = False) -> None:
         """Place ``lost`` again and start their replacements; ``restart``: a job that
         failed, started again where it ran (its node is up)."""
-        now = time.monotonic()
         jobs = [copy.job for copy in lost]
         if not restart:
             self._event("failover_started", node=ip, jobs=[job.id for job in jobs])
@@ -497,140 +476,23 @@ class DistributedRun(Supervision):
             self._event("allocation_error", job=error.job, node=ip, error=str(error))
             self.failure = f"failover after node {ip} went down: AllocationError: {error}"
             return
-        replaced = {job.id for job in jobs}
         for job in jobs:
             self.lifecycle.restart(job.id)
-            self.recovering[job.id] = now
-            for pipe in job.inputs + job.outputs:
-                self.connected.pop(pipe.id, None)
-            for pipe in job.outputs:
-                consumer = self.network.pipes[pipe.id].destination
-                self.positions.pop(pipe.id, None)
-                if consumer not in replaced:
-                    self.fencing[pipe.id] = now + FENCE_PATIENCE
-                    self._send([(consumer, {"op": "fence", "pipe": pipe.id,
-                                            "incarnation": self.copies[job.id].incarnation + 1})])
-        for job in jobs:
-            self._start(job, placement[job.id], self.copies[job.id].incarnation + 1)
+        actions = self.failover.lost([job.id for job in jobs], time.monotonic())
+        self._apply(actions)
+        for start in actions.starts:
+            self._start(start, placement[start.job])
 
     def _wire(self) -> None:
-        """Send every connect and begin that has become possible."""
-        now = time.monotonic()
-        for pipe_id, late in list(self.fencing.items()):
-            if now >= late:
-                log.warning("pipe %s: no fence reply from its consumer; going on", pipe_id)
-                del self.fencing[pipe_id]
-                self.positions[pipe_id] = 0  # how far it got is unknown: replay all there is
-        for pipe_id, late in list(self.rewinding.items()):
-            if now >= late:
-                log.warning("pipe %s: no rewind reply from its consumer; going on", pipe_id)
-                del self.rewinding[pipe_id]
-        for pipe_id, link in self.network.pipes.items():
-            producer, consumer = self.copies[link.source], self.copies[link.destination]
-            if not (producer.ready and consumer.ready) or pipe_id in self.fencing:
-                continue
-            address = consumer.inputs.get(pipe_id)
-            wanted = (producer.incarnation, address)
-            if not address or self.connected.get(pipe_id) == wanted:
-                continue
-            first = self._replay_point(consumer) if consumer.incarnation else 0
-            if first is None:
-                continue  # where to replay from is not known yet
-            self.connected[pipe_id] = wanted
-            self._send([(link.source, {"op": "connect", "pipe": pipe_id, "address": address,
-                                       "since": first * link.pipe.BLOCK_COUNT})])
-        for copy in self.copies.values():
-            if copy.ready and not copy.begun:
-                first = self._replay_point(copy)
-                if first is None or (not copy.job.inputs and self._rewinding_for(copy, first)):
-                    continue
-                copy.begun = True
-                if copy.restoring:
-                    self._send([(copy.job.id, {"op": "restore", "seq": first,
-                                               "state": to_text(copy.restore_state)})])
-                else:
-                    self._send([(copy.job.id, {"op": "begin", "seq": first})])
-        self._check_recovered()
+        """Send every connect, rewind, begin and restore that has become possible."""
+        self._apply(self.failover.tick(time.monotonic()))
 
-    def _first_needed(self, copy: Copy, seen: frozenset[int] = frozenset()) -> int | None:
-        """The first run of a replaced ``copy`` that its consumers still need; None while
-        a fence reply that tells is still awaited.
-
-        It numbers the blocks of the copy's outputs. A consumer that kept running said
-        at its fence how far it had got; a consumer replaced as well needs what it needs
-        in turn. A replaced consumer is sent blocks again from there (``since``), and a
-        replaced source continues there (``begin``): the first block needed anywhere,
-        so no consumer misses one, and what some already have they drop as duplicates.
-        """
-        needed = []
-        for output in copy.job.outputs:
-            if output.id in self.fencing:
-                return None
-            if output.id in self.positions:  # its consumer kept running
-                needed.append(self.positions[output.id])
-                continue
-            downstream = self.copies[self.network.pipes[output.id].destination]
-            if downstream.incarnation == 0 or downstream.job.id in seen:
-                needed.append(0)
-                continue
-            first = self._replay_point(downstream, seen | {copy.job.id})
-            if first is None:
-                return None
-            needed.append(first * output.BLOCK_COUNT)
-        return min(needed, default=0)
-
-    def _replay_point(self, copy: Copy, seen: frozenset[int] = frozenset()) -> int | None:
-        """The run a replaced ``copy`` goes on from, and its producers replay from.
-
-        A copy without state: the first run its consumers need
-        (:meth:`_first_needed`). A copy that restores: the latest snapshot no later
-        than that (chosen once), whose state it restores; what its consumers already
-        have of the runs it does again they drop as duplicates.
-        """
-        if copy.restore_seq is not None:
-            return copy.restore_seq
-        first = self._first_needed(copy, seen)
-        if first is None or not copy.restoring:
-            return first
-        snapshots = self.snapshots[copy.job.id]
-        copy.restore_seq, copy.restore_state = snapshots.latest(
-            first if copy.job.outputs else math.inf)
-        snapshots.restart_from(copy.restore_seq)
-        log.info("%s goes on from its snapshot before run %d", copy.job.label, copy.restore_seq)
-        return copy.restore_seq
-
-    def _rewinding_for(self, copy: Copy, first: int) -> bool:
-        """Whether consumers still forget blocks a replaced source will send anew.
-
-        The source continues at ``first``, the first block any consumer needs; a
-        consumer that kept running may hold later blocks of the old copy, not yet run,
-        whose values the new copy will not repeat: it is told to forget them
-        (``rewind``), and the source waits until it has.
-        """
-        for pipe in copy.job.outputs:
-            if self.positions.get(pipe.id, first) > first and pipe.id not in copy.rewound:
-                copy.rewound.add(pipe.id)
-                self.rewinding[pipe.id] = time.monotonic() + FENCE_PATIENCE
-                consumer = self.network.pipes[pipe.id].destination
-                self._send([(consumer, {"op": "rewind", "pipe": pipe.id, "seq": first})])
-        return any(pipe.id in self.rewinding for pipe in copy.job.outputs)
-
-    def _check_recovered(self) -> None:
-        """A replaced job has recovered once it runs, may produce, and every output
-        whose consumer runs is connected to it: then its failover is done."""
-        for job_id in list(self.recovering):
-            copy = self.copies[job_id]
-            if copy.ready and copy.begun and all(
-                    self._sends_to_running_consumer(copy, pipe) for pipe in copy.job.outputs):
-                started = self.recovering.pop(job_id)
-                self._event("failover_done", job=job_id, node=copy.node,
-                            seconds=round(time.monotonic() - started, 3))
-
-    def _sends_to_running_consumer(self, copy: Copy, pipe: BasePipe) -> bool:
-        consumer = self.copies[self.network.pipes[pipe.id].destination]
-        connected = self.connected.get(pipe.id)
-        return not consumer.ready or (connected is not None
-                                      and connected[0] == copy.incarnation)
+    def _apply(self, actions: Actions) -> None:
+        """Send what the failover protocol says; log the failovers it has completed."""
+        self._send(actions.messages)
+        for job_id, seconds in actions.recovered:
+            self._event("failover_done", job=job_id, node=self.copies[job_id].node,
+                        seconds=round(seconds, 3))
 
     # -- supervising -----------------------------------------------------------------
 
@@ -676,10 +538,9 @@ class DistributedRun(Supervision):
         return copy.where
 
     def _on_ready(self, copy: Copy, message: dict) -> None:
-        copy.ready = True
-        copy.inputs = {int(pipe): address for pipe, address in message.get("inputs", {}).items()}
+        inputs = {int(pipe): address for pipe, address in message.get("inputs", {}).items()}
         super()._on_ready(copy, message)
-        self._wire()
+        self._apply(self.failover.ready(copy.job.id, copy.incarnation, inputs, time.monotonic()))
 
     def _restart_scheduled(self, copy: Copy, delay: float) -> None:
         """Nothing yet: the restart fences the consumers as a failover does."""
@@ -693,15 +554,18 @@ class DistributedRun(Supervision):
         copy = self.copies[job_id]
         self._fail_over(copy.node, [copy], restart=True)
 
+    def _on_snapshot(self, copy: Copy, message: dict) -> None:
+        """The failover protocol keeps a run's snapshots: it chooses what a replacement
+        restores."""
+        if message.get("data") is not None:
+            self._send(self.failover.snapshot(copy.job.id, int(message["seq"]), message["data"]))
+
     def _on_rewound(self, copy: Copy, message: dict) -> None:
-        self.rewinding.pop(int(message["pipe"]), None)
-        self._wire()
+        self._apply(self.failover.rewound(int(message["pipe"]), time.monotonic()))
 
     def _on_fenced(self, copy: Copy, message: dict) -> None:
-        pipe = int(message["pipe"])
-        self.positions[pipe] = int(message.get("position", 0))
-        self.fencing.pop(pipe, None)
-        self._wire()
+        self._apply(self.failover.fenced(int(message["pipe"]), int(message.get("position", 0)),
+                                         time.monotonic()))
 
     def _on_exited(self, message: dict) -> None:
         """A job's task on a node has ended: its exit status, or why it could not run."""
@@ -810,11 +674,6 @@ class DistributedRun(Supervision):
     def _outcome(self, why: str | None) -> str:
         return (f"FISSION: {self.settings.name} {why or 'finished'}; local results are in "
                 f"{self.local_dir}")
-
-
-def _snapshots(job: BaseJob) -> bool:
-    """Whether a job sends snapshots: it has state, or it may be restarted."""
-    return stateful(job) or restartable(job)
 
 
 def collect(project: Path, network: str) -> int:
