@@ -73,6 +73,11 @@ FIGURES_INTERVAL = 1.0
 REPLAY_WAIT_MS = 1000
 #: How many unreadable blocks are logged one by one before only being counted.
 GARBAGE_LOG_LIMIT = 5
+#: Blocks a job with one input waits for with its poller first, once that input was
+#: found empty: pyzmq's ``recv(NOBLOCK)`` on an empty socket raises ``zmq.Again``, which
+#: costs about four times a poll that finds the block waiting. Then a plain ``recv`` is
+#: tried again, which is cheapest while blocks queue up.
+POLL_FIRST_BLOCKS = 64
 
 
 @dataclass
@@ -98,6 +103,8 @@ class _Input:
     garbage: int = 0
     #: Blocks of older incarnations dropped (a replaced producer's).
     fenced: int = 0
+    #: What :meth:`JobRunner._receive_waiting` polls for this input (made on first wait).
+    poller: zmq.Poller | None = None
     #: The lowest producer incarnation accepted.
     incarnation: int = 0
     #: One past the highest sequence number received.
@@ -186,9 +193,6 @@ class JobRunner:
             self._emit = self._emit_with_heads
             if job.inputs:
                 self._run = headed_run(job)
-        self._poller = self._new_poller()
-        for port, _ in self._optional:
-            self._poller.register(port.socket, zmq.POLLIN)
         self._next_control = 0.0
         self._next_figures = 0.0 if spec.figures else math.inf
         self._single_input = (len(required) == 1 and required_pipes[0].BLOCK_COUNT == 1
@@ -253,13 +257,21 @@ class JobRunner:
         port = self._required[0]
         recv, unpack, pipe = port.socket.recv, port.unpack, port.pipe_id
         run, emit, monotonic = self._run, self._emit, time.monotonic
+        poll_first = 0  # blocks still to wait for with the poller first (POLL_FIRST_BLOCKS)
         while not self._stopping:
-            try:
-                frame = recv(NOBLOCK)
-            except zmq.Again:
+            if poll_first:
+                poll_first -= 1
                 frame = self._receive_waiting(port)
                 if frame is None:
                     break
+            else:
+                try:
+                    frame = recv(NOBLOCK)
+                except zmq.Again:
+                    poll_first = POLL_FIRST_BLOCKS
+                    frame = self._receive_waiting(port)
+                    if frame is None:
+                        break
             try:
                 flags, incarnation, seq, payload = decode(frame, pipe)
                 if incarnation != port.incarnation and not _admit(port, incarnation):
@@ -439,21 +451,26 @@ class JobRunner:
         self._aligner.push(index, seq, value)
 
     def _receive_waiting(self, port: _Input) -> bytes | None:
-        """Block until ``port`` has a block, serving control and optional inputs meanwhile."""
-        poller = self._poller
-        poller.register(port.socket, zmq.POLLIN)
-        try:
-            while not self._stopping:
-                events = self._poll(poller)
-                if self.control.socket in events:
-                    self._check_control()
-                if len(events) > 1 or port.socket not in events:
-                    self._drain_optional()
-                if port.socket in events:
-                    return port.socket.recv(zmq.NOBLOCK)
-            return None
-        finally:
-            poller.unregister(port.socket)
+        """Block until ``port`` has a block, serving control and optional inputs meanwhile.
+
+        Its poller (control channel, signal wake-up, optional inputs and ``port``) is
+        made once: a wait costs only the poll.
+        """
+        poller = port.poller
+        if poller is None:
+            poller = port.poller = self._new_poller()
+            for optional, _ in self._optional:
+                poller.register(optional.socket, zmq.POLLIN)
+            poller.register(port.socket, zmq.POLLIN)
+        while not self._stopping:
+            events = self._poll(poller)
+            if self.control.socket in events:
+                self._check_control()
+            if len(events) > 1 or port.socket not in events:
+                self._drain_optional()
+            if port.socket in events:
+                return port.socket.recv(zmq.NOBLOCK)
+        return None
 
     def _drain_required(self) -> None:
         """Pull every block already waiting (MAX_QUEUE: drop the oldest, never wait)."""
