@@ -73,11 +73,6 @@ FIGURES_INTERVAL = 1.0
 REPLAY_WAIT_MS = 1000
 #: How many unreadable blocks are logged one by one before only being counted.
 GARBAGE_LOG_LIMIT = 5
-#: Blocks a job with one input waits for with its poller first, once that input was
-#: found empty: pyzmq's ``recv(NOBLOCK)`` on an empty socket raises ``zmq.Again``, which
-#: costs about four times a poll that finds the block waiting. Then a plain ``recv`` is
-#: tried again, which is cheapest while blocks queue up.
-POLL_FIRST_BLOCKS = 64
 
 
 @dataclass
@@ -257,21 +252,13 @@ class JobRunner:
         port = self._required[0]
         recv, unpack, pipe = port.socket.recv, port.unpack, port.pipe_id
         run, emit, monotonic = self._run, self._emit, time.monotonic
-        poll_first = 0  # blocks still to wait for with the poller first (POLL_FIRST_BLOCKS)
         while not self._stopping:
-            if poll_first:
-                poll_first -= 1
+            try:
+                frame = recv(NOBLOCK)
+            except zmq.Again:
                 frame = self._receive_waiting(port)
                 if frame is None:
                     break
-            else:
-                try:
-                    frame = recv(NOBLOCK)
-                except zmq.Again:
-                    poll_first = POLL_FIRST_BLOCKS
-                    frame = self._receive_waiting(port)
-                    if frame is None:
-                        break
             try:
                 flags, incarnation, seq, payload = decode(frame, pipe)
                 if incarnation != port.incarnation and not _admit(port, incarnation):
