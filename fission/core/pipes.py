@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import pickle
 import struct
 from collections.abc import Callable
@@ -285,31 +284,32 @@ class ArrayPipe(BasePipe):
         self.shape = None if shape is None else tuple(int(n) for n in shape)
 
     def pack(self, value: Any) -> bytes:
-        np = _numpy(self.id)
-        array = np.asarray(value, order="C")
-        dtype, shape = array.dtype, array.shape
-        meta = _ARRAY_HEADERS.get((dtype, shape))
-        if meta is None:
-            meta = self._header(dtype, shape)
-        elif self.dtype is not None or self.shape is not None:
-            self._check_array(dtype, shape)
-        try:
-            data = memoryview(array).cast("B")
-        except (TypeError, ValueError):  # formats memoryview cannot cast (datetime, complex)
-            data = memoryview(array.reshape(-1).view(np.uint8))
-        return meta + data
+        return self._codec().encode(value)
 
     def unpack(self, data: bytes | memoryview) -> Any:
-        np = _numpy(self.id)
-        code_size, ndim = _ARRAY_META.unpack_from(data)
-        size = _ARRAY_META.size + code_size + 8 * ndim
-        key = bytes(data[:size])
-        layout = _ARRAY_LAYOUTS.get(key)
-        if layout is None:
-            layout = _ARRAY_LAYOUTS[key] = _layout(np, key, code_size, ndim)
-        dtype, shape, count = layout
-        array = np.frombuffer(data, dtype=dtype, offset=size, count=count).reshape(shape)
-        return array.copy() if self.WRITABLE else array
+        return self._codec().decode(data)
+
+    def block_encoder(self) -> Callable[[Any], bytes]:
+        """This pipe's own encoder (its header cache), unless a subclass overrides pack."""
+        if type(self).pack is ArrayPipe.pack:
+            return self._codec().encode
+        return self.pack
+
+    def block_decoder(self) -> Callable[[bytes | memoryview], Any]:
+        if type(self).unpack is ArrayPipe.unpack:
+            return self._codec().decode
+        return self.unpack
+
+    def _codec(self) -> _ArrayCodec:
+        codec = self.__dict__.get("_array_codec")
+        if codec is None:
+            codec = self.__dict__["_array_codec"] = _ArrayCodec(self, _numpy(self.id))
+        return codec
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_array_codec", None)  # rebuilt where the pipe is used
+        return state
 
     def _check_array(self, dtype: Any, shape: tuple[int, ...]) -> None:
         if dtype.hasobject or dtype.fields is not None:
@@ -320,16 +320,6 @@ class ArrayPipe(BasePipe):
         if self.shape is not None and shape != self.shape:
             raise JobError(f"pipe {self.id} carries arrays of shape {self.shape}; got {shape}")
 
-    def _header(self, dtype: Any, shape: tuple[int, ...]) -> bytes:
-        """The array header of arrays of this kind, remembered for the next ones."""
-        self._check_array(dtype, shape)
-        code = dtype.str.encode()
-        meta = (_ARRAY_META.pack(len(code), len(shape)) + code
-                + struct.pack(f"<{len(shape)}Q", *shape))
-        if len(_ARRAY_HEADERS) < _ARRAY_CACHE_SIZE:
-            _ARRAY_HEADERS[(dtype, shape)] = meta
-        return meta
-
     def zero(self) -> Any:
         if self.dtype is None or self.shape is None:
             return None
@@ -339,20 +329,70 @@ class ArrayPipe(BasePipe):
 #: An ArrayPipe block starts with: length of the dtype code, number of dimensions; then
 #: the dtype code (``numpy.dtype.str``), one little-endian uint64 per dimension, the buffer.
 _ARRAY_META = struct.Struct("<BB")
-#: Headers by (dtype, shape) and layouts by header: a stream of arrays of one kind (the
-#: usual case) parses its header once. Bounded, for streams whose shapes keep changing.
+#: Headers and layouts an ArrayPipe remembers: a stream of arrays of one kind (the usual
+#: case) makes and parses its header once. Bounded, for streams whose shapes keep changing.
 _ARRAY_CACHE_SIZE = 256
-_ARRAY_HEADERS: dict[tuple[Any, tuple[int, ...]], bytes] = {}
-_ARRAY_LAYOUTS: dict[bytes, tuple[Any, tuple[int, ...], int]] = {}
 
 
-def _layout(np: Any, header: bytes, code_size: int, ndim: int) -> tuple[Any, tuple, int]:
-    start = _ARRAY_META.size
-    dtype = np.dtype(header[start:start + code_size].decode())
-    shape = struct.unpack_from(f"<{ndim}Q", header, start + code_size)
-    if len(_ARRAY_LAYOUTS) >= _ARRAY_CACHE_SIZE:
-        _ARRAY_LAYOUTS.clear()
-    return dtype, shape, math.prod(shape)
+class _ArrayCodec:
+    """Packs and unpacks one ArrayPipe's blocks: the per-block path of every array.
+
+    It is the pipe's, made where the pipe is used (not pickled with it), so its caches
+    hold only kinds of array the pipe has accepted: a kind found in :attr:`_headers`
+    passed the pipe's ``dtype``/``shape`` check once and needs none again. The work per
+    block is what raw numpy and pyzmq code would do: one copy of the buffer behind the
+    header (``bytes.join``) on the way out, one ``ndarray`` over the received block, of
+    the shape and dtype its header names, on the way in.
+    """
+
+    def __init__(self, pipe: ArrayPipe, np: Any) -> None:
+        self._pipe = pipe
+        self._np = np
+        self._asarray, self._ndarray = np.asarray, np.ndarray
+        self._writable = pipe.WRITABLE
+        self._headers: dict[tuple[Any, tuple[int, ...]], bytes] = {}
+        self._layouts: dict[bytes, tuple[tuple[int, ...], Any]] = {}
+
+    def encode(self, value: Any) -> bytes:
+        array = self._asarray(value, order="C")
+        kind = (array.dtype, array.shape)
+        meta = self._headers.get(kind)
+        if meta is None:
+            meta = self._header(*kind)
+        try:
+            return b"".join((meta, array))
+        except (TypeError, ValueError, BufferError):  # no buffer export (datetime, ...)
+            return meta + memoryview(array.reshape(-1).view(self._np.uint8))
+
+    def decode(self, data: bytes | memoryview) -> Any:
+        code_size, ndim = _ARRAY_META.unpack_from(data)
+        size = _ARRAY_META.size + code_size + 8 * ndim
+        key = bytes(data[:size])
+        layout = self._layouts.get(key)
+        if layout is None:
+            layout = self._layout(key, code_size, ndim)
+        array = self._ndarray(*layout, data, size)
+        return array.copy() if self._writable else array
+
+    def _header(self, dtype: Any, shape: tuple[int, ...]) -> bytes:
+        """The array header of arrays of this kind, checked and remembered."""
+        self._pipe._check_array(dtype, shape)
+        code = dtype.str.encode()
+        meta = (_ARRAY_META.pack(len(code), len(shape)) + code
+                + struct.pack(f"<{len(shape)}Q", *shape))
+        if len(self._headers) >= _ARRAY_CACHE_SIZE:
+            self._headers.clear()
+        self._headers[(dtype, shape)] = meta
+        return meta
+
+    def _layout(self, header: bytes, code_size: int, ndim: int) -> tuple[tuple[int, ...], Any]:
+        start = _ARRAY_META.size
+        dtype = self._np.dtype(header[start:start + code_size].decode())
+        shape = struct.unpack_from(f"<{ndim}Q", header, start + code_size)
+        if len(self._layouts) >= _ARRAY_CACHE_SIZE:
+            self._layouts.clear()
+        self._layouts[header] = layout = (shape, dtype)
+        return layout
 
 
 def _numpy(pipe_id: int) -> Any:

@@ -98,6 +98,8 @@ class _Input:
     garbage: int = 0
     #: Blocks of older incarnations dropped (a replaced producer's).
     fenced: int = 0
+    #: What :meth:`JobRunner._receive_waiting` polls for this input (made on first wait).
+    poller: zmq.Poller | None = None
     #: The lowest producer incarnation accepted.
     incarnation: int = 0
     #: One past the highest sequence number received.
@@ -186,9 +188,6 @@ class JobRunner:
             self._emit = self._emit_with_heads
             if job.inputs:
                 self._run = headed_run(job)
-        self._poller = self._new_poller()
-        for port, _ in self._optional:
-            self._poller.register(port.socket, zmq.POLLIN)
         self._next_control = 0.0
         self._next_figures = 0.0 if spec.figures else math.inf
         self._single_input = (len(required) == 1 and required_pipes[0].BLOCK_COUNT == 1
@@ -439,21 +438,26 @@ class JobRunner:
         self._aligner.push(index, seq, value)
 
     def _receive_waiting(self, port: _Input) -> bytes | None:
-        """Block until ``port`` has a block, serving control and optional inputs meanwhile."""
-        poller = self._poller
-        poller.register(port.socket, zmq.POLLIN)
-        try:
-            while not self._stopping:
-                events = self._poll(poller)
-                if self.control.socket in events:
-                    self._check_control()
-                if len(events) > 1 or port.socket not in events:
-                    self._drain_optional()
-                if port.socket in events:
-                    return port.socket.recv(zmq.NOBLOCK)
-            return None
-        finally:
-            poller.unregister(port.socket)
+        """Block until ``port`` has a block, serving control and optional inputs meanwhile.
+
+        Its poller (control channel, signal wake-up, optional inputs and ``port``) is
+        made once: a wait costs only the poll.
+        """
+        poller = port.poller
+        if poller is None:
+            poller = port.poller = self._new_poller()
+            for optional, _ in self._optional:
+                poller.register(optional.socket, zmq.POLLIN)
+            poller.register(port.socket, zmq.POLLIN)
+        while not self._stopping:
+            events = self._poll(poller)
+            if self.control.socket in events:
+                self._check_control()
+            if len(events) > 1 or port.socket not in events:
+                self._drain_optional()
+            if port.socket in events:
+                return port.socket.recv(zmq.NOBLOCK)
+        return None
 
     def _drain_required(self) -> None:
         """Pull every block already waiting (MAX_QUEUE: drop the oldest, never wait)."""

@@ -11,6 +11,8 @@ import psutil
 import pytest
 from simhelp import read_csv, wait_until
 
+from fission.events import read_events
+
 HERE = Path(__file__).resolve().parent
 PROGRAMS = HERE / "programs"
 HEAD = """
@@ -100,6 +102,36 @@ def test_a_program_exiting_non_zero_fails_the_job(sim, project):
                      r"status 3", errors[0]), errors[0]
     assert "double: giving up at block 7" in (run.job_dir(2) / "job.log").read_text()
     assert read_csv(run.job_dir(3) / "out.csv")[1:] == [[str(2 * i)] for i in range(7)]
+
+
+@pytest.mark.timeout(60)
+def test_a_failing_program_is_restarted_like_any_job(sim, project):
+    _executable_project(project, "flaky.py")
+    project.network("net", HEAD, """
+        from fission.core.jobs import ExecutableJob
+
+        class Flaky(ExecutableJob):
+            DEPENDENCIES = "scripts"
+            EXECUTABLE = "python3 flaky.py"
+            PARAMETERS = "--fail-at 30"
+            RESTART = "on-failure"
+
+        JOBS = [
+            IntSource(n=100, sleep=0.002, outputs=[Int64Pipe(1)]),
+            Flaky(inputs=[Int64Pipe(1)], outputs=[JSONPipe(2)]),
+            CSVSinkJob(path="out.csv", inputs=[JSONPipe(2)]),
+        ]
+    """)
+    run = sim(project.root, "net")
+    _finished(run)
+    restarted = [e for e in read_events(run.folder / "events.jsonl")
+                 if e["event"] == "job_restarted"]
+    assert [(e["job"], e["attempt"]) for e in restarted] == [(2, 1)], run.output()
+    assert "exited with status 3" in restarted[0]["error"], restarted
+    log = (run.job_dir(2) / "job.log").read_text()
+    assert "flaky: failing at block 30" in log and "flaky: " in log.split("failing")[-1]
+    rows = [int(row[0]) for row in read_csv(run.job_dir(3) / "out.csv")[1:]]
+    assert rows[:30] == [2 * i for i in range(30)] and rows[-1] == 198, rows
 
 
 @pytest.mark.timeout(30)

@@ -83,6 +83,37 @@ def test_object_and_structured_arrays_are_refused():
         ArrayPipe(9).pack(np.zeros(2, dtype=[("x", "i4"), ("y", "f8")]))
 
 
+def test_each_pipe_checks_its_own_dtype_and_shape_whatever_another_pipe_sent():
+    """A pipe's header cache holds only kinds it accepted: another pipe's are checked anew."""
+    free, strict = ArrayPipe(11), ArrayPipe(12, dtype="int16", shape=(2, 3))
+    encode_free, encode_strict = free.block_encoder(), strict.block_encoder()
+    for _ in range(2):
+        encode_free(np.zeros((2, 3)))
+        with pytest.raises(JobError, match="carries int16 arrays; got float64"):
+            encode_strict(np.zeros((2, 3)))
+    encode_strict(np.zeros((2, 3), np.int16))
+    with pytest.raises(JobError, match="carries int16 arrays; got float64"):
+        strict.pack(np.zeros((2, 3)))
+
+
+def test_alternating_kinds_round_trip_from_bytes_and_views_and_a_used_pipe_pickles():
+    pipe = ArrayPipe(13)
+    encode, decode = pipe.block_encoder(), pipe.block_decoder()
+    arrays = [np.arange(6.0).reshape(2, 3), np.arange(4, dtype="<i2"), np.array(7, "u1"),
+              np.zeros((0, 2), "c16"), np.array([0, 1, 2], dtype="M8[s]")]
+    for array in arrays * 2:
+        packed = encode(array)
+        for data in (packed, memoryview(packed), memoryview(b"head" + packed)[4:]):
+            back = decode(data)
+            assert back.dtype == array.dtype and back.shape == array.shape
+            np.testing.assert_array_equal(back, array)
+    copy = pickle.loads(pickle.dumps(pipe))
+    assert "_array_codec" not in copy.__dict__
+    np.testing.assert_array_equal(copy.unpack(encode(arrays[0])), arrays[0])
+    with pytest.raises((TypeError, ValueError)):
+        decode(encode(arrays[0])[:-8])  # a block cut short is an error, not a short array
+
+
 def test_through_the_emulator_with_the_block_header():
     assert np.array_equal(emulate(ArrayPipe(10))(np.eye(3)).unpacked, np.eye(3))
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from fission.core.head import FINISH_BIT, Head
 from fission.core.jobs import InteractiveJob, PythonJob
 from fission.core.pipes import BytesPipe, JSONPipe, OptionalPicklePipe, PicklePipe
 from fission.emulate import NOTHING, JobEmulator, PipeEmulator, emulate
@@ -247,3 +248,132 @@ def test_pipe_emulator_round_trip_and_queue():
 def test_emulate_refuses_other_objects():
     with pytest.raises(TypeError, match="a job or a pipe"):
         emulate(42)
+
+
+class Tagger(PythonJob):
+    """A HEAD job: adds its inputs; marks output 2 with bit 7 when the sum is odd."""
+
+    HEAD = True
+
+    def run(self, a, b):
+        self.seen = [self.in_heads[0], self.in_heads[1], self.head]
+        if (a + b) % 2:
+            self.out_heads[1] = Head(0b0000_0001)
+        return a + b, a - b
+
+
+class HeadWindow(PythonJob):
+    HEAD = True
+
+    def run(self, blocks):
+        self.seen = list(self.in_heads[0])
+        return sum(blocks)
+
+
+class MarkedSource(PythonJob):
+    """A HEAD source: every second value carries 0b1000_0000; finishes after 3."""
+
+    HEAD = True
+
+    def run(self):
+        for value in range(10):
+            if value % 2 == 0:
+                self.out_heads[0] = Head(0b1000_0000)
+            if value == 2:
+                self.finish()
+            yield value
+
+
+class StopAt(PythonJob):
+    """No HEAD: ends the network with finish() at ``last``."""
+
+    def __init__(self, last, **kwargs):
+        super().__init__(**kwargs)
+        self.last = last
+
+    def run(self, value):
+        if value == self.last:
+            self.finish()
+        return value
+
+    def teardown(self):
+        self.torn_down = True
+
+
+class Failing(PythonJob):
+    def run(self, value):
+        raise ValueError(f"cannot take {value}")
+
+    def teardown(self):
+        self.torn_down = True
+
+
+def test_a_head_job_gets_in_heads_and_head_and_its_outputs_carry_heads():
+    job = emulate(Tagger(inputs=[PicklePipe(1), PicklePipe(2)],
+                         outputs=[PicklePipe(3), PicklePipe(4)]))
+    job.put(2, 2, heads=[Head(0b1000_0000), Head(0b0000_0100)])
+    assert job.get() == [4, 0]
+    assert job.job.seen == [Head(0b1000_0000), Head(0b0000_0100), Head(0b1000_0100)]
+    assert job.heads == [Head(0b1000_0100), Head(0b1000_0100)]   # job.head by default
+    assert job(2, 1, head=0b0010_0000) == [3, 1]                 # the original's keyword
+    assert job.heads == [Head(0b0010_0000), Head(0b0000_0001)]   # out_heads[1], used once
+    assert job(1, 1) == [2, 0]
+    assert job.heads == [Head(), Head()]                         # no head given: empty
+    with pytest.raises(EmulatorError, match="heads= gave 1 head"):
+        job.put(1, 1, heads=[1])
+
+
+def test_a_head_window_gets_a_list_of_heads():
+    job = emulate(HeadWindow(inputs=[Pipe5(1)], outputs=[PicklePipe(2)]))
+    assert job((1, 2, 3, 4, 5), head=Head(0b0100_0000)) == [15]
+    assert job.job.seen == [Head(0b0100_0000)] * 5
+    assert job.heads == [Head(0b0100_0000)]
+
+
+def test_a_head_source_sets_out_heads_and_finish_ends_it_after_the_run():
+    job = emulate(MarkedSource(outputs=[PicklePipe(1)]))
+    assert job() == [0] and job.heads == [Head(0b1000_0000)]
+    assert job() == [1] and job.heads == [Head()]
+    assert job() == [2]                   # finish(): this run's output is still sent
+    assert job.heads == [Head(0b1000_0000)]
+    assert job.finished
+    with pytest.raises(EmulatorError, match="finished after 3 run"):
+        job.get()
+
+
+def test_finish_of_a_job_without_head_ends_it_after_that_run():
+    job = emulate(StopAt(2, inputs=[PicklePipe(1)], outputs=[PicklePipe(2)]))
+    assert job(1) == [1]
+    job.put(2)
+    assert job.finished and job.job.torn_down
+    assert job.get() == [2]
+    assert job.heads == []                # a job without HEAD has no heads
+    with pytest.raises(EmulatorError, match="has finished"):
+        job.put(3)
+
+
+class Last(PythonJob):
+    HEAD = True
+
+    def run(self, value):
+        self.finish()
+        return value
+
+
+def test_finish_sets_the_finish_bit_of_the_last_blocks():
+    job = emulate(Last(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)]))
+    assert job(9, head=0b1000_0000) == [9]
+    assert job.heads[0][FINISH_BIT] and job.heads[0][0] and job.finished
+
+
+def test_heads_for_a_job_without_head_are_refused():
+    job = emulate(Add(inputs=[PicklePipe(1), PicklePipe(2)], outputs=[PicklePipe(3)]))
+    with pytest.raises(EmulatorError, match="has no HEAD = True"):
+        job.put(1, 2, head=1)
+
+
+def test_a_run_that_raises_tears_the_job_down():
+    job = emulate(Failing(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)]))
+    with pytest.raises(ValueError, match="cannot take 3"):
+        job(3)
+    assert job.finished and job.job.torn_down
