@@ -87,8 +87,7 @@ from fission.backends.processes import (
     start_job,
     stop_jobs,
 )
-from fission.backends.recording import FOLDER as RECORDINGS
-from fission.backends.recording import recordings
+from fission.backends.recording import RecordingSink, recordings
 from fission.backends.restarts import Restarts
 from fission.backends.simulate import prompt_if_terminal, report_frames, write_console
 from fission.backends.snapshots import Snapshots, keep_snapshot
@@ -162,8 +161,8 @@ def run_network(project: Path, network: str, *, duration: float | None = None,
                 record: tuple[int, ...] = ()) -> int:
     """Run ``network`` of ``project`` on its nodes; return the exit status for the CLI.
 
-    ``record``: the ids of the pipes whose blocks are recorded (by their producers: on
-    the client in ``NET/recordings/``, on a node in ``recordings/`` of the job's folder)."""
+    ``record``: the ids of the pipes whose blocks are recorded: their producers send
+    them to the client, which writes ``NET/recordings/`` (fission/backends/recording.py)."""
     settings = load_settings(Path(project), network)
     check_node_timeout(settings.node_timeout, len(settings.nodes), f"{network}/config.py")
     recorded = recordings(settings, record)
@@ -200,6 +199,7 @@ class _Run:
         self._next_nodes = 0.0
         #: Pipe id -> its recording on the client (``--record``).
         self.recorded: dict[int, Path] = {}
+        self.recording: RecordingSink | None = None
         self.security = None if credentials is None else credentials.dask_security()
         self.keys = None if credentials is None else credentials.curve
         self.network = settings.network
@@ -265,6 +265,9 @@ class _Run:
                                 {job.id: self._console(job.id) for job in interactive})
         restore_signals = handle_stop_signals(self._interrupt)
         relay = None
+        if self.recorded:
+            self.recording = RecordingSink(self.gate, self.host, self.recorded)
+            self.recording.start()
         try:
             address = scheduler.start_and_wait()
             self.client = connect_client(address, self.security)
@@ -293,6 +296,8 @@ class _Run:
                 relay.expect_more(False)
                 relay.join(timeout=2)
             console.close()
+            if self.recording is not None:
+                self.recording.close()
             if self.client is not None:
                 with contextlib.suppress(Exception):
                     self.client.close(timeout=3)
@@ -479,6 +484,9 @@ class _Run:
         pipes = self.network.pipes
         self.copies[job.id] = copy
         self._event("placed", job=job.id, node=ip, incarnation=incarnation)
+        recorded = [pipe for pipe in job.outputs if pipe.id in self.recorded]
+        for pipe in recorded:  # frames of the copy this one replaces are dropped from now
+            self.recording.fence(pipe.id, incarnation)
         spec = JobSpec(
             job=job,
             control=self.endpoint(self.control),
@@ -490,10 +498,8 @@ class _Run:
             gated=copy.gated,
             replay=True,
             figures=self.settings.dashboard is not None,
-            record={pipe.id: str(self.recorded[pipe.id] if address == LOCAL
-                                 else Path(RECORDINGS) / self.recorded[pipe.id].name)
-                    for pipe in job.outputs if pipe.id in self.recorded},
-            record_append=address == LOCAL and incarnation > 0,
+            record={pipe.id: str(self.recorded[pipe.id]) for pipe in recorded},
+            record_to=self.recording.address if recorded else None,
             covered=frozenset(pipe.id for pipe in job.outputs
                               if _snapshots(self.network.job(pipes[pipe.id].destination))),
             snapshots=snapshots,
