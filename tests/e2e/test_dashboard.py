@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
+import pty
+import re
+import struct
+import subprocess
+import sys
+import termios
+import threading
 
 import pytest
 from dashhelp import dashboard_of, get
 from prometheus_client.parser import text_string_to_metric_families
-from simhelp import wait_until
+from simhelp import child_env, wait_until
 
 V3 = "demo_network_v3"
 PATHS = ["", "metrics", "snapshot", "stream", "static/cytoscape.min.js", "static/dashboard.js",
@@ -136,3 +146,44 @@ def test_blocks_of_optional_inputs_are_counted_too(sim, project) -> None:
                "the sink's blocks of both inputs in its figures")
     run.interrupt()
     assert run.wait(20) == 0
+
+
+
+def _frames(terminal: int, into: list[bytes]) -> None:
+    """Read what ``top`` draws on its terminal until it closes."""
+    with contextlib.suppress(OSError):
+        while chunk := os.read(terminal, 65536):
+            into.append(chunk)
+
+
+@pytest.mark.timeout(90)
+def test_top_redraws_live_and_exits_when_the_network_ends(sim, examples_project) -> None:
+    run = sim(examples_project, V3)
+    dashboard_of(lambda: run.stderr)
+    terminal, screen = pty.openpty()
+    fcntl.ioctl(screen, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+    top = subprocess.Popen([sys.executable, "manage.py", V3, "top"], cwd=examples_project,
+                           env={**child_env(), "TERM": "xterm"}, stdout=screen,
+                           stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    os.close(screen)
+    drawn: list[bytes] = []
+    reader = threading.Thread(target=_frames, args=(terminal, drawn), daemon=True)
+    reader.start()
+
+    def runs_drawn() -> list[int]:  # JoinJob's runs in each frame drawn so far
+        text = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", b"".join(drawn)).decode(errors="replace")
+        return [int(row.split()[5]) for row in re.findall(r"^4 +JoinJob 4 .*$", text, re.M)]
+
+    try:
+        wait_until(lambda: len(set(runs_drawn())) >= 3, 40, "top to redraw JoinJob's runs")
+        run.interrupt()
+        assert run.wait(20) == 0
+        assert top.wait(15) == 0, top.stderr.read()
+        reader.join(5)
+    finally:
+        top.kill()
+        top.wait()
+        top.stderr.close()
+        os.close(terminal)
+    assert runs_drawn() == sorted(runs_drawn())
+    assert f"FISSION: network {V3} is no longer running" in b"".join(drawn).decode()
