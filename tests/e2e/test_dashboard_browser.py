@@ -42,6 +42,12 @@ def test_the_page_shows_every_job_of_v3_and_its_figures_change(sim, examples_pro
                "JoinJob's runs to grow on the page")
     assert cell(browser, 4, 3) == "running"
     assert "live" in browser.find_element("id", "status").text
+    # The timeline of events, and the last lines each job printed.
+    assert "job_started job=4" in browser.find_element("id", "events").text
+    wait_until(lambda: "[SourceJob 1]\n" in browser.find_element("id", "lines").text, 10,
+               "the sources' printed lines on the page")
+    printed = browser.find_element("id", "lines").text.split("[SourceJob 1]\n")[1]
+    assert "->" in printed.split("\n")[0]
     run.interrupt()
     assert run.wait(20) == 0
 
