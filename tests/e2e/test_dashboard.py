@@ -13,6 +13,8 @@ import subprocess
 import sys
 import termios
 import threading
+import time
+import urllib.request
 
 import pytest
 from dashhelp import dashboard_of, get
@@ -99,10 +101,19 @@ def test_metrics_have_the_series_of_every_job_and_pipe_and_they_grow(sim, exampl
     table = manage(examples_project, V3, "top", "--once")
     assert table.returncode == 0 and "JoinJob 4" in table.stdout and "running" in table.stdout
 
-    # The stream pushes a snapshot at once and then every second.
-    status, headers, body = get(f"{base}stream?token={token}")  # reads the first 64 KiB
-    assert status == 200 and headers["Content-Type"] == "text/event-stream"
-    assert json.loads(body.split(b"\n\n")[0].removeprefix(b"data: "))["network"] == V3
+    # The stream pushes a snapshot at once and then every second, with the figures of then.
+    request = urllib.request.Request(f"{base}stream?token={token}")
+    pushed: list[tuple[float, dict]] = []
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.headers["Content-Type"] == "text/event-stream"
+        while len(pushed) < 4:
+            line = response.readline()
+            if line.startswith(b"data: "):
+                pushed.append((time.monotonic(), json.loads(line.removeprefix(b"data: "))))
+    assert pushed[0][1]["network"] == V3
+    gaps = [b[0] - a[0] for a, b in zip(pushed[1:-1], pushed[2:], strict=True)]
+    assert all(0.5 < gap < 2.5 for gap in gaps), gaps  # every second (a busy machine: later)
+    assert pushed[-1][1]["jobs"][3]["runs"] > pushed[0][1]["jobs"][3]["runs"]
     run.interrupt()
     assert run.wait(20) == 0
 
