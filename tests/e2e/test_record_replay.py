@@ -55,12 +55,14 @@ def test_a_recorded_pipe_plays_back_at_its_pace_or_as_fast_as_it_can(sim, projec
 
 
 @pytest.mark.timeout(30)
-def test_record_names_an_unknown_pipe(manage, project) -> None:
+@pytest.mark.parametrize("backend", ["simulate", "run"])
+def test_record_names_an_unknown_pipe(manage, project, backend) -> None:
     project.network("rec", RECORDED)
-    result = manage(project.root, "rec", "simulate", "--record", "7,99")
+    result = manage(project.root, "rec", backend, "--record", "7,99")
     assert result.returncode == 1
     assert "--record: 99 is not a pipe of rec (its pipes: 7, 8)" in result.stderr
-    result = manage(project.root, "rec", "simulate", "--record", "seven")
+    assert "waiting for" not in result.stderr  # refused before anything started
+    result = manage(project.root, "rec", backend, "--record", "seven")
     assert result.returncode == 2 and "pipe ids separated by commas" in result.stderr
 
 
