@@ -14,10 +14,13 @@ death loses nothing that had reached the client.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
+import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import zmq
@@ -54,9 +57,19 @@ def recordings(settings: Settings, pipes: Iterable[int]) -> dict[int, Path]:
             f"--record: {', '.join(map(str, unknown))} is not a pipe of {settings.name} "
             f"(its pipes: {', '.join(map(str, sorted(known)))}); name pipes by their ids in "
             f"{settings.name}/config.py")
-    paths = {pipe: settings.directory / FOLDER / recording_name(pipe) for pipe in chosen}
-    for path in paths.values():
-        path.unlink(missing_ok=True)
+    folder = settings.directory / FOLDER
+    paths = {pipe: folder / recording_name(pipe) for pipe in chosen}
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(folder))
+        for path in paths.values():
+            path.unlink(missing_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"--record: cannot write the recordings in {folder} ({error.strerror}: "
+            f"{error.filename}); make it a folder you can write to, or move what is in "
+            "the way") from None
     return paths
 
 
@@ -72,8 +85,14 @@ class RecordingSink(threading.Thread):
     pipe is garbage, counted and dropped.
     """
 
-    def __init__(self, gate: Gatekeeper, host: str, paths: dict[int, Path]) -> None:
+    def __init__(self, gate: Gatekeeper, host: str, paths: dict[int, Path],
+                 on_failure: Callable[[str], None]) -> None:
+        """``on_failure`` is called, from the sink's thread, with a one-paragraph error
+        when a recording cannot be written (a full disk): the backend stops the run, as
+        a producer that cannot write its recording fails under ``simulate``."""
         super().__init__(name="fission-recording-sink", daemon=True)
+        self._paths = paths
+        self._on_failure = on_failure
         self._socket = gate.listen(zmq.PULL, host, "the recordings")
         self.address = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
         self._files = {pipe: Recorder(path) for pipe, path in paths.items()}
@@ -98,8 +117,7 @@ class RecordingSink(threading.Thread):
                     if time.monotonic() >= closing_by:
                         break
         finally:
-            for recorder in self._files.values():
-                recorder.close()
+            self._close_files()
             self._socket.close()
 
     def _receive(self) -> None:
@@ -110,19 +128,28 @@ class RecordingSink(threading.Thread):
                 message = self._socket.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 break
-            pipe = self._write(message)
+            try:
+                pipe = self._write(message)
+            except OSError as error:
+                self._cannot_write(HEADER.unpack_from(message[1])[3], error)
+                continue
             if pipe is not None:
                 written.add(pipe)
         for pipe in written:
-            self._files[pipe].flush()
+            try:
+                self._files[pipe].flush()
+            except OSError as error:
+                self._cannot_write(pipe, error)
 
     def _write(self, message: list[bytes]) -> int | None:
         if len(message) != 2 or len(message[0]) != SENT.size or len(message[1]) < HEADER_SIZE:
             return self._garbage("not a recorded frame")
         sent, frame = SENT.unpack(message[0])[0], message[1]
         version, _flags, incarnation, pipe, seq = HEADER.unpack_from(frame)
-        if version != VERSION or pipe not in self._files:
+        if version != VERSION or pipe not in self._paths:
             return self._garbage(f"a frame of version {version}, pipe {pipe}")
+        if pipe not in self._files:
+            return None  # its recording could not be written: the run is stopping
         with self._fences:
             if incarnation < self._lowest[pipe]:
                 return None  # from a copy that was replaced
@@ -132,6 +159,18 @@ class RecordingSink(threading.Thread):
         self._files[pipe].write_at(sent, frame)
         self.last[pipe] = seq
         return pipe
+
+    def _cannot_write(self, pipe: int, error: OSError) -> None:
+        """Stop writing ``pipe``'s recording (what is in it stays) and tell the backend."""
+        recorder = self._files.pop(pipe, None)
+        if recorder is None:
+            return
+        with contextlib.suppress(OSError):
+            recorder.close()
+        self._on_failure(
+            f"--record: cannot write the recording of pipe {pipe}, {self._paths[pipe]} "
+            f"({error.strerror}); the run stops. What it holds so far is kept: free space "
+            "there, or record fewer pipes")
 
     def fence(self, pipe: int, incarnation: int) -> None:
         """Write no more frames of ``pipe`` from copies older than ``incarnation`` (its
@@ -151,6 +190,13 @@ class RecordingSink(threading.Thread):
         if self.is_alive():
             self.join(timeout=CLOSING_WAIT + 2)
         else:
-            for recorder in self._files.values():
-                recorder.close()
+            self._close_files()
             self._socket.close()
+
+    def _close_files(self) -> None:
+        for pipe in list(self._files):
+            try:
+                self._files.pop(pipe).close()  # flushes what is left
+            except OSError as error:
+                log.error("--record: cannot write the end of %s (%s)", self._paths[pipe],
+                          error.strerror)

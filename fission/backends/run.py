@@ -266,7 +266,8 @@ class _Run:
         restore_signals = handle_stop_signals(self._interrupt)
         relay = None
         if self.recorded:
-            self.recording = RecordingSink(self.gate, self.host, self.recorded)
+            self.recording = RecordingSink(self.gate, self.host, self.recorded,
+                                           self._recording_failed)
             self.recording.start()
         try:
             address = scheduler.start_and_wait()
@@ -334,6 +335,10 @@ class _Run:
 
     def _stop_from_prompt(self) -> None:
         self.interrupted = True
+
+    def _recording_failed(self, error: str) -> None:
+        """From the recording sink's thread: a recording cannot be written; the run stops."""
+        self.failure = self.failure or error
 
     # -- nodes -------------------------------------------------------------------------
 

@@ -49,7 +49,8 @@ def _blocks(path: Path) -> list[tuple[int, int]]:
 def test_each_block_once_in_order_and_no_frame_of_a_replaced_copy(gates, tmp_path) -> None:
     client, job = gates
     paths = {2: tmp_path / "recordings" / "pipe-2.rec", 3: tmp_path / "recordings" / "pipe-3.rec"}
-    sink = RecordingSink(client, "127.0.0.1", paths)
+    failures: list[str] = []
+    sink = RecordingSink(client, "127.0.0.1", paths, failures.append)
     sink.start()
     try:
         first = RecordStream(job, sink.address, hwm=64)
@@ -79,13 +80,14 @@ def test_each_block_once_in_order_and_no_frame_of_a_replaced_copy(gates, tmp_pat
     assert not sink.is_alive()
     assert _blocks(paths[2]) == [(0, seq) for seq in range(5)] + [(1, seq) for seq in range(5, 9)]
     assert _blocks(paths[3]) == [(0, 0), (0, 1)]
+    assert failures == []
 
 
 @pytest.mark.timeout(30)
 def test_a_closing_sink_writes_what_is_still_in_flight(gates, tmp_path) -> None:
     client, job = gates
     path = tmp_path / "pipe-1.rec"
-    sink = RecordingSink(client, "127.0.0.1", {1: path})
+    sink = RecordingSink(client, "127.0.0.1", {1: path}, pytest.fail)
     sink.start()
     stream = RecordStream(job, sink.address, hwm=1000)
     for frame in _frames(1, 0, range(500)):
@@ -93,3 +95,28 @@ def test_a_closing_sink_writes_what_is_still_in_flight(gates, tmp_path) -> None:
     stream.close()
     sink.close()  # at once: the frames on their way are received before it stops
     assert [seq for _, seq, _ in read_recording(path)] == list(range(500))
+
+
+@pytest.mark.timeout(30)
+def test_a_recording_that_cannot_be_written_is_reported_and_the_others_go_on(gates,
+                                                                            tmp_path) -> None:
+    client, job = gates
+    full, good = Path("/dev/full"), tmp_path / "pipe-2.rec"  # /dev/full: ENOSPC on writes
+    failures: list[str] = []
+    sink = RecordingSink(client, "127.0.0.1", {1: full, 2: good}, failures.append)
+    sink.start()
+    stream = RecordStream(job, sink.address, hwm=64)
+    try:
+        for frame in _frames(1, 0, range(3)) + _frames(2, 0, range(3)):
+            stream.write(frame)
+        wait_until(lambda: failures and sink.last[2] == 2, 5, "the failure and pipe 2's frames")
+        for frame in _frames(1, 0, range(3, 6)):  # dropped: the run is stopping
+            stream.write(frame)
+    finally:
+        stream.close()
+        sink.close()
+    assert failures == [f"--record: cannot write the recording of pipe 1, {full} (No space "
+                        "left on device); the run stops. What it holds so far is kept: free "
+                        "space there, or record fewer pipes"]
+    assert _blocks(good) == [(0, 0), (0, 1), (0, 2)]
+    assert sink.garbage == 0
