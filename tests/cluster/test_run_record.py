@@ -70,7 +70,7 @@ def test_a_recording_survives_the_death_of_its_producers_node(own_cluster, runs,
     wait_until(lambda: len(csv_rows(doubled)) >= BLOCKS // 3, 40, f"a third\n{run.output}")
     assert run.placed()[2] == "127.0.0.2"
     # The client has the node's frames so far, flushed as they came.
-    assert len(_values(recording)[0]) >= BLOCKS // 3 - 10
+    wait_until(lambda: len(_values(recording)[0]) >= BLOCKS // 3, 10, "a third recorded")
     own_cluster.agent("127.0.0.2").kill()
     wait_until(lambda: run.events_of("failover_done", job=2), 20, f"failover\n{run.output}")
     assert run.wait(60) == 0, run.output
