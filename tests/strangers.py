@@ -21,6 +21,7 @@ import zmq
 from fission.security.credentials import Credentials
 from fission.security.curve import CurveKeys
 from fission.wire.frame import encode
+from fission.wire.recording import SENT
 
 
 class Bomb:
@@ -48,7 +49,8 @@ def try_zmq(address: str, frames: list[bytes], *, keys: CurveKeys | None = None,
             server_key: bytes | None = None, source: str | None = None,
             seconds: float = 0.6) -> list[bytes]:
     """Connect a PUSH and a DEALER (as a producer and as a job's control channel would),
-    send ``frames`` and anything that looks like a control message; return what came back."""
+    send ``frames``, each also as a recorded frame streamed to the client's recording
+    sink would be, and anything that looks like a control message; return what came back."""
     context = zmq.Context()
     received: list[bytes] = []
     try:
@@ -63,12 +65,16 @@ def try_zmq(address: str, frames: list[bytes], *, keys: CurveKeys | None = None,
             sockets.append(sock)
         messages = frames + [json.dumps({"op": "failed", "job": 2, "incarnation": 0,
                                          "error": "a stranger says so"}).encode()]
+        recorded = [[SENT.pack(time.time()), frame] for frame in frames]
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:  # keep trying: ZeroMQ reconnects every 100 ms
             for sock in sockets:
                 for message in messages:
                     with contextlib.suppress(zmq.Again):
                         sock.send(message, zmq.NOBLOCK)
+                for parts in recorded:
+                    with contextlib.suppress(zmq.Again):
+                        sock.send_multipart(parts, zmq.NOBLOCK)
             if sockets[1].poll(100):
                 received.append(sockets[1].recv())
         return received
@@ -108,10 +114,10 @@ def try_tls(host: str, port: int, credentials: Credentials, data: bytes, *,
 
 
 def attack(address: str, marker: Path, *, project: CurveKeys, other: Credentials,
-           source: str | None = None) -> list[str]:
-    """Every stranger at once on ``address`` (``tcp://host:port`` or ``ipc://path``);
-    return what got through (empty: nothing did)."""
-    frames = bomb_frames(marker)
+           source: str | None = None, pipe_id: int = 1) -> list[str]:
+    """Every stranger at once on ``address`` (``tcp://host:port`` or ``ipc://path``), with
+    blocks of pipe ``pipe_id``; return what got through (empty: nothing did)."""
+    frames = bomb_frames(marker, pipe_id)
     through = []
     own_pair = CurveKeys.generate()
     attempts = {

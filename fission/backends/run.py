@@ -82,8 +82,7 @@ from fission.backends.lifecycle import JobState
 from fission.backends.monitor import NODE_FIGURES, Monitor
 from fission.backends.node_table import NodeRow, NodeTable
 from fission.backends.processes import JobProcess, pickle_spec, start_job, stop_jobs
-from fission.backends.recording import FOLDER as RECORDINGS
-from fission.backends.recording import recordings
+from fission.backends.recording import RecordingSink, recordings
 from fission.backends.stopping import stop_signals_interrupt
 from fission.backends.supervision import Supervision
 from fission.backends.supervisor import JobLaunch, push_logs, run_job, stop_network
@@ -140,8 +139,8 @@ def run_network(project: Path, network: str, *, duration: float | None = None,
                 record: tuple[int, ...] = ()) -> int:
     """Run ``network`` of ``project`` on its nodes; return the exit status for the CLI.
 
-    ``record``: the ids of the pipes whose blocks are recorded (by their producers: on
-    the client in ``NET/recordings/``, on a node in ``recordings/`` of the job's folder)."""
+    ``record``: the ids of the pipes whose blocks are recorded: their producers send
+    them to the client, which writes ``NET/recordings/`` (fission/backends/recording.py)."""
     settings = load_settings(Path(project), network)
     check_node_timeout(settings.node_timeout, len(settings.nodes), f"{network}/config.py")
     recorded = recordings(settings, record)
@@ -180,6 +179,8 @@ class DistributedRun(Supervision):
                          monitor or Monitor(settings.name, settings.network, "run",
                                             settings.client_ip))
         self._next_nodes = 0.0
+        #: Writes the recordings on the client (``--record``), if there are any.
+        self.recording: RecordingSink | None = None
         self.security = None if credentials is None else credentials.dask_security()
         self.host = settings.client_ip
         self.local_dir = settings.directory / "local"
@@ -217,6 +218,10 @@ class DistributedRun(Supervision):
         self.scheduler = SchedulerThread(self.host, self.settings.scheduler_port,
                                          self.membership, self.security)
         self.files = FileServer(self.gate, self.settings.project, self.host)
+        if self.recorded:
+            self.recording = RecordingSink(self.gate, self.host, self.recorded,
+                                           self._recording_failed)
+            self.recording.start()
 
     def _main(self, console: ConsoleServer, interactive: list[BaseJob],
               duration: float | None) -> None:
@@ -239,6 +244,8 @@ class DistributedRun(Supervision):
             self.failure = str(error)
 
     def _close(self) -> None:
+        if self.recording is not None:
+            self.recording.close()
         if self.client is not None:
             with contextlib.suppress(Exception):
                 self.client.close(timeout=3)
@@ -263,6 +270,10 @@ class DistributedRun(Supervision):
                         for job_id, each in paths.items()}
         dependencies[ALL_JOBS] = everything
         return code, dependencies
+
+    def _recording_failed(self, error: str) -> None:
+        """From the recording sink's thread: a recording cannot be written; the run stops."""
+        self.failure = self.failure or error
 
     # -- nodes -------------------------------------------------------------------------
 
@@ -410,6 +421,9 @@ class DistributedRun(Supervision):
         pipes = self.network.pipes
         self.copies[job.id] = copy
         self._event("placed", job=job.id, node=ip, incarnation=incarnation)
+        recorded = [pipe for pipe in job.outputs if pipe.id in self.recorded]
+        for pipe in recorded:  # frames of the copy this one replaces are dropped from now
+            self.recording.fence(pipe.id, incarnation)
         spec = JobSpec(
             job=job,
             control=self.endpoint(self.control),
@@ -421,10 +435,8 @@ class DistributedRun(Supervision):
             gated=start.gated,
             replay=True,
             figures=self.settings.dashboard is not None,
-            record={pipe.id: str(self.recorded[pipe.id] if address == LOCAL
-                                 else Path(RECORDINGS) / self.recorded[pipe.id].name)
-                    for pipe in job.outputs if pipe.id in self.recorded},
-            record_append=address == LOCAL and incarnation > 0,
+            record={pipe.id: str(self.recorded[pipe.id]) for pipe in recorded},
+            record_to=self.recording.address if recorded else None,
             covered=frozenset(pipe.id for pipe in job.outputs
                               if sends_snapshots(self.network.job(pipes[pipe.id].destination))),
             snapshots=sends_snapshots(job),

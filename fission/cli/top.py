@@ -23,6 +23,10 @@ from fission.errors import NotRunningError
 
 #: Seconds between two refreshes of the live view.
 REFRESH = 1.0
+#: Seconds a snapshot may take: the dashboard imports its libraries at its first request,
+#: which takes seconds on a small or busy machine (a network that has stopped answers at
+#: once: its run.json is gone, or its port refuses).
+TIMEOUT = 30.0
 
 
 class Top:
@@ -48,7 +52,7 @@ class Top:
         request = urllib.request.Request(self._url,
                                          headers={"Authorization": f"Bearer {self._token}"})
         try:
-            with urllib.request.urlopen(request, timeout=5, context=self._tls) as response:
+            with urllib.request.urlopen(request, timeout=TIMEOUT, context=self._tls) as response:
                 return json.load(response)
         except (urllib.error.URLError, OSError, ValueError) as error:
             raise NotRunningError(f"network {self.network!r} did not answer at {self._url} "

@@ -43,7 +43,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import zmq
@@ -55,11 +54,11 @@ from fission.runtime.align import DONE, Aligner
 from fission.runtime.control import ControlChannel, from_text
 from fission.runtime.heads import headed_run, input_unpack, out_head
 from fission.runtime.optional import OptionalInput
+from fission.runtime.recording import recorders
 from fission.runtime.spec import CONSOLE_PIPE_ID, JobSpec
 from fission.runtime.usage import usage
 from fission.security.curve import Gatekeeper
 from fission.wire.frame import END, HEAD, HEADER, VERSION, decode, encode, pack_head
-from fission.wire.recording import Recorder
 
 log = logging.getLogger("fission.job")
 NOBLOCK = zmq.NOBLOCK
@@ -165,8 +164,7 @@ class JobRunner:
         self._aligner = Aligner(required_pipes, max_queue=job.MAX_QUEUE)
         self._windows = [pipe.BLOCK_COUNT for pipe in required_pipes]
 
-        self._recorders = {pipe_id: Recorder(Path(path), append=spec.record_append)
-                           for pipe_id, path in spec.record.items()}
+        self._recorders = recorders(spec, gate)
         self._outputs = [
             _Output(pipe.id, pipe.block_encoder(),
                     _push(gate, spec.outputs.get(pipe.id), pipe.HWM), spec.outputs.get(pipe.id),

@@ -61,6 +61,9 @@ class JobSpec:
     #: Whether those files are appended to (a copy that replaces one whose recording this
     #: run began, on the same machine) rather than written anew.
     record_append: bool = False
+    #: The backend's recording sink (``run``): the frames of the pipes of ``record`` are
+    #: sent there, with their times, rather than written to those files by the job.
+    record_to: str | None = None
     covered: frozenset[int] = frozenset()
     snapshots: bool = False
     restoring: bool = False

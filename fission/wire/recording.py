@@ -4,7 +4,8 @@ A recording (``NET/recordings/pipe-<id>.rec``, written under ``--record``) is a 
 line followed by one record per block: ``struct '<dI'`` (unix time the block was sent,
 length of the frame), then the frame as it went on the wire (the 16-byte header, whose
 sequence number it keeps, and the pipe's packed payload). :class:`ReplayJob` reads it
-back with :func:`read_recording`.
+back with :func:`read_recording`. Under ``run`` the client writes every recording, from
+the frames producers send it (fission/runtime/recording.py, fission/backends/recording.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from fission.wire.frame import HEADER, HEADER_SIZE
 
 MAGIC = b"FISSION recording 1\n"
 RECORD = struct.Struct("<dI")
+#: Under ``run`` a producer streams its recorded frames to the client instead: each is a
+#: message of two frames, this (the unix time it was sent), then the frame itself.
+SENT = struct.Struct("<d")
 
 
 def recording_name(pipe_id: int) -> str:
@@ -45,6 +49,15 @@ class Recorder:
     def write(self, frame: bytes) -> None:
         self._write(self._pack(self._clock(), len(frame)))
         self._write(frame)
+
+    def write_at(self, sent: float, frame: bytes) -> None:
+        """Write a frame another process sent at ``sent`` (``run``: the client writes
+        what producers on nodes stream to it)."""
+        self._write(self._pack(sent, len(frame)))
+        self._write(frame)
+
+    def flush(self) -> None:
+        self._file.flush()
 
     def close(self) -> None:
         self._file.close()

@@ -27,6 +27,7 @@ from dashhelp import dashboard_of, get
 from strangers import attack
 
 from fission.security.credentials import export_node, folder, load_bundle, project_credentials
+from fission.wire.recording import read_recording
 
 V3 = "demo_network_v3"
 
@@ -57,7 +58,7 @@ def _pem_body(pem: str) -> str:
 def test_every_port_of_a_run_turns_strangers_away(cluster: Cluster, runs,
                                                   tmp_path: Path) -> None:
     project = make_project(tmp_path, cluster)
-    run = runs(project, V3)
+    run = runs(project, V3, "--record", "101")  # the client's recording sink listens too
     join = run.local / "6" / "join.csv"
     wait_until(lambda: len(csv_rows(join)) > 3, 30, "the first rows of join.csv")
     client = psutil.Process(run.popen.pid)
@@ -74,8 +75,8 @@ def test_every_port_of_a_run_turns_strangers_away(cluster: Cluster, runs,
         return Path(owner.cwd()) / "job.log"
 
     client_ports = [port for port, owner in ports.items() if owner.pid == client.pid]
-    # scheduler, control channel, output relay, file server, dashboard
-    assert len(client_ports) == 5
+    # scheduler, control channel, output relay, file server, recording sink, dashboard
+    assert len(client_ports) == 6
     # The dashboard speaks HTTP: a stranger without the run's token gets 401 on every path.
     base, token = dashboard_of(lambda: run.output)
     dashboard = ("127.0.0.1", int(base.rsplit(":", 1)[1].strip("/")))
@@ -98,7 +99,7 @@ def test_every_port_of_a_run_turns_strangers_away(cluster: Cluster, runs,
     with ThreadPoolExecutor(max_workers=6) as pool:
         results = pool.map(
             lambda port: (port, attack(f"tcp://{port[0]}:{port[1]}", marker, project=keys,
-                                       other=other, source=strangers[port])),
+                                       other=other, source=strangers[port], pipe_id=101)),
             sorted(ports))
         got_through = {port: through for port, through in results if through}
     assert not got_through
@@ -108,6 +109,8 @@ def test_every_port_of_a_run_turns_strangers_away(cluster: Cluster, runs,
     run.interrupt()
     assert run.wait(20) == 0, run.output
     assert not marker.exists(), "a stranger's pickle was loaded"
+    recorded = [seq for _, seq, _ in read_recording(project / V3 / "recordings" / "pipe-101.rec")]
+    assert recorded == list(range(len(recorded))) and recorded, "a stranger's block recorded"
     assert not run.events_of("node_down") and not run.events_of("failover_started")
     check_products(csv_rows(join))
     assert "dummies" not in run.output and "garbage" not in run.output

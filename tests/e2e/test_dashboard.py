@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
+import pty
+import re
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+import urllib.request
 
 import pytest
 from dashhelp import dashboard_of, get
 from prometheus_client.parser import text_string_to_metric_families
-from simhelp import wait_until
+from simhelp import child_env, wait_until
 
 V3 = "demo_network_v3"
 PATHS = ["", "metrics", "snapshot", "stream", "static/cytoscape.min.js", "static/dashboard.js",
@@ -89,10 +101,19 @@ def test_metrics_have_the_series_of_every_job_and_pipe_and_they_grow(sim, exampl
     table = manage(examples_project, V3, "top", "--once")
     assert table.returncode == 0 and "JoinJob 4" in table.stdout and "running" in table.stdout
 
-    # The stream pushes a snapshot at once and then every second.
-    status, headers, body = get(f"{base}stream?token={token}")  # reads the first 64 KiB
-    assert status == 200 and headers["Content-Type"] == "text/event-stream"
-    assert json.loads(body.split(b"\n\n")[0].removeprefix(b"data: "))["network"] == V3
+    # The stream pushes a snapshot at once and then every second, with the figures of then.
+    request = urllib.request.Request(f"{base}stream?token={token}")
+    pushed: list[tuple[float, dict]] = []
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.headers["Content-Type"] == "text/event-stream"
+        while len(pushed) < 4:
+            line = response.readline()
+            if line.startswith(b"data: "):
+                pushed.append((time.monotonic(), json.loads(line.removeprefix(b"data: "))))
+    assert pushed[0][1]["network"] == V3
+    gaps = [b[0] - a[0] for a, b in zip(pushed[1:-1], pushed[2:], strict=True)]
+    assert all(0.5 < gap < 2.5 for gap in gaps), gaps  # every second (a busy machine: later)
+    assert pushed[-1][1]["jobs"][3]["runs"] > pushed[0][1]["jobs"][3]["runs"]
     run.interrupt()
     assert run.wait(20) == 0
 
@@ -136,3 +157,44 @@ def test_blocks_of_optional_inputs_are_counted_too(sim, project) -> None:
                "the sink's blocks of both inputs in its figures")
     run.interrupt()
     assert run.wait(20) == 0
+
+
+
+def _frames(terminal: int, into: list[bytes]) -> None:
+    """Read what ``top`` draws on its terminal until it closes."""
+    with contextlib.suppress(OSError):
+        while chunk := os.read(terminal, 65536):
+            into.append(chunk)
+
+
+@pytest.mark.timeout(90)
+def test_top_redraws_live_and_exits_when_the_network_ends(sim, examples_project) -> None:
+    run = sim(examples_project, V3)
+    dashboard_of(lambda: run.stderr)
+    terminal, screen = pty.openpty()
+    fcntl.ioctl(screen, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+    top = subprocess.Popen([sys.executable, "manage.py", V3, "top"], cwd=examples_project,
+                           env={**child_env(), "TERM": "xterm"}, stdout=screen,
+                           stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    os.close(screen)
+    drawn: list[bytes] = []
+    reader = threading.Thread(target=_frames, args=(terminal, drawn), daemon=True)
+    reader.start()
+
+    def runs_drawn() -> list[int]:  # JoinJob's runs in each frame drawn so far
+        text = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", b"".join(drawn)).decode(errors="replace")
+        return [int(row.split()[5]) for row in re.findall(r"^4 +JoinJob 4 .*$", text, re.M)]
+
+    try:
+        wait_until(lambda: len(set(runs_drawn())) >= 3, 40, "top to redraw JoinJob's runs")
+        run.interrupt()
+        assert run.wait(20) == 0
+        assert top.wait(15) == 0, top.stderr.read()
+        reader.join(5)
+    finally:
+        top.kill()
+        top.wait()
+        top.stderr.close()
+        os.close(terminal)
+    assert runs_drawn() == sorted(runs_drawn())
+    assert f"FISSION: network {V3} is no longer running" in b"".join(drawn).decode()

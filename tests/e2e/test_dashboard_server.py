@@ -94,3 +94,21 @@ def test_an_address_of_another_machine_is_a_clear_error(monitor, tmp_path) -> No
 
     with pytest.raises(ConfigError, match=r"DASHBOARD: cannot listen on 192\.0\.2\.1:8787 .*None"):
         Dashboard(monitor, "192.0.2.1", 8787, project=tmp_path, private_dir=tmp_path)
+
+
+@pytest.mark.timeout(30)
+def test_each_run_gets_a_fresh_token_and_the_last_runs_does_not_open_it(monitor, tmp_path) -> None:
+    tokens = []
+    for _ in range(2):
+        dashboard = Dashboard(monitor, "127.0.0.1", 0, project=tmp_path, private_dir=tmp_path)
+        dashboard.start()
+        try:
+            for token in tokens:  # the earlier run's token
+                status = get(dashboard.url + "snapshot", {"Authorization": f"Bearer {token}"})[0]
+                assert status == 401
+            assert get(dashboard.url + "snapshot",
+                       {"Authorization": f"Bearer {dashboard.token}"})[0] == 200
+            tokens.append(dashboard.token)
+        finally:
+            dashboard.close()
+    assert len(set(tokens)) == 2 and all(len(token) >= 32 for token in tokens)

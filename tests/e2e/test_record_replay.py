@@ -55,13 +55,21 @@ def test_a_recorded_pipe_plays_back_at_its_pace_or_as_fast_as_it_can(sim, projec
 
 
 @pytest.mark.timeout(30)
-def test_record_names_an_unknown_pipe(manage, project) -> None:
+@pytest.mark.parametrize("backend", ["simulate", "run"])
+def test_record_names_an_unknown_pipe_or_a_folder_it_cannot_write(manage, project, backend) -> None:
     project.network("rec", RECORDED)
-    result = manage(project.root, "rec", "simulate", "--record", "7,99")
+    result = manage(project.root, "rec", backend, "--record", "7,99")
     assert result.returncode == 1
     assert "--record: 99 is not a pipe of rec (its pipes: 7, 8)" in result.stderr
-    result = manage(project.root, "rec", "simulate", "--record", "seven")
+    assert "waiting for" not in result.stderr  # refused before anything started
+    result = manage(project.root, "rec", backend, "--record", "seven")
     assert result.returncode == 2 and "pipe ids separated by commas" in result.stderr
+    (project.root / "rec" / "recordings").write_text("in the way")
+    result = manage(project.root, "rec", backend, "--record", "7")
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: --record: cannot write the recordings in "
+                                    f"{project.root / 'rec' / 'recordings'} (File exists")
+    assert (project.root / "rec" / "recordings").read_text() == "in the way"
 
 
 def test_a_replay_job_is_a_source_with_a_sensible_speed() -> None:

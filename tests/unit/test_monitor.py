@@ -89,6 +89,20 @@ def test_states_and_nodes_follow_the_events() -> None:
     assert monitor.snapshot()["failover_seconds"] == [0.5]
 
 
+def test_a_job_ends_finished_failed_or_stopped() -> None:
+    monitor = _monitor()
+    for job_id in (1, 2):
+        monitor.event(record("placed", job=job_id, node="10.0.0.2", incarnation=0))
+        monitor.event(record("job_started", job=job_id, node="10.0.0.2", incarnation=0))
+    monitor.event(record("job_finished", job=1))
+    monitor.event(record("job_failed", job=2, error="ValueError: no"))
+    assert [job["state"] for job in monitor.snapshot()["jobs"]] == ["finished", "failed"]
+    stopped = _monitor()
+    stopped.event(record("job_started", job=2, node="10.0.0.2", incarnation=0))
+    stopped.finished(2, _figures(0, 0, 3)[1], stopped=True)
+    assert stopped.snapshot()["jobs"][1]["state"] == "stopped"
+
+
 def test_a_pipe_with_a_backlog_of_its_hwm_is_backing_up() -> None:
     monitor = _monitor()
     hwm = PicklePipe(7).HWM
