@@ -79,6 +79,7 @@ from fission.backends.lifecycle import JobState, Lifecycle, Message, describe_lo
 from fission.backends.monitor import NODE_FIGURES, Monitor
 from fission.backends.node_table import NodeRow, NodeTable
 from fission.backends.processes import (
+    JOB_NICENESS,
     LAST_WORDS,
     JobProcess,
     OutputRelay,
@@ -504,7 +505,7 @@ class _Run:
             workdir.mkdir(parents=True, exist_ok=True)
             place_dependencies(self.settings.project, job.DEPENDENCIES, workdir)
             copy.process = start_job(job, pickle_spec(spec), workdir, [self.settings.project],
-                                     self.keys)
+                                     self.keys, niceness=JOB_NICENESS)
             if self.relay is not None:
                 self.relay.add(copy.process)
             return
