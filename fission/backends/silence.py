@@ -5,8 +5,8 @@ shares the client's CPU with everything else there. While that loop is held up, 
 that have arrived wait unread, and the time since each node's last heartbeat *was read*
 grows for every node alike. Measured with 20 and 50 agents of a 2-core machine
 (benchmarks/scale.py), that was the whole of the false failovers at start-up: when 50
-nodes joined and 40 job processes started at once, the client's loop fell behind by up to
-7 s while every agent sent its heartbeats on time (no agent's own loop was held up for
+nodes joined and 40 job processes started at once, the client's loop read heartbeats up to
+7 s late while every agent sent them on time (no agent's own loop was held up for
 more than 0.7 s), and the nodes were declared dead for the client's slowness.
 
 :class:`SilenceClock` is read on a fixed tick (the Membership plugin's check, every
