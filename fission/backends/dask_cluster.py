@@ -34,6 +34,7 @@ from distributed import Client, Scheduler, Worker
 from distributed.diagnostics.plugin import SchedulerPlugin
 from tornado.ioloop import PeriodicCallback
 
+from fission.backends.silence import SilenceClock
 from fission.config import SETTINGS
 from fission.errors import ClusterError, ConfigError
 
@@ -72,6 +73,8 @@ HEARTBEAT = 0.5
 HEARTBEATS_PER_SECOND = 200
 #: Heartbeats a node may miss before it is declared silent (NODE_TIMEOUT's floor).
 MISSED_HEARTBEATS = 3
+#: Seconds between two looks of :class:`Membership` at the nodes' last heartbeats.
+CHECK_INTERVAL = 0.1
 
 
 def heartbeat_interval(nodes: int) -> float:
@@ -161,7 +164,8 @@ class FissionWorker(_WithoutHTTP, Worker):
 
 
 class Membership(SchedulerPlugin):
-    """Reports workers joining and leaving; removes a worker silent for ``silence`` s.
+    """Reports workers joining and leaving; removes a worker silent for ``silence`` s
+    of time the scheduler was listening (:class:`~fission.backends.silence.SilenceClock`).
 
     ``notify`` is called on the scheduler's thread with small dicts:
     ``{"event": "node_up" | "node_down", "address": ..., "ip": ..., "why": ...}``.
@@ -174,11 +178,12 @@ class Membership(SchedulerPlugin):
         self._notify = notify
         self._silence = silence
         self._silent: set[str] = set()
+        self._clock = SilenceClock(CHECK_INTERVAL)
         self.metrics: dict[str, dict] = {}
 
     async def start(self, scheduler: Scheduler) -> None:
         self._scheduler = scheduler
-        self._watch = PeriodicCallback(self._check, 100)
+        self._watch = PeriodicCallback(self._check, CHECK_INTERVAL * 1000)
         self._watch.start()
 
     async def close(self) -> None:
@@ -199,12 +204,15 @@ class Membership(SchedulerPlugin):
 
     def _check(self) -> None:
         now = time.time()
+        workers = self._scheduler.workers
+        silences = self._clock.read(now, {a: state.last_seen for a, state in workers.items()})
         metrics = {}
-        for address, state in self._scheduler.workers.items():
+        for address, state in workers.items():
             metrics[address] = {**state.metrics.get("fission", {}), "seen": state.last_seen}
-            if now - state.last_seen > self._silence and address not in self._silent:
+            if silences[address] > self._silence and address not in self._silent:
                 self._silent.add(address)
-                log.warning("node %s silent for %.1f s: removing it", address,
+                log.warning("node %s silent for %.1f s (%.1f s since its last heartbeat was "
+                            "read): removing it", address, silences[address],
                             now - state.last_seen)
                 asyncio.ensure_future(self._scheduler.remove_worker(
                     address, stimulus_id=f"fission-silent-{now}", close=True))

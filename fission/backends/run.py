@@ -81,7 +81,13 @@ from fission.backends.files import (
 from fission.backends.lifecycle import JobState
 from fission.backends.monitor import NODE_FIGURES, Monitor
 from fission.backends.node_table import NodeRow, NodeTable
-from fission.backends.processes import JobProcess, pickle_spec, start_job, stop_jobs
+from fission.backends.processes import (
+    JOB_NICENESS,
+    JobProcess,
+    pickle_spec,
+    start_job,
+    stop_jobs,
+)
 from fission.backends.recording import RecordingSink, recordings
 from fission.backends.stopping import stop_signals_interrupt
 from fission.backends.supervision import Supervision
@@ -447,7 +453,7 @@ class DistributedRun(Supervision):
             workdir.mkdir(parents=True, exist_ok=True)
             place_dependencies(self.settings.project, job.DEPENDENCIES, workdir)
             copy.process = start_job(job, pickle_spec(spec), workdir, [self.settings.project],
-                                     self.keys)
+                                     self.keys, niceness=JOB_NICENESS)
             if self.relay is not None:
                 self.relay.add(copy.process)
             return

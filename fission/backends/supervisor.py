@@ -3,7 +3,8 @@
 The client submits :func:`run_job` pinned to one worker by its full address. The
 task leaves Dask's thread pool (``secede``), fetches the network's code from the
 client if the node does not have it yet, and starts the job runtime as a child
-process in a session of its own. That child is the job's keeper
+process in a session of its own, at a lower CPU priority than the agent
+(:data:`~fission.backends.processes.JOB_NICENESS`). That child is the job's keeper
 (:mod:`fission.runtime.descendants`): it asks Linux to signal it when the thread that
 started it ends (``PR_SET_PDEATHSIG``), and then kills the job and everything the
 job started; this thread lives exactly as long as the keeper: so the job and its
@@ -37,7 +38,7 @@ from pathlib import Path
 import zmq
 
 from fission.backends.files import Manifest, fetch, place_dependencies
-from fission.backends.processes import job_stdin, stop_processes
+from fission.backends.processes import job_stdin, lower_priority, stop_processes
 from fission.security.curve import CurveKeys, dial
 
 
@@ -105,6 +106,7 @@ def run_job(launch: JobLaunch) -> int:
             start_new_session=True,
         )
         _running[key] = popen
+    lower_priority(popen.pid)  # the agent's heartbeats come before the jobs (processes.py)
     try:
         with contextlib.suppress(BrokenPipeError):
             popen.stdin.write(job_stdin(launch.spec, _keys))

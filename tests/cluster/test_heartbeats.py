@@ -4,6 +4,8 @@ their interval stays pinned as the cluster grows, and a slow metric probe never 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import time
 
 import pytest
@@ -86,3 +88,72 @@ def test_a_slow_link_probe_does_not_delay_heartbeats() -> None:
     events = [notice["event"] for notice in notices]
     assert events[:1] == ["node_up"] and "node_down" not in events[:-1], notices
     assert not any(n.get("why") == "silent" for n in notices), notices
+
+
+def _membership_cluster(workers: int, body) -> list[dict]:
+    """``workers`` Dask workers of this process under a Membership (NODE_TIMEOUT 1.5 s) on
+    its own scheduler thread; ``body(scheduler, workers)`` runs while they are up; returns
+    what Membership reported before the workers were closed, each with its time ``at``."""
+    configure_dask()
+    notices: list[dict] = []
+    membership = Membership(lambda notice: notices.append({**notice, "at": time.time()}),
+                            MISSED_HEARTBEATS * HEARTBEAT)
+    scheduler = SchedulerThread(HOST, 0, membership, None)
+    address = scheduler.start_and_wait()
+
+    async def nodes() -> list[dict]:
+        started = await asyncio.gather(*(
+            FissionWorker(address, host=HOST, nthreads=1, dashboard=False, memory_limit=0,
+                          protocol="tcp") for _ in range(workers)))
+        try:
+            await asyncio.sleep(1.0)
+            await body(scheduler, started)
+            return list(notices)
+        finally:
+            await asyncio.gather(*(worker.close() for worker in started))
+
+    try:
+        return asyncio.run(nodes())
+    finally:
+        scheduler.stop()
+
+
+@pytest.mark.timeout(60)
+def test_a_held_up_scheduler_declares_no_node_silent() -> None:
+    """Scheduler and nodes are all held up for 3 s (SIGSTOP of this process: as when 50
+    nodes joining and 40 job processes starting leave a client no CPU); the first look
+    after it comes before any node's next heartbeat can have been read: none is late."""
+
+    async def hold_up(scheduler: SchedulerThread, workers: list) -> None:
+        pid = os.getpid()
+        pauser = subprocess.Popen(["sh", "-c", f"kill -STOP {pid}; sleep 3; kill -CONT {pid}"])
+        try:
+            await asyncio.sleep(6.0)
+        finally:
+            pauser.wait(timeout=10)
+
+    notices = _membership_cluster(3, hold_up)
+    assert [n["event"] for n in notices] == ["node_up"] * 3, notices
+
+
+@pytest.mark.timeout(60)
+def test_a_node_whose_heartbeats_stop_is_still_removed_on_time() -> None:
+    """A scheduler held up for 1 s first; then one node stops its heartbeats (its
+    connection stays open): it alone is removed, NODE_TIMEOUT (1.5 s) later."""
+    quiet: list = []
+
+    async def silence_one(scheduler: SchedulerThread, workers: list) -> None:
+        scheduler._loop.call_soon_threadsafe(time.sleep, 1.0)
+        await asyncio.sleep(2.0)
+        workers[0].periodic_callbacks["heartbeat"].stop()
+        quiet.extend([workers[0].address, time.time()])
+        await asyncio.sleep(4.0)
+
+    notices = _membership_cluster(3, silence_one)
+    downs = [n for n in notices if n["event"] == "node_down"]
+    assert len(downs) == 1 and downs[0]["why"] == "silent", notices
+    address, stopped_at = quiet
+    assert downs[0]["address"] == address
+    # Its last heartbeat was read up to one interval before it stopped sending.
+    timeout = MISSED_HEARTBEATS * HEARTBEAT
+    assert timeout - HEARTBEAT <= downs[0]["at"] - stopped_at <= timeout + 1.0, downs
