@@ -18,13 +18,14 @@ the next *incarnation*. Before a replacement may send anything, every live
 consumer of its outputs is *fenced*: it drops blocks of older incarnations from
 then on, so a copy left running on a partitioned node can never deliver a block
 after its replacement started. The fence replies say how far each consumer has got.
-Producers of a replaced job are pointed at its new addresses and send their last
+Producers of a replaced job are pointed at its new addresses and send their
 blocks again from the first one a consumer further down still needs (``connect``
 with ``since``), so what the dead node had not passed on is computed again. A
 replaced source continues numbering there (``begin``), after consumers holding
-later, unused blocks of the old copy forget them (``rewind``). Blocks beyond what
-producers remember are lost, and show up downstream as dummies or skipped windows,
-as for any lost block.
+later, unused blocks of the old copy forget them (``rewind``). Producers keep every
+block until no replay can need it: jobs report their progress and the supervisor
+acknowledges (``covered``) what their consumers, and what those passed on, have
+taken (fission/backends/acks.py); a producer whose retention is full waits.
 
 State and restarts. A job with ``STATE`` (or ``snapshot()``), or with
 ``RESTART = "on-failure"``, sends snapshots of its state, which this supervisor
@@ -55,6 +56,7 @@ from typing import Any
 import zmq
 
 from fission import dashboard
+from fission.backends.acks import Acknowledgements
 from fission.backends.addresses import can_listen_on
 from fission.backends.console import ConsoleServer, claim_network
 from fission.backends.dask_cluster import (
@@ -226,6 +228,8 @@ class _Run:
         self.recovering: dict[int, float] = {}  # job id -> when its failover started
         self.restarts = {job.id: Restarts(job) for job in self.network.jobs}
         self.snapshots = {job.id: Snapshots() for job in self.network.jobs}
+        self.acks = Acknowledgements(self.network, self.snapshots, frozenset(
+            job.id for job in self.network.jobs if _snapshots(job)))
         self.due: dict[int, tuple[float, int]] = {}  # job id -> (restart time, incarnation)
         self.statistics: dict[int, dict] = {}
         self.failure: str | None = None
@@ -242,7 +246,8 @@ class _Run:
         self._ops = {"ready": self._on_ready, "finished": self._on_finished,
                      "stopped": self._on_stopped, "failed": self._on_failed,
                      "fenced": self._on_fenced, "rewound": self._on_rewound,
-                     "snapshot": self._on_snapshot, "figures": self._on_figures}
+                     "snapshot": self._on_snapshot, "figures": self._on_figures,
+                     "progress": self._on_progress}
         self._cluster_ops = {"node_up": self._on_node_up, "node_down": self._on_node_down,
                              "exited": self._on_exited}
 
@@ -786,6 +791,10 @@ class _Run:
     def _on_snapshot(self, copy: Copy, message: dict) -> None:
         job = copy.job
         self._send(keep_snapshot(self.snapshots[job.id], self.network, job, message))
+
+    def _on_progress(self, copy: Copy, message: dict) -> None:
+        """How far a job has got: acknowledge to producers what no replay needs."""
+        self._send(self.acks.progress(copy.job.id, message.get("inputs") or {}))
 
     def _restart_due(self) -> None:
         """Start again, where it ran, each failed job whose backoff has passed (once its
