@@ -17,7 +17,9 @@ the first block of each pipe that a replay might still need:
   ``C``, found the same way, down to the sinks, whose progress acknowledges what they
   ran;
 - an optional input never holds up a run and its blocks are not tied to runs: what
-  its consumer has taken is acknowledged.
+  its consumer has taken is acknowledged;
+- a consumer that has finished needs nothing more (it is never replaced): its inputs
+  hold nothing up, neither there nor, through stateless jobs, further up.
 
 Progress only moves forward: a replacement's first reports, from before it caught
 up, acknowledge nothing that its first copy had not already. A ``covered`` message
@@ -27,7 +29,7 @@ goes to a producer only when its pipe's number has grown.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from fission.backends.lifecycle import Message
@@ -63,15 +65,17 @@ class Shape:
 
 
 def needed(shape: Shape, progress: Mapping[int, Mapping[int, int]],
-           snapshots: Mapping[int, Sequence[int]]) -> dict[int, int]:
-    """Per pipe, the first sequence number a replay might still need.
+           snapshots: Mapping[int, Sequence[int]],
+           finished: Collection[int] = ()) -> dict[int, float]:
+    """Per pipe, the first sequence number a replay might still need (inf: none).
 
     ``progress[job][pipe]``: the next block of ``pipe`` that ``job``'s runs have not
     taken (0 if it has not said). ``snapshots[job]``: the runs the kept snapshots of a
-    job *with state* were taken before (a job missing there has no state). The
-    producer of each pipe may drop the blocks before its number.
+    job *with state* were taken before (a job missing there has no state).
+    ``finished``: jobs that have finished. The producer of each pipe may drop the
+    blocks before its number.
     """
-    memo: dict[int, int] = {}
+    memo: dict[int, float] = {}
 
     def first_needed_run(job: int, seen: frozenset[int]) -> float:
         """The first run of ``job`` whose outputs someone might still need (inf: none)."""
@@ -87,13 +91,15 @@ def needed(shape: Shape, progress: Mapping[int, Mapping[int, int]],
             return usable[-1]
         return kept[0] if kept else 0
 
-    def pipe_needed(pipe: int, seen: frozenset[int]) -> int:
+    def pipe_needed(pipe: int, seen: frozenset[int]) -> float:
         if pipe in memo:
             return memo[pipe]
         link = shape.links[pipe]
         consumer = link.consumer
         taken = progress.get(consumer, {}).get(pipe, 0)
-        if consumer in seen:
+        if consumer in finished:
+            result: float = math.inf
+        elif consumer in seen:
             result = 0  # a cycle (through optional pipes only): claim nothing
         elif link.optional:
             result = taken
@@ -101,7 +107,7 @@ def needed(shape: Shape, progress: Mapping[int, Mapping[int, int]],
             result = link.window * restore_point(consumer, seen)
         else:
             down = first_needed_run(consumer, seen)
-            result = taken if down == math.inf else min(taken, link.window * int(down))
+            result = min(taken, link.window * down)
         memo[pipe] = result
         return result
 
@@ -118,20 +124,24 @@ class Acknowledgements:
         self._stateful = stateful
         self._progress: dict[int, dict[int, int]] = {job.id: {} for job in network.jobs}
         self._sent: dict[int, int] = {}
+        self._finished: set[int] = set()
 
-    def progress(self, job_id: int, inputs: Mapping[str, int]) -> list[Message]:
-        """A ``progress`` report of ``job_id`` (pipe id, as JSON keys are text -> next
-        block not taken); the ``covered`` messages it makes possible."""
+    def progress(self, job_id: int, message: Mapping) -> list[Message]:
+        """A ``progress`` report of ``job_id``: ``inputs`` (pipe id, as JSON keys are
+        text -> next block not taken) and ``finished`` (its last, as it finishes); the
+        ``covered`` messages it makes possible."""
         taken = self._progress[job_id]
-        for key, seq in inputs.items():
+        for key, seq in (message.get("inputs") or {}).items():
             pipe = int(key)
             if pipe in self._shape.links:
                 taken[pipe] = max(taken.get(pipe, 0), int(seq))
+        if message.get("finished"):
+            self._finished.add(job_id)
         kept = {job: self._snapshots[job].seqs() for job in self._stateful}
         messages = []
-        for pipe, seq in needed(self._shape, self._progress, kept).items():
-            if seq > self._sent.get(pipe, 0):
+        for pipe, seq in needed(self._shape, self._progress, kept, self._finished).items():
+            if seq != math.inf and seq > self._sent.get(pipe, 0):
                 self._sent[pipe] = seq
                 messages.append((self._shape.links[pipe].source,
-                                 {"op": "covered", "pipe": pipe, "seq": seq}))
+                                 {"op": "covered", "pipe": pipe, "seq": int(seq)}))
         return messages

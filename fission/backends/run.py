@@ -794,7 +794,7 @@ class _Run:
 
     def _on_progress(self, copy: Copy, message: dict) -> None:
         """How far a job has got: acknowledge to producers what no replay needs."""
-        self._send(self.acks.progress(copy.job.id, message.get("inputs") or {}))
+        self._send(self.acks.progress(copy.job.id, message))
 
     def _restart_due(self) -> None:
         """Start again, where it ran, each failed job whose backoff has passed (once its

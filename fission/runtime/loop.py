@@ -681,6 +681,8 @@ class JobRunner:
             self.control.send("stopped", stats=stats)
             return
         self._ended = True
+        if self._next_progress != math.inf:  # it needs nothing more: its inputs hold nothing up
+            self.control.send("progress", inputs={}, finished=True)
         for output in self._outputs:
             if output.open:
                 self._send_waiting(output, encode(output.pipe_id, self.next_seq, b"", END,

@@ -149,3 +149,58 @@ def test_a_full_retention_makes_the_producer_wait(cluster, runs, tmp_path: Path,
     assert max(ahead) <= bound + 4, ahead
     values = [int(row[0]) for row in csv_rows(csv)]
     assert values == list(range(len(values))), values
+
+
+FINISHING = '''
+from fission.core.jobs import CSVSinkJob, PythonJob
+from fission.core.pipes import PicklePipe
+from shared.clusterjobs import Counter
+
+
+class Kept(PicklePipe):
+    RETAIN_BLOCKS = 30
+
+
+class Source(Counter):
+    DEFAULT_NODE = "127.0.0.2"
+
+
+class Both(PythonJob):
+    DEFAULT_NODE = "127.0.0.2"
+
+    def run(self, x):
+        return x, x
+
+
+class Early(PythonJob):
+    """Finishes after 20 blocks, while its producer goes on for the other sink."""
+
+    DEFAULT_NODE = "127.0.0.3"
+
+    def run(self, x):
+        if x >= 19:
+            self.finish()
+
+
+JOBS = [
+    Source(sleep=0.005, outputs=[Kept(1)]),
+    Both(inputs=[Kept(1)], outputs=[PicklePipe(2), PicklePipe(3)]),
+    CSVSinkJob(path="rows.csv", inputs=[PicklePipe(2)]),
+    Early(inputs=[PicklePipe(3)]),
+]
+'''
+
+
+@pytest.mark.timeout(90)
+def test_a_consumer_that_finished_holds_no_producer_back(cluster, runs, tmp_path: Path) -> None:
+    """What a finished job took can never be needed again: the source, whose blocks its
+    stateless consumer also passed to that job, keeps getting acknowledgements."""
+    project = make_project(tmp_path, cluster)
+    network_package(project, "finishing", settings_for(cluster) + FINISHING)
+    run = runs(project, "finishing")
+    csv = run.local / "3" / "rows.csv"
+    wait_until(lambda: len(csv_rows(csv)) >= 200, 40, f"200 rows\n{run.output}")
+    run.interrupt()
+    assert run.wait(15) == 0, run.output
+    values = [int(row[0]) for row in csv_rows(csv)]
+    assert values == list(range(len(values))), values

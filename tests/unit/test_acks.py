@@ -75,7 +75,8 @@ def _networks(draw):
     stateful = draw(st.sets(st.integers(1, count - 1)))
     snapshots = {job: sorted(draw(st.sets(st.integers(0, 100), max_size=4)))
                  for job in stateful}
-    return shape, progress, snapshots
+    finished = draw(st.sets(st.integers(1, count - 1), max_size=2))
+    return shape, progress, snapshots, finished
 
 
 def _first_needed_run(shape: Shape, need: dict[int, int], job: int) -> float:
@@ -85,12 +86,14 @@ def _first_needed_run(shape: Shape, need: dict[int, int], job: int) -> float:
 @given(_networks())
 def test_no_block_a_replay_can_need_is_acknowledged(network):
     """What each consumer kind may let go of, and no more."""
-    shape, progress, snapshots = network
-    need = needed(shape, progress, snapshots)
+    shape, progress, snapshots, finished = network
+    need = needed(shape, progress, snapshots, finished)
     for pipe, link in shape.links.items():
         taken = progress[link.consumer].get(pipe, 0)
         down = _first_needed_run(shape, need, link.consumer)
-        if link.optional:
+        if link.consumer in finished:
+            assert need[pipe] == math.inf  # a finished job is never replaced
+        elif link.optional:
             assert need[pipe] == taken
         elif link.consumer in snapshots:
             kept = snapshots[link.consumer]
@@ -106,18 +109,19 @@ def test_no_block_a_replay_can_need_is_acknowledged(network):
 
 @given(_networks(), st.data())
 def test_more_progress_never_takes_an_acknowledgement_back(network, data):
-    shape, progress, snapshots = network
-    before = needed(shape, progress, snapshots)
+    shape, progress, snapshots, finished = network
+    before = needed(shape, progress, snapshots, finished)
     later = {job: {pipe: seq + data.draw(st.integers(0, 50)) for pipe, seq in taken.items()}
              for job, taken in progress.items()}
-    after = needed(shape, later, snapshots)
+    more = finished | data.draw(st.sets(st.sampled_from(sorted(shape.outputs)), max_size=2))
+    after = needed(shape, later, snapshots, more)
     assert all(after[pipe] >= before[pipe] for pipe in shape.links)
 
 
 @given(_networks())
 def test_consistent_progress_of_stateless_jobs_acknowledges_what_the_sinks_ran(network):
     """Without state, a block is let go once every sink below it has run what it became."""
-    shape, progress, _ = network
+    shape, progress, _, _ = network
     need = needed(shape, progress, {})
 
     def sinks_need(pipe: int) -> float:  # the blocks of ``pipe`` some sink below still needs
@@ -141,6 +145,14 @@ class _Pass(PythonJob):
         return x
 
 
+def test_a_finished_consumer_holds_nothing_up():
+    links = {0: Link(0, 1), 1: Link(1, 2), 2: Link(1, 3)}  # job 1 feeds sinks 2 and 3
+    shape = Shape(links, {0: (0,), 1: (1, 2), 2: (), 3: ()})
+    progress = {1: {0: 90}, 2: {1: 80}, 3: {2: 10}}
+    assert needed(shape, progress, {})[0] == 10  # the slow sink 3 holds pipe 0 back
+    assert needed(shape, progress, {}, finished={3}) == {0: 80, 1: 80, 2: math.inf}
+
+
 def test_the_backend_tells_producers_only_when_their_pipe_moves_on():
     network = Network.from_jobs([_Count(outputs=[PicklePipe(1)]),
                                  _Pass(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)]),
@@ -148,13 +160,13 @@ def test_the_backend_tells_producers_only_when_their_pipe_moves_on():
     first, middle, sink = (job.id for job in network.jobs)
     snapshots = {job.id: Snapshots() for job in network.jobs}
     acks = Acknowledgements(network, snapshots, stateful=frozenset())
-    assert acks.progress(middle, {"1": 40}) == []  # the sink has said nothing yet
-    assert acks.progress(sink, {"2": 25}) == [
+    assert acks.progress(middle, {"inputs": {"1": 40}}) == []  # the sink has said nothing yet
+    assert acks.progress(sink, {"inputs": {"2": 25}}) == [
         (first, {"op": "covered", "pipe": 1, "seq": 25}),
         (middle, {"op": "covered", "pipe": 2, "seq": 25})]
-    assert acks.progress(sink, {"2": 20}) == []  # a replacement's first, lower report
-    assert acks.progress(middle, {"1": 60}) == []  # nothing new downstream
-    assert acks.progress(sink, {"2": 30}) == [
+    assert acks.progress(sink, {"inputs": {"2": 20}}) == []  # a replacement's first report
+    assert acks.progress(middle, {"inputs": {"1": 60}}) == []  # nothing new downstream
+    assert acks.progress(sink, {"inputs": {"2": 30}}) == [
         (first, {"op": "covered", "pipe": 1, "seq": 30}),
         (middle, {"op": "covered", "pipe": 2, "seq": 30})]
 
@@ -165,6 +177,7 @@ def test_a_stateful_consumers_snapshots_acknowledge_its_inputs():
     first, sink = (job.id for job in network.jobs)
     snapshots = {job.id: Snapshots() for job in network.jobs}
     acks = Acknowledgements(network, snapshots, stateful=frozenset({sink}))
-    assert acks.progress(sink, {"1": 50}) == []  # no snapshot: a replacement needs all
+    assert acks.progress(sink, {"inputs": {"1": 50}}) == []  # no snapshot: a replacement needs all
     snapshots[sink].add(30, b"state")
-    assert acks.progress(sink, {"1": 51}) == [(first, {"op": "covered", "pipe": 1, "seq": 30})]
+    assert acks.progress(sink, {"inputs": {"1": 51}}) == [
+        (first, {"op": "covered", "pipe": 1, "seq": 30})]
