@@ -105,19 +105,25 @@ def main(argv: list[str] | None = None) -> int:
         (project / "acked" / "config.py").write_text(cluster.settings() + NETWORK)
         for mode, count, key in (("small", args.small_count, "blocks_per_s"),
                                  ("array16k", args.array_count, "mb_per_s")):
-            acked, raw, simulated = [], [], []
+            figures: dict[str, list[dict[str, Any]]] = {"run": [], "raw": [], "simulate": []}
             for _ in range(args.repeat):  # alternated, so load changes hit all three alike
-                acked.append(run_chain(project, mode, count)[key])
-                raw.append(raw_chain.run(mode, count)[key])
-                simulated.append(fission_bench.run(mode, count, secure=False,
-                                                   dashboard=False)[key])
-            a, r, s = (statistics.median(values) for values in (acked, raw, simulated))
-            rows.append((mode, a, r, s))
-    print("| blocks | run, acks on | raw pyzmq | run / raw | simulate / raw |")
-    print("|---|---|---|---|---|")
-    for mode, a, r, s in rows:
+                figures["run"].append(run_chain(project, mode, count))
+                figures["raw"].append(raw_chain.run(mode, count))
+                figures["simulate"].append(fission_bench.run(mode, count, secure=False,
+                                                             dashboard=False))
+            rows.append((mode, {name: (statistics.median(run[key] for run in runs),
+                                       statistics.median(run["cpu_us_per_block"]
+                                                         for run in runs))
+                                for name, runs in figures.items()}))
+    print("| blocks | run, acks on | raw pyzmq | run / raw | simulate / raw "
+          "| CPU µs/block: run, simulate, raw |")
+    print("|---|---|---|---|---|---|")
+    for mode, medians in rows:
         unit = "blocks/s" if mode == "small" else "MB/s"
-        print(f"| {mode} ({unit}) | {a:,.0f} | {r:,.0f} | {a / r:.2f} | {s / r:.2f} |")
+        (a, a_cpu), (r, r_cpu), (s, s_cpu) = (medians[name] for name in ("run", "raw",
+                                                                           "simulate"))
+        print(f"| {mode} ({unit}) | {a:,.0f} | {r:,.0f} | {a / r:.2f} | {s / r:.2f} "
+              f"| {a_cpu:.1f}, {s_cpu:.1f}, {r_cpu:.1f} |")
     return 0
 
 
