@@ -771,7 +771,8 @@ class JobRunner:
         stats["blocks_in"].update({port.pipe_id: port.received for port, _ in self._optional})
         stats["waiting"] = {port.pipe_id: waiting[index]
                             for index, port in enumerate(self._required)}
-        stats["blocks_out"] = {o.pipe_id: o.retention.next_seq() or self.runs
+        stats["blocks_out"] = {o.pipe_id: o.retention.next_seq()
+                               or max(o.retention.acknowledged, self.runs)
                                for o in self._outputs}
         stats.update(usage())
         return stats
