@@ -45,8 +45,9 @@ import logging
 import math
 import os
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,8 @@ CONTROL_INTERVAL = 0.05
 FIGURES_INTERVAL = 1.0
 #: Milliseconds a replay waits for the connection to a replacement consumer.
 REPLAY_WAIT_MS = 1000
+#: Milliseconds between two tries to send more of a replay while the job waits.
+REPLAY_POLL_MS = 10
 #: How many unreadable blocks are logged one by one before only being counted.
 GARBAGE_LOG_LIMIT = 5
 
@@ -88,9 +91,11 @@ class _Output:
     address: str | None
     #: The blocks sent and not yet acknowledged, to replay to a replacement consumer.
     retention: Retention
-    #: The last block the latest replay sent (the one a blocked send waits with, maybe).
+    #: The last block the latest replay sends (the one a blocked send waits with, maybe).
     replayed: bytes | None = None
     open: bool = True
+    #: What a replay has still to send, before any newer block (see ``_replay``).
+    pending: deque[bytes] = field(default_factory=deque)
 
 
 @dataclass
@@ -182,6 +187,8 @@ class JobRunner:
                               enabled=spec.replay or pipe.id in spec.covered))
             for pipe in job.outputs
         ]
+        #: Outputs whose replay has blocks left to send.
+        self._replaying: list[_Output] = []
         self._refresh_live()
         if spec.snapshots:
             log.info("sending snapshots of its state every %d runs, and every %g s of runs",
@@ -346,6 +353,8 @@ class JobRunner:
             frame = header(VERSION, 0, incarnation, pipe_id, seq) + payload
             room = remember(frame)
             try:
+                if output.pending:
+                    raise zmq.Again  # a replay's blocks go first
                 # Looked up at each send: a ``connect`` handled while an earlier output
                 # waited may have replaced this output's socket.
                 output.socket.send(frame, NOBLOCK)
@@ -372,6 +381,8 @@ class JobRunner:
                      + pack_head(*out_head(job, index)) + payload)
             room = remember(frame)
             try:
+                if output.pending:
+                    raise zmq.Again  # a replay's blocks go first
                 output.socket.send(frame, NOBLOCK)
             except zmq.Again:
                 self._send_waiting(output, frame)
@@ -392,7 +403,7 @@ class JobRunner:
         """Send once the consumer has room, handling control messages meanwhile.
 
         A ``connect`` handled meanwhile replaces the output's socket: the wait goes
-        on with the new one.
+        on with the new one. What a replay has still to send goes first.
         """
         while output.open and not self._stop_requested:
             socket = output.socket
@@ -402,10 +413,13 @@ class JobRunner:
             if self.control.socket in events:
                 self._check_control()
             if output.replayed is frame:
-                return  # a redirect meanwhile, whose replay has sent it already
+                return  # a redirect meanwhile, whose replay sends it
+            if output.pending:
+                continue
             if socket in events and output.open and output.socket is socket:
-                socket.send(frame, zmq.NOBLOCK)
-                return
+                with contextlib.suppress(zmq.Again):  # a replay's end took the room
+                    socket.send(frame, zmq.NOBLOCK)
+                    return
 
     def _await_room(self, output: _Output) -> None:
         """Wait until acknowledgements make room in the output's retention (backpressure),
@@ -621,8 +635,12 @@ class JobRunner:
     def _replay(self, output: _Output, since: int) -> None:
         """Send the remembered blocks numbered ``since`` or later to the new consumer.
 
-        This runs before any newer block is sent, so the consumer gets them in order.
-        Blocks it already has are dropped by it as duplicates.
+        They go before any newer block, so the consumer gets them in order; blocks it
+        already has it drops as duplicates. A replay may be far longer than the pipe's
+        buffers, and the consumer may need another output's blocks before it reads on
+        (a job that joins two outputs of this one): so it is sent as far as the consumer
+        takes it now, and the rest whenever the job waits (:meth:`_flush_replays`),
+        never blocking the job.
         """
         frames = output.retention.since(since)
         if self._ended:  # the job has finished: the new consumer needs the END block too
@@ -634,11 +652,27 @@ class JobRunner:
                         "are not sent again", output.pipe_id, output.address, REPLAY_WAIT_MS,
                         len(frames))
             return
-        for frame in frames:
-            output.socket.send(frame)
+        output.pending = deque(frames)  # what an earlier replay left is in it again
         output.replayed = frames[-1]
-        log.info("pipe %s: sent %d blocks again, from block %d on", output.pipe_id,
+        if output not in self._replaying:
+            self._replaying.append(output)
+        log.info("pipe %s: sending %d blocks again, from block %d on", output.pipe_id,
                  len(frames), since)
+        self._flush_replays()
+
+    def _flush_replays(self) -> None:
+        """Send what replays have still to send, as far as their consumers take it now."""
+        for output in list(self._replaying):
+            pending, send = output.pending, output.socket.send
+            if not output.open:
+                pending.clear()
+            try:
+                while pending:
+                    send(pending[0], NOBLOCK)
+                    pending.popleft()
+            except zmq.Again:
+                continue
+            self._replaying.remove(output)
 
     def _on_fence(self, message: dict) -> None:
         for port in self._inputs():
@@ -735,7 +769,11 @@ class JobRunner:
         timeout = None if self._next_figures == math.inf else FIGURES_INTERVAL * 1000
         if self.runs != self._reported_runs and self._next_progress != math.inf:
             timeout = CONTROL_INTERVAL * 1000  # a progress report is still to go
+        if self._replaying:
+            timeout = REPLAY_POLL_MS
         events = dict(poller.poll(timeout))
+        if self._replaying:
+            self._flush_replays()
         if self._wakeup_fd in events:
             with contextlib.suppress(BlockingIOError):
                 os.read(self._wakeup_fd, 512)

@@ -70,7 +70,7 @@ def test_a_slow_consumer_killed_far_behind_loses_no_block(own_cluster, runs,
     assert values == list(range(len(values))), values  # no block lost, none repeated
     # The source, on a node that lived, sent far more than 64 blocks again.
     replays = [int(sent) for sent in re.findall(
-        r"pipe 1: sent (\d+) blocks again", _logs(own_cluster, "127.0.0.2"))]
+        r"pipe 1: sending (\d+) blocks again", _logs(own_cluster, "127.0.0.2"))]
     assert replays and max(replays) > 64, replays
     assert not job_processes(own_cluster.root)
 
@@ -209,3 +209,75 @@ def test_a_consumer_that_finished_holds_no_producer_back(cluster, runs, tmp_path
     assert run.wait(15) == 0, run.output
     values = [int(row[0]) for row in csv_rows(csv)]
     assert values == list(range(len(values))), values
+
+
+JOINED_BEHIND = '''
+import time
+from fission.core.jobs import CSVSinkJob, PythonJob
+from fission.core.pipes import PicklePipe
+from shared.clusterjobs import Mirrored, Pair
+
+PAD = bytes(64 * 1024)
+
+class Small(PicklePipe):
+    HWM = 16
+
+
+class Source(Mirrored):
+    """(i, -i), each with 64 KiB of padding: replays too big for the kernel's buffers."""
+
+    DEFAULT_NODE = "127.0.0.2"
+
+    def run(self):
+        for a, b in super().run():
+            yield (a, PAD), (b, PAD)
+
+
+class Both(Pair):
+    DEFAULT_NODE = "127.0.0.3"
+
+    def run(self, a, b):
+        return a[0], b[0]
+
+
+class Slow(Pair):
+    DEFAULT_NODE = "127.0.0.2"
+
+    def run(self, a, b):
+        time.sleep(0.02)
+        return a, b
+
+
+JOBS = [
+    Source(sleep=0.004, outputs=[Small(1), Small(2)]),
+    Both(inputs=[Small(1), Small(2)], outputs=[PicklePipe(3), PicklePipe(4)]),
+    Slow(inputs=[PicklePipe(3), PicklePipe(4)], outputs=[PicklePipe(5), PicklePipe(6)]),
+    CSVSinkJob(path="rows.csv", inputs=[PicklePipe(5), PicklePipe(6)]),
+]
+'''
+
+
+@pytest.mark.timeout(120)
+def test_replays_far_longer_than_the_pipes_buffers_to_one_consumer_both_arrive(
+        own_cluster, runs, tmp_path: Path) -> None:
+    """The replacement of a job that joins two outputs of one source needs hundreds of
+    64 KiB blocks again on each, far more than the pipes' buffers (HWM 16, and the
+    kernel's) hold: the source sends both replays as the consumer takes them, never
+    blocked in one of them while the consumer waits for the other."""
+    project = make_project(tmp_path, own_cluster)
+    network_package(project, "joined", settings_for(own_cluster) + JOINED_BEHIND)
+    run = runs(project, "joined")
+    csv = run.local / "4" / "rows.csv"
+    wait_until(lambda: len(csv_rows(csv)) >= 60, 40, f"60 rows\n{run.output}")
+    own_cluster.agent("127.0.0.3").kill()
+    wait_until(lambda: run.events_of("failover_done", job=2), 20, f"failover\n{run.output}")
+    count = len(csv_rows(csv))
+    wait_until(lambda: len(csv_rows(csv)) >= count + 100, 30,
+               f"rows after the failover\n{run.output}")
+    run.interrupt()
+    assert run.wait(15) == 0, run.output
+    rows = [(int(a), int(b)) for a, b in csv_rows(csv)]
+    assert rows == [(i, -i) for i in range(len(rows))], rows
+    replays = [int(sent) for sent in re.findall(
+        r"pipe [12]: sending (\d+) blocks again", _logs(own_cluster, "127.0.0.2"))]
+    assert len(replays) == 2 and min(replays) > 32, replays
