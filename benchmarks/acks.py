@@ -95,9 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="fission-acks-") as tmp, \
             loopback.Cluster(Path(tmp) / "cluster", count=1, secure=False) as cluster:
-        for agent in cluster.agents:
-            agent.start()
-        cluster.wait_idle()
+        cluster.wait_idle()  # its agent started with it
         project = loopback.copy_project(fission_bench.CHAIN_PROJECT, Path(tmp) / "project",
                                         cluster.keys)
         (project / "acked").mkdir()
