@@ -19,14 +19,17 @@ the next *incarnation*. Before a replacement may send anything, every live
 consumer of its outputs is *fenced*: it drops blocks of older incarnations from
 then on, so a copy left running on a partitioned node can never deliver a block
 after its replacement started. The fence replies say how far each consumer has got.
-Producers of a replaced job are pointed at its new addresses and send their last
+Producers of a replaced job are pointed at its new addresses and send their
 blocks again from the first one a consumer further down still needs (``connect``
 with ``since``), so what the dead node had not passed on is computed again. A
 replaced source continues numbering there (``begin``), after consumers holding
-later, unused blocks of the old copy forget them (``rewind``). Blocks beyond what
-producers remember are lost, and show up downstream as dummies or skipped windows,
-as for any lost block. These decisions are the pure state machine of
-fission/backends/failover.py; this module feeds it what happens and sends what it says.
+later, unused blocks of the old copy forget them (``rewind``). Producers keep every
+block until no replay can need it: jobs report their progress and the client
+acknowledges (``covered``) what their consumers, and what those passed on, have
+taken (fission/backends/acks.py); a producer whose retention is full waits. These
+decisions are the pure state machine of fission/backends/failover.py and the pure
+function of fission/backends/acks.py; this module feeds them what happens and sends
+what they say.
 
 State and restarts. A job with ``STATE`` (or ``snapshot()``), or with
 ``RESTART = "on-failure"``, sends snapshots of its state, which the client
@@ -57,6 +60,7 @@ from typing import Any
 import zmq
 
 from fission import dashboard
+from fission.backends.acks import Acknowledgements
 from fission.backends.addresses import can_listen_on
 from fission.backends.console import ConsoleServer, claim_network, write_console
 from fission.backends.dask_cluster import (
@@ -201,12 +205,16 @@ class DistributedRun(Supervision):
         self.steady_at: dict[str, float] = {}  # worker address -> when a returned node may work
         #: The wiring and failover protocol: what to send when copies are lost or ready.
         self.failover = Failover(self.network)
+        #: What producers may forget: from the jobs' progress and the snapshots kept.
+        self.acks = Acknowledgements(self.network, self.failover.snapshots, frozenset(
+            job.id for job in self.network.jobs if sends_snapshots(job)))
         self.client = None
         self.scheduler: SchedulerThread | None = None
         self.files: FileServer | None = None
         self.table = NodeTable()
         self.code, self.dependencies = self._manifests()
-        self._ops.update(fenced=self._on_fenced, rewound=self._on_rewound)
+        self._ops.update(fenced=self._on_fenced, rewound=self._on_rewound,
+                         progress=self._on_progress)
         self._cluster_ops = {"node_up": self._on_node_up, "node_down": self._on_node_down,
                              "exited": self._on_exited}
 
@@ -577,6 +585,10 @@ class DistributedRun(Supervision):
         restores."""
         if message.get("data") is not None:
             self._send(self.failover.snapshot(copy.job.id, int(message["seq"]), message["data"]))
+
+    def _on_progress(self, copy: Copy, message: dict) -> None:
+        """How far a job has got: acknowledge to producers what no replay needs."""
+        self._send(self.acks.progress(copy.job.id, message))
 
     def _on_rewound(self, copy: Copy, message: dict) -> None:
         self._apply(self.failover.rewound(int(message["pipe"]), time.monotonic()))

@@ -19,7 +19,7 @@ again in its working directory (fission/backends/restarts.py says when), as the
 next incarnation, with inputs bound on fresh socket paths. As under ``run``, its
 consumers are fenced first and say how far they have got; the new copy restores the
 latest snapshot of its state no later than that (fission/backends/snapshots.py) and
-its producers, which keep their last blocks for this (``JobSpec.replay``), send
+its producers, which keep their blocks for this (``JobSpec.covered``), send
 their blocks again from there. ``NET/simulation/events.jsonl`` records it.
 """
 
@@ -149,7 +149,6 @@ class Simulation(Supervision):
             console=self._console(job.id) if job.CONSOLE else None,
             log_level="DEBUG",
             incarnation=incarnation,
-            replay=bool(covered),
             covered=covered,
             snapshots=restartable(job),
             restoring=incarnation > 0,

@@ -45,6 +45,10 @@ class Snapshots:
         must keep their blocks from there on."""
         return self._kept[0][0] if self._kept else 0
 
+    def seqs(self) -> list[int]:
+        """The runs the kept snapshots were taken before, oldest first."""
+        return [seq for seq, _ in self._kept]
+
     def latest(self, before: float = math.inf) -> tuple[int, bytes | None]:
         """The newest snapshot with ``seq <= before``; ``(0, None)`` (start afresh) if none."""
         for seq, state in reversed(self._kept):

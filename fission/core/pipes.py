@@ -49,17 +49,25 @@ class BasePipe(metaclass=_PipeMeta):
       value received (or :meth:`zero` before the first), ``"zero"`` uses :meth:`zero`.
     - ``HWM``: blocks the sending and the receiving side each buffer before a
       producer waits for its consumer (backpressure).
-    - ``REPLAY_COUNT``: how many of its last blocks the producer keeps, to send them
-      again to the replacement of a consumer whose node failed (``run`` only). Blocks
-      the failed node had received but not passed on are then computed again instead
-      of being lost. It costs up to this many blocks of memory in the producer; 0
-      turns it off.
+    - ``RETAIN_BLOCKS`` and ``RETAIN_BYTES``: the most blocks, and bytes of blocks,
+      the producer keeps to send them again to the replacement of a consumer that
+      failed (``run``, and ``simulate`` for a consumer that may restart). A block is
+      kept until it is acknowledged: its consumer's snapshot covers it, or everything
+      computed from it has reached the sinks (fission/backends/acks.py). When this is
+      full the producer waits for acknowledgements (backpressure); it never drops a
+      kept block. One block is always kept, however big. The defaults (16384 blocks,
+      64 MiB) cost a Raspberry Pi at most 64 MiB per output pipe.
+    - ``REPLAY_COUNT``: deprecated, accepted for compatibility and otherwise unused:
+      a fixed window of replayed blocks lost blocks when a failover needed more;
+      retention follows acknowledgements now, bounded by ``RETAIN_*``.
     """
 
     BLOCK_COUNT: ClassVar[int] = 1
     DUMMY_MODE: ClassVar[str] = "prev"
     HWM: ClassVar[int] = 256
     REPLAY_COUNT: ClassVar[int] = 64
+    RETAIN_BLOCKS: ClassVar[int] = 16384
+    RETAIN_BYTES: ClassVar[int] = 64 * 2**20
     optional: ClassVar[bool] = False
 
     def __init__(self, id: int) -> None:  # noqa: A002 - the seed's name
@@ -76,12 +84,19 @@ class BasePipe(metaclass=_PipeMeta):
             )
         if isinstance(self.HWM, bool) or not isinstance(self.HWM, int) or self.HWM < 1:
             raise ConfigError(f"pipe {self.id}: HWM must be an int >= 1 (got {self.HWM!r})")
+        for name in ("RETAIN_BLOCKS", "RETAIN_BYTES"):
+            bound = getattr(self, name)
+            if isinstance(bound, bool) or not isinstance(bound, int) or bound < 1:
+                raise ConfigError(f"pipe {self.id}: {name} must be an int >= 1 (got {bound!r}); "
+                                  "it bounds what the producer keeps for replays")
+        if self.RETAIN_BLOCKS < self.BLOCK_COUNT:
+            raise ConfigError(
+                f"pipe {self.id}: RETAIN_BLOCKS ({self.RETAIN_BLOCKS}) must be at least "
+                f"BLOCK_COUNT ({self.BLOCK_COUNT}): the producer waits for acknowledgements "
+                "once it keeps RETAIN_BLOCKS blocks, and its consumer needs a whole window")
         replay = self.REPLAY_COUNT
         if isinstance(replay, bool) or not isinstance(replay, int) or replay < 0:
             raise ConfigError(f"pipe {self.id}: REPLAY_COUNT must be an int >= 0 (got {replay!r})")
-        if replay > self.HWM:
-            raise ConfigError(f"pipe {self.id}: REPLAY_COUNT ({replay}) must not exceed HWM "
-                              f"({self.HWM}): a replay must fit in the pipe's buffers")
 
     def pack(self, value: Any) -> bytes:
         """Turn one value into the bytes of a block.

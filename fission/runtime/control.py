@@ -9,7 +9,9 @@ job may close its sockets), ``connect`` (send an output pipe to this address fro
 now on), ``fence`` (drop blocks of older incarnations on an input pipe, and say how
 far it has got), ``rewind`` (forget an input's waiting blocks from a sequence number
 on: a replaced source sends them anew) and ``begin`` (a gated source may start, at
-this sequence number). The job answers ``fenced`` and ``rewound``.
+this sequence number) and ``covered`` (no replay can need an output's blocks before a
+sequence number: drop them). The job answers ``fenced`` and ``rewound``, and reports
+``progress`` (how far its runs have got on each input; under ``run``).
 Each side dispatches through a table of handlers, so adding an op is adding an
 entry. A report may carry bytes (the pickled state of a ``snapshot``): they travel as
 a frame of their own before the JSON, which stays the last frame, so no JSON has to

@@ -15,11 +15,16 @@ producer waits instead of filling a queue that a failover would throw away.
 Failover support is two numbers per input: the lowest incarnation it accepts (a
 block of an older one comes from a copy that was replaced, and is dropped) and how
 far it has got (the next sequence number it expects), which a ``fence`` reports so
-that a replaced source continues the numbering instead of restarting it. Under
-``run`` (``JobSpec.replay``) each output remembers its last ``REPLAY_COUNT``
-blocks: when a ``connect`` points it at a replacement consumer, the blocks from the
-one the replacement needs first on are sent again, so what the failed node had not
-passed on is computed again. Elsewhere an output remembers nothing.
+that a replaced source continues the numbering instead of restarting it. Each
+output keeps what it sent until it is acknowledged (fission/runtime/retention.py):
+when a ``connect`` points it at a replacement consumer, the blocks from the one the
+replacement needs first on are sent again, so what the failed node had not passed
+on is computed again. Under ``run`` (``JobSpec.replay``) every output keeps its
+blocks and the job reports how far it has got on each input (``progress``, at most
+every ``CONTROL_INTERVAL``, where the control channel is looked at anyway), from
+which the backend computes what no replay can need any more (``covered``). Under
+``simulate`` only outputs to a job that may restart keep blocks (``JobSpec.covered``).
+A full retention makes the producer wait, serving its control channel.
 
 Unreadable blocks. A message that is not a block of the pipe (too short, another
 format version, another pipe's id: :class:`~fission.errors.WireError`) comes from a
@@ -42,7 +47,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import zmq
@@ -55,6 +60,7 @@ from fission.runtime.control import ControlChannel, from_text
 from fission.runtime.heads import headed_run, input_unpack, out_head
 from fission.runtime.optional import OptionalInput
 from fission.runtime.recording import recorders
+from fission.runtime.retention import Retention
 from fission.runtime.spec import CONSOLE_PIPE_ID, JobSpec
 from fission.runtime.usage import usage
 from fission.security.curve import Gatekeeper
@@ -70,6 +76,8 @@ CONTROL_INTERVAL = 0.05
 FIGURES_INTERVAL = 1.0
 #: Milliseconds a replay waits for the connection to a replacement consumer.
 REPLAY_WAIT_MS = 1000
+#: Milliseconds between two tries to send more of a replay while the job waits.
+REPLAY_POLL_MS = 10
 #: How many unreadable blocks are logged one by one before only being counted.
 GARBAGE_LOG_LIMIT = 5
 
@@ -80,11 +88,13 @@ class _Output:
     pack: Callable[[Any], bytes]
     socket: zmq.Socket
     address: str | None
-    #: The last blocks sent, to replay to a replacement consumer.
-    history: deque[bytes]
-    #: The last block the latest replay sent (the one a blocked send waits with, maybe).
+    #: The blocks sent and not yet acknowledged, to replay to a replacement consumer.
+    retention: Retention
+    #: The last block the latest replay sends (the one a blocked send waits with, maybe).
     replayed: bytes | None = None
     open: bool = True
+    #: What a replay has still to send, before any newer block (see ``_replay``).
+    pending: deque[bytes] = field(default_factory=deque)
 
 
 @dataclass
@@ -138,6 +148,11 @@ class JobRunner:
         self._every = state.interval(job) if spec.snapshots else 0
         self._snapshot_at: float = self._every if spec.snapshots else state.NEVER
         self._snapshot_by = time.monotonic() + state.SNAPSHOT_SECONDS
+        #: Runs when the last snapshot was taken.
+        self._snapshot_runs = 0
+        #: Progress reports (``run``): when the next may go, and the runs the last told.
+        self._next_progress = 0.0 if spec.replay and job.inputs else math.inf
+        self._reported_runs = 0
 
         required: list[_Input] = []
         required_pipes: list[BasePipe | _ConsoleLine] = []
@@ -168,9 +183,12 @@ class JobRunner:
         self._outputs = [
             _Output(pipe.id, pipe.block_encoder(),
                     _push(gate, spec.outputs.get(pipe.id), pipe.HWM), spec.outputs.get(pipe.id),
-                    deque(maxlen=_retained(pipe, spec)))
+                    Retention(pipe.RETAIN_BLOCKS, pipe.RETAIN_BYTES,
+                              enabled=spec.replay or pipe.id in spec.covered))
             for pipe in job.outputs
         ]
+        #: Outputs whose replay has blocks left to send.
+        self._replaying: list[_Output] = []
         self._refresh_live()
         if spec.snapshots:
             log.info("sending snapshots of its state every %d runs, and every %g s of runs",
@@ -330,13 +348,17 @@ class JobRunner:
                 raise self._unpackable(output, result[index] if mapped else result,
                                        error) from error
             frame = header(VERSION, 0, incarnation, pipe_id, seq) + payload
-            remember(frame)
+            room = remember(frame)
             try:
+                if output.pending:
+                    raise zmq.Again  # a replay's blocks go first
                 # Looked up at each send: a ``connect`` handled while an earlier output
                 # waited may have replaced this output's socket.
                 output.socket.send(frame, NOBLOCK)
             except zmq.Again:
                 self._send_waiting(output, frame)
+            if not room:
+                self._await_room(output)
 
     def _emit_with_heads(self, seq: int, result: Any) -> None:
         """:meth:`_emit` for a job with ``HEAD = True``: each block carries a head field."""
@@ -354,11 +376,15 @@ class JobRunner:
                 raise self._unpackable(output, value, error) from error
             frame = (HEADER.pack(VERSION, HEAD, incarnation, pipe_id, seq)
                      + pack_head(*out_head(job, index)) + payload)
-            remember(frame)
+            room = remember(frame)
             try:
+                if output.pending:
+                    raise zmq.Again  # a replay's blocks go first
                 output.socket.send(frame, NOBLOCK)
             except zmq.Again:
                 self._send_waiting(output, frame)
+            if not room:
+                self._await_room(output)
 
     def _unpackable(self, output: _Output, value: Any, error: Exception) -> JobError:
         pipe = next(pipe for pipe in self.job.outputs if pipe.id == output.pipe_id)
@@ -374,7 +400,7 @@ class JobRunner:
         """Send once the consumer has room, handling control messages meanwhile.
 
         A ``connect`` handled meanwhile replaces the output's socket: the wait goes
-        on with the new one.
+        on with the new one. What a replay has still to send goes first.
         """
         while output.open and not self._stop_requested:
             socket = output.socket
@@ -384,10 +410,26 @@ class JobRunner:
             if self.control.socket in events:
                 self._check_control()
             if output.replayed is frame:
-                return  # a redirect meanwhile, whose replay has sent it already
+                return  # a redirect meanwhile, whose replay sends it
+            if output.pending:
+                continue
             if socket in events and output.open and output.socket is socket:
-                socket.send(frame, zmq.NOBLOCK)
-                return
+                with contextlib.suppress(zmq.Again):  # a replay's end took the room
+                    socket.send(frame, zmq.NOBLOCK)
+                    return
+
+    def _await_room(self, output: _Output) -> None:
+        """Wait until acknowledgements make room in the output's retention (backpressure),
+        serving the control channel meanwhile: acknowledgements, redirects and stops
+        arrive there. A job with inputs takes a snapshot that has become due meanwhile,
+        since its producers may wait for one."""
+        retention = output.retention
+        poller = self._new_poller()
+        while retention.full and output.open and not self._stop_requested:
+            events = self._poll(poller)
+            if self.control.socket in events:
+                self._check_control()
+            self._idle_snapshot()
 
     def _refresh_live(self) -> None:
         """Precompute what :meth:`_emit` needs of each output still open."""
@@ -396,17 +438,18 @@ class JobRunner:
         if self._outputs and not self._live:
             self._stopping = True  # every consumer has finished
 
-    def _remembering(self, output: _Output) -> Callable[[bytes], None]:
+    def _remembering(self, output: _Output) -> Callable[[bytes], bool]:
         """What :meth:`_emit` calls with each frame: keep it for replays and, under
-        ``--record``, write it to the pipe's recording."""
+        ``--record``, write it to the pipe's recording; it says whether the retention
+        has room for another."""
         recorder = self._recorders.get(output.pipe_id)
         if recorder is None:
-            return output.history.append
-        append, write = output.history.append, recorder.write
+            return output.retention.keep
+        keep, write = output.retention.keep, recorder.write
 
-        def remember(frame: bytes) -> None:
-            append(frame)
+        def remember(frame: bytes) -> bool:
             write(frame)
+            return keep(frame)
 
         return remember
 
@@ -451,6 +494,7 @@ class JobRunner:
             events = self._poll(poller)
             if self.control.socket in events:
                 self._check_control()
+            self._idle_snapshot()
             if len(events) > 1 or port.socket not in events:
                 self._drain_optional()
             if port.socket in events:
@@ -469,12 +513,13 @@ class JobRunner:
             while socket.poll(0):
                 frame = socket.recv()
                 try:
-                    flags, incarnation, _seq, payload = decode(frame, port.pipe_id)
+                    flags, incarnation, seq, payload = decode(frame, port.pipe_id)
                     if incarnation != port.incarnation and not _admit(port, incarnation):
                         continue
                     if not flags & END:
                         policy.offer(port.unpack(payload))
                         port.received += 1
+                        port.next_seq = seq + 1
                 except Exception as error:  # noqa: BLE001 - counted, or failing the job: _garbage
                     self._garbage(port, error)
 
@@ -502,22 +547,46 @@ class JobRunner:
             self._report_figures(now)
         if now >= self._snapshot_by and self._every:
             self._snapshot_at = min(self._snapshot_at, self.runs + 1)  # at the next run
+        if now >= self._next_progress:
+            self._report_progress(now)
         self.control.dispatch(self._handlers)
+
+    def _report_progress(self, now: float) -> None:
+        """Tell the backend how far the job has got on each input, if it has run since
+        it last did: the blocks its runs have taken (``progress``), which acknowledge
+        blocks to their producers (fission/backends/acks.py)."""
+        self._next_progress = now + CONTROL_INTERVAL
+        if self.runs == self._reported_runs:
+            return
+        self._reported_runs = self.runs
+        run = self._required[0].next_seq if self._single_input else self._aligner.next_run
+        inputs = {port.pipe_id: run * window
+                  for port, window in zip(self._required, self._windows, strict=True)
+                  if port.pipe_id != CONSOLE_PIPE_ID}
+        inputs.update({port.pipe_id: port.next_seq for port, _ in self._optional})
+        self.control.send("progress", inputs=inputs)
 
     def _snapshot(self, seq: int) -> None:
         """Send the job's state, as it is before run ``seq``, to the backend."""
         self.control.send_with("snapshot", state.capture(self.job), seq=seq)
         self._snapshot_at = self.runs + self._every
         self._snapshot_by = time.monotonic() + state.SNAPSHOT_SECONDS
+        self._snapshot_runs = self.runs
+        self._reported_runs = -1  # the next progress report goes out: it may free blocks
+
+    def _idle_snapshot(self) -> None:
+        """Take a snapshot that is due while the job waits between runs: its producers
+        may be waiting for one to acknowledge their blocks, and no next run comes first."""
+        if (self._every and self._required and not self._restoring
+                and self.runs > self._snapshot_runs and time.monotonic() >= self._snapshot_by):
+            self._snapshot(self._required[0].next_seq if self._single_input
+                           else self._aligner.next_run)
 
     def _on_covered(self, message: dict) -> None:
-        """A snapshot of a consumer covers its pipe's blocks before ``seq``: forget them."""
-        seq = int(message["seq"])
+        """No replay can need the pipe's blocks before ``seq`` any more: forget them."""
         for output in self._outputs:
             if output.pipe_id == message.get("pipe"):
-                history = output.history
-                while history and HEADER.unpack_from(history[0])[4] < seq:
-                    history.popleft()
+                output.retention.acknowledge(int(message["seq"]))
 
     def _on_restore(self, message: dict) -> None:
         """Start from a snapshot: its state, and its run number on every input."""
@@ -568,10 +637,14 @@ class JobRunner:
     def _replay(self, output: _Output, since: int) -> None:
         """Send the remembered blocks numbered ``since`` or later to the new consumer.
 
-        This runs before any newer block is sent, so the consumer gets them in order.
-        Blocks it already has are dropped by it as duplicates.
+        They go before any newer block, so the consumer gets them in order; blocks it
+        already has it drops as duplicates. A replay may be far longer than the pipe's
+        buffers, and the consumer may need another output's blocks before it reads on
+        (a job that joins two outputs of this one): so it is sent as far as the consumer
+        takes it now, and the rest whenever the job waits (:meth:`_flush_replays`),
+        never blocking the job.
         """
-        frames = [frame for frame in output.history if HEADER.unpack_from(frame)[4] >= since]
+        frames = output.retention.since(since)
         if self._ended:  # the job has finished: the new consumer needs the END block too
             frames.append(encode(output.pipe_id, self.next_seq, b"", END, self._incarnation))
         if not frames:
@@ -581,11 +654,27 @@ class JobRunner:
                         "are not sent again", output.pipe_id, output.address, REPLAY_WAIT_MS,
                         len(frames))
             return
-        for frame in frames:
-            output.socket.send(frame)
+        output.pending = deque(frames)  # what an earlier replay left is in it again
         output.replayed = frames[-1]
-        log.info("pipe %s: sent %d blocks again, from block %d on", output.pipe_id,
+        if output not in self._replaying:
+            self._replaying.append(output)
+        log.info("pipe %s: sending %d blocks again, from block %d on", output.pipe_id,
                  len(frames), since)
+        self._flush_replays()
+
+    def _flush_replays(self) -> None:
+        """Send what replays have still to send, as far as their consumers take it now."""
+        for output in list(self._replaying):
+            pending, send = output.pending, output.socket.send
+            if not output.open:
+                pending.clear()
+            try:
+                while pending:
+                    send(pending[0], NOBLOCK)
+                    pending.popleft()
+            except zmq.Again:
+                continue
+            self._replaying.remove(output)
 
     def _on_fence(self, message: dict) -> None:
         for port in self._inputs():
@@ -614,6 +703,7 @@ class JobRunner:
         for output in self._outputs:
             if output.pipe_id == message.get("pipe"):
                 output.open = False
+                output.retention.clear()  # a finished consumer needs no replay
                 log.info("pipe %s: consumer has finished; no longer sending", output.pipe_id)
         self._refresh_live()
 
@@ -627,6 +717,8 @@ class JobRunner:
             self.control.send("stopped", stats=stats)
             return
         self._ended = True
+        if self._next_progress != math.inf:  # it needs nothing more: its inputs hold nothing up
+            self.control.send("progress", inputs={}, finished=True)
         for output in self._outputs:
             if output.open:
                 self._send_waiting(output, encode(output.pipe_id, self.next_seq, b"", END,
@@ -676,14 +768,22 @@ class JobRunner:
     def _poll(self, poller: zmq.Poller) -> dict:
         """Wait for any event, or a second; a signal's wake-up byte is consumed (its handler
         runs next). A job that waits still reports its figures once a second."""
-        events = dict(poller.poll(None if self._next_figures == math.inf
-                                  else FIGURES_INTERVAL * 1000))
+        timeout = None if self._next_figures == math.inf else FIGURES_INTERVAL * 1000
+        if self.runs != self._reported_runs and self._next_progress != math.inf:
+            timeout = CONTROL_INTERVAL * 1000  # a progress report is still to go
+        if self._replaying:
+            timeout = REPLAY_POLL_MS
+        events = dict(poller.poll(timeout))
+        if self._replaying:
+            self._flush_replays()
         if self._wakeup_fd in events:
             with contextlib.suppress(BlockingIOError):
                 os.read(self._wakeup_fd, 512)
         now = time.monotonic()
         if now >= self._next_figures:
             self._report_figures(now)
+        if now >= self._next_progress:
+            self._report_progress(now)
         return events
 
     def statistics(self) -> dict[str, Any]:
@@ -711,8 +811,9 @@ class JobRunner:
         stats["blocks_in"].update({port.pipe_id: port.received for port, _ in self._optional})
         stats["waiting"] = {port.pipe_id: waiting[index]
                             for index, port in enumerate(self._required)}
-        stats["blocks_out"] = {o.pipe_id: HEADER.unpack_from(o.history[-1])[4] + 1
-                               if o.history else self.runs for o in self._outputs}
+        stats["blocks_out"] = {o.pipe_id: o.retention.next_seq()
+                               or max(o.retention.acknowledged, self.runs)
+                               for o in self._outputs}
         stats.update(usage())
         return stats
 
@@ -756,13 +857,6 @@ def _push(gate: Gatekeeper, address: str | None, hwm: int) -> zmq.Socket:
     if address is not None:
         socket.connect(address)
     return socket
-
-
-def _retained(pipe: BasePipe, spec: JobSpec) -> int:
-    """How many of its last blocks an output keeps to send them again (see JobSpec)."""
-    if pipe.id in spec.covered:
-        return state.retained(pipe)
-    return pipe.REPLAY_COUNT if spec.replay else 0
 
 
 def _admit(port: _Input, incarnation: int) -> bool:

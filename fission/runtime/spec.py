@@ -26,16 +26,15 @@ class JobSpec:
     replaced source) waits for ``begin`` before producing, which tells it the
     sequence number to continue from.
 
-    ``replay``: each output remembers its last ``REPLAY_COUNT`` blocks, to send them
-    again to a replaced consumer. Only ``run`` fails over; elsewhere (``simulate``)
-    nothing is retained, whatever the pipe's ``REPLAY_COUNT``, unless a consumer
-    may be restarted (``RESTART = "on-failure"``).
+    ``replay`` (``run``): every output keeps the blocks it sent until the backend
+    acknowledges them (``covered``: no replay can need them any more), bounded by the
+    pipe's ``RETAIN_BLOCKS`` and ``RETAIN_BYTES``, and the job reports how far it has got
+    on its inputs (``progress``), from which the backend computes those
+    acknowledgements (fission/backends/acks.py; fission/runtime/retention.py).
 
-    ``covered``: output pipes whose consumer sends snapshots: their blocks are kept
-    until the backend says a snapshot of the consumer covers them (``covered``), at
-    most ``REPLAY_COUNT + COVER_SLACK * HWM`` of them (what can be in flight at once,
-    plus room for snapshots; fission/runtime/state.py), instead of the last
-    ``REPLAY_COUNT``.
+    ``covered``: output pipes that keep their blocks without ``replay`` (``simulate``):
+    those to a consumer that may restart, acknowledged when a snapshot of the consumer
+    covers them. Any other output of a job without ``replay`` keeps nothing.
 
     ``snapshots``: the job sends its state to the backend now and then (see
     fission/runtime/state.py). ``restoring``: the job is a copy that replaces one

@@ -12,13 +12,16 @@ from: it restores the state after its ``setup`` and takes its inputs from run
 had never stopped.
 
 When. The producers of a job with snapshots keep their blocks until a snapshot of
-the job covers them (the backend keeps the latest few and says so, ``covered``),
-but never more than ``REPLAY_COUNT + COVER_SLACK * HWM`` blocks of a pipe: what can
-be in flight at once, plus room for snapshots. A snapshot must be recent enough for
-a replay to reach back to it, so one is taken at least every :func:`interval` runs
-(an eighth of that window, in runs: the backend keeps four snapshots, so the one a
-replacement needs is still covered) and at least every :data:`SNAPSHOT_SECONDS`
-while runs happen. Jobs without snapshots pay one integer comparison per run.
+the job covers them (the backend keeps the latest few and says so, ``covered``), at
+most ``RETAIN_BLOCKS`` blocks (and ``RETAIN_BYTES``) of a pipe, and wait when that is
+full (fission/runtime/retention.py). A snapshot must be recent enough for a replay
+to reach back to it, so one is taken at least every :func:`interval` runs (an eighth
+of that window, in runs: the backend keeps four snapshots, so the one a replacement
+needs is still covered; at most :data:`MAX_INTERVAL`, which keeps the blocks a
+snapshot waits for few whatever their size) and at least every
+:data:`SNAPSHOT_SECONDS` while runs happen, also while the job waits for input: its
+producers may be waiting for that snapshot. Jobs without snapshots pay one integer
+comparison per run.
 """
 
 from __future__ import annotations
@@ -29,30 +32,24 @@ from typing import Any
 
 from fission.core.durability import custom_state
 from fission.core.jobs import BaseJob
-from fission.core.pipes import BasePipe
 from fission.errors import JobError
 
-#: What an output whose consumer snapshots keeps: REPLAY_COUNT plus this many HWMs.
-COVER_SLACK = 4
 #: Snapshots per retention window (see the module's docstring).
 PER_WINDOW = 8
+#: The most runs between two snapshots.
+MAX_INTERVAL = 128
 #: The longest a job with snapshots runs without taking one, in seconds.
 SNAPSHOT_SECONDS = 1.0
 #: The run count of "never": a job without snapshots never reaches it.
 NEVER = math.inf
 
 
-def retained(pipe: BasePipe) -> int:
-    """The most blocks a producer keeps of a pipe whose consumer snapshots."""
-    return pipe.REPLAY_COUNT + COVER_SLACK * pipe.HWM
-
-
 def interval(job: BaseJob) -> int:
     """Runs between two snapshots: an eighth of the smallest retention window, in runs,
     of the job's pipes (inputs: what its producers can send again; outputs, for a
-    source: how far its consumers may lag behind it)."""
-    windows = [retained(pipe) // pipe.BLOCK_COUNT for pipe in job.inputs + job.outputs]
-    return max(1, min(windows, default=PER_WINDOW) // PER_WINDOW)
+    source: how far its consumers may lag behind it), at most :data:`MAX_INTERVAL`."""
+    windows = [pipe.RETAIN_BLOCKS // pipe.BLOCK_COUNT for pipe in job.inputs + job.outputs]
+    return max(1, min(min(windows, default=PER_WINDOW) // PER_WINDOW, MAX_INTERVAL))
 
 
 def capture(job: BaseJob) -> bytes:

@@ -143,8 +143,8 @@ JOBS = [
 ]
 ''')
     run = runs(project, "windows")
-    # More blocks than a producer remembers (REPLAY_COUNT = 64) must have passed, so that
-    # only a replay from the right block gives the new Summer whole windows.
+    # More blocks than the old fixed replay window (64) must have passed, so that only a
+    # replay from the right block gives the new Summer whole windows.
     sums = _kill_node_3_during(own_cluster, run, run.local / "4" / "sums.csv", 25, 5)
     # Window w sums 2 * (5w .. 5w+4) = 50w + 20, before and after the failover alike.
     values = [int(row[0]) for row in sums]

@@ -5,8 +5,8 @@ nodes of their own, a job combining the channels of each frame, and a CSV sink.
 The node killed holds one channel's processing job and the combining job, so the combining
 job is placed again together with one of its producers: its replacement gets blocks again
 from a live producer and from a replaced one, and every row must still combine the two
-channels of one frame, computed in full. The source is paced (50 frames a second), so what
-is in flight when the node dies fits in what producers remember (``REPLAY_COUNT``).
+channels of one frame, computed in full. The source is paced (50 frames a second); producers
+keep what is in flight until it is acknowledged (fission/backends/acks.py).
 """
 
 from __future__ import annotations

@@ -23,9 +23,9 @@ HEAD = """
 
 
     class Short(PicklePipe):
-        '''Small buffers: a snapshot every 9 runs (producers keep 8 + 4 * 16 blocks).'''
+        '''Small buffers: a snapshot every 9 runs (producers keep at most 72 blocks).'''
         HWM = 16
-        REPLAY_COUNT = 8
+        RETAIN_BLOCKS = 72
 
 
     class Counter(PythonJob):

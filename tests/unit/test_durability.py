@@ -106,21 +106,20 @@ def test_unpicklable_state_fails_the_job_naming_it():
 
 
 class _Small(PicklePipe):
-    REPLAY_COUNT = 8
-    HWM = 10
+    RETAIN_BLOCKS = 48
 
 
 class _Window(PicklePipe):
     BLOCK_COUNT = 4
+    RETAIN_BLOCKS = 400
 
 
 def test_snapshot_interval_is_an_eighth_of_the_smallest_retention_window_in_runs():
-    # A PicklePipe's producer keeps up to REPLAY_COUNT + 4 HWM = 64 + 1024 blocks.
-    assert state.retained(PicklePipe(9)) == 1088
-    assert state.interval(_job()(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)])) == 136
+    # A PicklePipe's producer keeps up to RETAIN_BLOCKS = 16384 blocks: 2048 runs, capped.
+    assert state.interval(_job()(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)])) == 128
     assert state.interval(_job()(inputs=[PicklePipe(3)], outputs=[_Small(5)])) == 6  # 48 // 8
-    assert state.interval(_job()(inputs=[_Window(4)])) == 34  # 1088 blocks are 272 runs
-    tiny = type("Tiny", (PicklePipe,), {"REPLAY_COUNT": 0, "HWM": 1})
+    assert state.interval(_job()(inputs=[_Window(4)])) == 12  # 400 blocks are 100 runs
+    tiny = type("Tiny", (PicklePipe,), {"RETAIN_BLOCKS": 1})
     assert state.interval(_job()(inputs=[tiny(6)])) == 1
 
 

@@ -89,6 +89,23 @@ def test_bad_block_count_is_a_config_error_naming_the_pipe(count):
     assert len(PIPES) == 0, "a pipe that failed its checks must not be registered"
 
 
+@pytest.mark.parametrize("name", ["RETAIN_BLOCKS", "RETAIN_BYTES"])
+@pytest.mark.parametrize("bound", [0, -5, "64M", 1.5, True])
+def test_bad_retention_bounds_are_a_config_error_naming_the_pipe(name, bound):
+    bad = type("BadBound", (PicklePipe,), {name: bound})
+    with pytest.raises(ConfigError, match=rf"pipe 9\b.*{name} must be an int >= 1"):
+        bad(9)
+
+
+def test_retention_must_hold_a_whole_window_and_replay_count_no_longer_limits_hwm():
+    narrow = type("Narrow", (PicklePipe,), {"BLOCK_COUNT": 8, "RETAIN_BLOCKS": 4})
+    with pytest.raises(ConfigError, match=r"pipe 2\b: RETAIN_BLOCKS \(4\) must be at least "
+                                          r"BLOCK_COUNT \(8\)"):
+        narrow(2)
+    small = type("Small", (PicklePipe,), {"HWM": 4})  # REPLAY_COUNT 64 > HWM: accepted now
+    assert small(3).RETAIN_BLOCKS == 16384 and small(3).RETAIN_BYTES == 64 * 2**20
+
+
 def test_bytes_pipe_block_count_argument_is_checked():
     with pytest.raises(ConfigError, match=r"pipe 3\b.*BLOCK_COUNT"):
         BytesPipe(3, 4, 0)

@@ -1,0 +1,87 @@
+"""The blocks an output keeps until no replay can need them: its retention.
+
+A producer keeps each frame it sends, to send it again to the replacement of a
+consumer that failed. A frame is dropped only when it is acknowledged: the backend
+says (``covered``, with a sequence number) that no replacement can need the frames
+before it any more, because a snapshot of the consumer covers them or everything
+computed from them has reached the sinks (fission/backends/acks.py). A fixed window
+of the last blocks would lose whatever a failover needs beyond it.
+
+Retention is bounded in blocks and in bytes (the pipe's ``RETAIN_BLOCKS`` and
+``RETAIN_BYTES``). Once :meth:`Retention.keep` reports it full, the producer waits,
+serving its control channel, until acknowledgements make room: backpressure, never a
+silent drop. One frame is always kept, however big, so a block larger than
+``RETAIN_BYTES`` still flows, one at a time.
+
+An output that nothing can replay to (``simulate`` without restarts) has a disabled
+retention: :meth:`keep` forgets the frame at once and is never full.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from fission.wire.frame import HEADER
+
+
+def _seq(frame: bytes) -> int:
+    return HEADER.unpack_from(frame)[4]
+
+
+class Retention:
+    """The frames of one output, oldest first, that are not acknowledged yet."""
+
+    __slots__ = ("_frames", "bytes", "max_blocks", "max_bytes", "acknowledged", "enabled")
+
+    def __init__(self, max_blocks: int, max_bytes: int, enabled: bool = True) -> None:
+        self._frames: deque[bytes] = deque()
+        #: Bytes of the frames kept.
+        self.bytes = 0
+        self.max_blocks = max_blocks
+        self.max_bytes = max_bytes
+        #: Every block before this sequence number is acknowledged (none is kept).
+        self.acknowledged = 0
+        self.enabled = enabled
+
+    def keep(self, frame: bytes) -> bool:
+        """Keep ``frame``; whether there is room for another (False: the producer waits)."""
+        if not self.enabled:
+            return True
+        self._frames.append(frame)
+        self.bytes += len(frame)
+        return len(self._frames) < self.max_blocks and self.bytes < self.max_bytes
+
+    @property
+    def full(self) -> bool:
+        frames = self._frames
+        return bool(frames) and (len(frames) >= self.max_blocks or self.bytes >= self.max_bytes)
+
+    def acknowledge(self, seq: int) -> None:
+        """No replay can need blocks before ``seq`` any more: drop them."""
+        if seq <= self.acknowledged:
+            return  # acknowledgements only move forward; a late, lower one changes nothing
+        self.acknowledged = seq
+        frames = self._frames
+        while frames and _seq(frames[0]) < seq:
+            self.bytes -= len(frames.popleft())
+
+    def clear(self) -> None:
+        """Nothing can be replayed any more (the consumer has finished)."""
+        self._frames.clear()
+        self.bytes = 0
+        self.enabled = False
+
+    def since(self, seq: int) -> list[bytes]:
+        """The frames kept with sequence numbers ``seq`` or later, in order."""
+        return [frame for frame in self._frames if _seq(frame) >= seq]
+
+    def first(self) -> int | None:
+        """The sequence number of the oldest frame kept (None: none is)."""
+        return _seq(self._frames[0]) if self._frames else None
+
+    def next_seq(self) -> int | None:
+        """One past the sequence number of the newest frame kept (None: none is)."""
+        return _seq(self._frames[-1]) + 1 if self._frames else None
+
+    def __len__(self) -> int:
+        return len(self._frames)

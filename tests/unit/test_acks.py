@@ -1,0 +1,183 @@
+"""Acknowledgements: which blocks of each pipe no replay can need any more (pure)."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fission.backends.acks import Acknowledgements, Link, Shape, needed
+from fission.backends.snapshots import Snapshots
+from fission.core.jobs import PythonJob
+from fission.core.network import Network
+from fission.core.pipes import PicklePipe
+
+
+def _chain(*windows: int) -> Shape:
+    """Jobs 0 -> 1 -> ... in a line; pipe i runs from job i to job i + 1."""
+    links = {pipe: Link(pipe, pipe + 1, window) for pipe, window in enumerate(windows)}
+    return Shape(links, {job: (job,) if job < len(windows) else () for job in
+                         range(len(windows) + 1)})
+
+
+def test_a_sinks_progress_acknowledges_what_it_ran_through_stateless_jobs():
+    shape = _chain(1, 1, 1)  # source 0 -> 1 -> 2 -> sink 3
+    progress = {1: {0: 500}, 2: {1: 480}, 3: {2: 100}}
+    assert needed(shape, progress, {}) == {0: 100, 1: 100, 2: 100}
+
+
+def test_windows_map_sequence_numbers_through_each_job():
+    shape = _chain(1, 5, 2)  # job 2 takes 5 blocks a run, the sink 2
+    progress = {1: {0: 1000}, 2: {1: 500}, 3: {2: 40}}  # the sink ran 20 runs
+    # The sink needs block 40 of pipe 2 on: run 40 of job 2, which takes block 200 of
+    # pipe 1 on: run 200 of job 1, block 200 of pipe 0.
+    assert needed(shape, progress, {}) == {0: 200, 1: 200, 2: 40}
+
+
+def test_a_snapshot_covers_the_blocks_before_it_and_stops_the_recursion():
+    shape = _chain(1, 1, 1)
+    progress = {1: {0: 500}, 2: {1: 400}, 3: {2: 90}}
+    # Job 2 has state: its replacement restores the latest snapshot no later than run 90
+    # (what the sink needs), 80, and is sent pipe 1 again from there.
+    need = needed(shape, progress, {2: [40, 80, 120]})
+    assert need == {0: 80, 1: 80, 2: 90}
+    assert needed(shape, progress, {2: []})[1] == 0  # no snapshot yet: everything
+    assert needed(shape, progress, {2: [95, 120]})[1] == 95  # none early enough: the oldest
+
+
+def test_an_optional_input_acknowledges_what_its_consumer_took():
+    links = {1: Link(0, 2), 2: Link(1, 2, optional=True), 3: Link(2, 3)}
+    shape = Shape(links, {0: (1,), 1: (2,), 2: (3,), 3: ()})
+    need = needed(shape, {2: {1: 50, 2: 77}, 3: {3: 30}}, {})
+    assert need == {1: 30, 2: 77, 3: 30}
+
+
+def test_nothing_said_yet_acknowledges_nothing():
+    assert needed(_chain(1, 3), {}, {}) == {0: 0, 1: 0}
+
+
+@st.composite
+def _networks(draw):
+    """A random DAG of jobs with windows, optional pipes, state, snapshots and progress."""
+    count = draw(st.integers(2, 7))
+    links, outputs = {}, {job: [] for job in range(count)}
+    pipe = 0
+    for consumer in range(1, count):
+        for source in draw(st.sets(st.integers(0, consumer - 1), min_size=1, max_size=3)):
+            links[pipe] = Link(source, consumer, draw(st.integers(1, 4)),
+                               draw(st.booleans()) and draw(st.booleans()))
+            outputs[source].append(pipe)
+            pipe += 1
+    shape = Shape(links, {job: tuple(pipes) for job, pipes in outputs.items()})
+    progress = {job: {p: draw(st.integers(0, 300)) for p, link in links.items()
+                      if link.consumer == job} for job in range(count)}
+    stateful = draw(st.sets(st.integers(1, count - 1)))
+    snapshots = {job: sorted(draw(st.sets(st.integers(0, 100), max_size=4)))
+                 for job in stateful}
+    finished = draw(st.sets(st.integers(1, count - 1), max_size=2))
+    return shape, progress, snapshots, finished
+
+
+def _first_needed_run(shape: Shape, need: dict[int, int], job: int) -> float:
+    return min((need[pipe] for pipe in shape.outputs[job]), default=math.inf)
+
+
+@given(_networks())
+def test_no_block_a_replay_can_need_is_acknowledged(network):
+    """What each consumer kind may let go of, and no more."""
+    shape, progress, snapshots, finished = network
+    need = needed(shape, progress, snapshots, finished)
+    for pipe, link in shape.links.items():
+        taken = progress[link.consumer].get(pipe, 0)
+        down = _first_needed_run(shape, need, link.consumer)
+        if link.consumer in finished:
+            assert need[pipe] == math.inf  # a finished job is never replaced
+        elif link.optional:
+            assert need[pipe] == taken
+        elif link.consumer in snapshots:
+            kept = snapshots[link.consumer]
+            run, rest = divmod(need[pipe], link.window)
+            assert rest == 0 and run in [*kept, 0]
+            # the snapshot a replacement would restore, or older
+            assert run <= max([seq for seq in kept if seq <= down] or [kept[0] if kept else 0])
+        else:
+            assert need[pipe] <= taken  # never what the consumer has not run
+            if down != math.inf:  # nor what its consumers have not acknowledged
+                assert need[pipe] <= link.window * down
+
+
+@given(_networks(), st.data())
+def test_more_progress_never_takes_an_acknowledgement_back(network, data):
+    shape, progress, snapshots, finished = network
+    before = needed(shape, progress, snapshots, finished)
+    later = {job: {pipe: seq + data.draw(st.integers(0, 50)) for pipe, seq in taken.items()}
+             for job, taken in progress.items()}
+    more = finished | data.draw(st.sets(st.sampled_from(sorted(shape.outputs)), max_size=2))
+    after = needed(shape, later, snapshots, more)
+    assert all(after[pipe] >= before[pipe] for pipe in shape.links)
+
+
+@given(_networks())
+def test_consistent_progress_of_stateless_jobs_acknowledges_what_the_sinks_ran(network):
+    """Without state, a block is let go once every sink below it has run what it became."""
+    shape, progress, _, _ = network
+    need = needed(shape, progress, {})
+
+    def sinks_need(pipe: int) -> float:  # the blocks of ``pipe`` some sink below still needs
+        link = shape.links[pipe]
+        taken = progress[link.consumer].get(pipe, 0)
+        if link.optional or not shape.outputs[link.consumer]:
+            return taken
+        below = min(sinks_need(out) for out in shape.outputs[link.consumer])
+        return min(taken, link.window * below)
+
+    assert need == {pipe: sinks_need(pipe) for pipe in shape.links}
+
+
+class _Count(PythonJob):
+    def run(self):
+        yield from range(3)
+
+
+class _Pass(PythonJob):
+    def run(self, x):
+        return x
+
+
+def test_a_finished_consumer_holds_nothing_up():
+    links = {0: Link(0, 1), 1: Link(1, 2), 2: Link(1, 3)}  # job 1 feeds sinks 2 and 3
+    shape = Shape(links, {0: (0,), 1: (1, 2), 2: (), 3: ()})
+    progress = {1: {0: 90}, 2: {1: 80}, 3: {2: 10}}
+    assert needed(shape, progress, {})[0] == 10  # the slow sink 3 holds pipe 0 back
+    assert needed(shape, progress, {}, finished={3}) == {0: 80, 1: 80, 2: math.inf}
+
+
+def test_the_backend_tells_producers_only_when_their_pipe_moves_on():
+    network = Network.from_jobs([_Count(outputs=[PicklePipe(1)]),
+                                 _Pass(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)]),
+                                 _Pass(inputs=[PicklePipe(2)])])
+    first, middle, sink = (job.id for job in network.jobs)
+    snapshots = {job.id: Snapshots() for job in network.jobs}
+    acks = Acknowledgements(network, snapshots, stateful=frozenset())
+    assert acks.progress(middle, {"inputs": {"1": 40}}) == []  # the sink has said nothing yet
+    assert acks.progress(sink, {"inputs": {"2": 25}}) == [
+        (first, {"op": "covered", "pipe": 1, "seq": 25}),
+        (middle, {"op": "covered", "pipe": 2, "seq": 25})]
+    assert acks.progress(sink, {"inputs": {"2": 20}}) == []  # a replacement's first report
+    assert acks.progress(middle, {"inputs": {"1": 60}}) == []  # nothing new downstream
+    assert acks.progress(sink, {"inputs": {"2": 30}}) == [
+        (first, {"op": "covered", "pipe": 1, "seq": 30}),
+        (middle, {"op": "covered", "pipe": 2, "seq": 30})]
+
+
+def test_a_stateful_consumers_snapshots_acknowledge_its_inputs():
+    network = Network.from_jobs([_Count(outputs=[PicklePipe(1)]),
+                                 _Pass(inputs=[PicklePipe(1)])])
+    first, sink = (job.id for job in network.jobs)
+    snapshots = {job.id: Snapshots() for job in network.jobs}
+    acks = Acknowledgements(network, snapshots, stateful=frozenset({sink}))
+    assert acks.progress(sink, {"inputs": {"1": 50}}) == []  # no snapshot: a replacement needs all
+    snapshots[sink].add(30, b"state")
+    assert acks.progress(sink, {"inputs": {"1": 51}}) == [
+        (first, {"op": "covered", "pipe": 1, "seq": 30})]
