@@ -5,7 +5,7 @@ feeds a :class:`Failover` what happened (copies lost, a copy ready, a consumer's
 ``fenced`` or ``rewound`` answer, a snapshot kept, the time in :meth:`Failover.tick`)
 and does what comes back (:class:`Actions`): the control messages to send, the
 copies to start, the failovers that are done. Being pure, the protocol is tested
-by driving random networks through random faults (tests/unit/test_failover.py).
+by driving random networks through random faults (tests/unit/test_failover_protocol.py).
 
 The protocol. Every copy of a job has an *incarnation* (0 at start, one more for
 each replacement). When copies are lost (their node died, their process was
