@@ -175,8 +175,10 @@ def test_agent_stops_on_sigterm_with_its_jobs(own_cluster, runs, tmp_path: Path)
     project = make_project(tmp_path, own_cluster)
     run = runs(project, V3)
     wait_until(lambda: len(csv_rows(run.local / "6" / "join.csv")) >= 1, 30, "a first row")
-    agent = own_cluster.agents[0]
-    assert job_processes(agent.home)
+    # An agent running jobs (placement, not this test, decides which ones do).
+    wait_until(lambda: any(job_processes(a.home) for a in own_cluster.agents), 10,
+               "an agent's job processes")
+    agent = next(a for a in own_cluster.agents if job_processes(a.home))
     agent.popen.send_signal(signal.SIGTERM)
     agent.popen.wait(5)
     wait_until(lambda: not job_processes(agent.home), 3, "the agent's jobs to stop")
