@@ -138,8 +138,13 @@ class Acknowledgements:
         if message.get("finished"):
             self._finished.add(job_id)
         kept = {job: self._snapshots[job].seqs() for job in self._stateful}
+        needs = needed(self._shape, self._progress, kept, self._finished)
+        for job in self._stateful:  # run r of a job makes block r of each output
+            outputs = self._shape.outputs.get(job, ())
+            if outputs:
+                self._snapshots[job].hold(min(needs.get(pipe, math.inf) for pipe in outputs))
         messages = []
-        for pipe, seq in needed(self._shape, self._progress, kept, self._finished).items():
+        for pipe, seq in needs.items():
             if seq != math.inf and seq > self._sent.get(pipe, 0):
                 self._sent[pipe] = seq
                 messages.append((self._shape.links[pipe].source,

@@ -21,19 +21,35 @@ class Snapshots:
 
     A replacement needs the latest one no later than what its consumers still need
     (what they had not received, the dead copy's outputs cannot give again), so a
-    few older ones are kept too.
+    few older ones are kept too. When acknowledgements say how far back that is
+    (:meth:`hold`), older ones are kept until a newer one is no later than it: a
+    copy that ran ahead of consumers cut off from it must not have forgotten the
+    snapshot they need (it would start again from run 0). :data:`LIMIT` bounds them.
     """
 
     KEPT = 4
+    #: At most this many are kept, whatever acknowledgements hold.
+    LIMIT = 1024
 
     def __init__(self) -> None:
         self._kept: list[tuple[int, bytes]] = []
+        self._held = math.inf
 
     def add(self, seq: int, state: bytes) -> None:
         if self._kept and seq <= self._kept[-1][0]:
             return  # a late one of a copy that was replaced
         self._kept.append((seq, state))
-        del self._kept[:-self.KEPT]
+        self._trim()
+
+    def hold(self, seq: float) -> None:
+        """A replacement may need the latest snapshot no later than run ``seq``."""
+        self._held = seq
+        self._trim()
+
+    def _trim(self) -> None:
+        kept = self._kept
+        while len(kept) > self.LIMIT or (len(kept) > self.KEPT and kept[1][0] <= self._held):
+            del kept[0]
 
     def restart_from(self, seq: int) -> None:
         """A replacement continues at ``seq``: later snapshots of the copy it replaced

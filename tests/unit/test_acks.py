@@ -181,3 +181,34 @@ def test_a_stateful_consumers_snapshots_acknowledge_its_inputs():
     snapshots[sink].add(30, b"state")
     assert acks.progress(sink, {"inputs": {"1": 51}}) == [
         (first, {"op": "covered", "pipe": 1, "seq": 30})]
+
+
+def test_a_stateful_source_keeps_the_snapshot_its_lagging_consumer_needs():
+    # The source runs far ahead of a consumer cut off from it: its replacement must
+    # restore a snapshot no later than where that consumer is, not start from run 0.
+    network = Network.from_jobs([_Count(outputs=[PicklePipe(1)]),
+                                 _Pass(inputs=[PicklePipe(1)])])
+    source, sink = (job.id for job in network.jobs)
+    snapshots = {job.id: Snapshots() for job in network.jobs}
+    acks = Acknowledgements(network, snapshots, stateful=frozenset({source}))
+    snapshots[source].add(100, b"at 100")
+    acks.progress(sink, {"inputs": {"1": 150}})
+    for seq in range(200, 2000, 100):
+        snapshots[source].add(seq, b"later")
+    assert snapshots[source].latest(150) == (100, b"at 100")
+    acks.progress(sink, {"inputs": {"1": 1650}})  # the consumer catches up: older ones go
+    assert snapshots[source].seqs() == [1600, 1700, 1800, 1900]
+
+
+def test_snapshots_kept_by_count_unless_held_and_never_beyond_the_limit():
+    kept = Snapshots()
+    for seq in range(10):
+        kept.add(seq, b"")
+    assert kept.seqs() == [6, 7, 8, 9]
+    kept.hold(7)
+    assert kept.seqs() == [6, 7, 8, 9]
+    held = Snapshots()
+    held.hold(0)
+    for seq in range(Snapshots.LIMIT + 10):
+        held.add(seq, b"")
+    assert held.seqs()[0] == 10 and len(held.seqs()) == Snapshots.LIMIT
