@@ -205,8 +205,9 @@ class DistributedRun(Supervision):
         self.steady_at: dict[str, float] = {}  # worker address -> when a returned node may work
         #: The wiring and failover protocol: what to send when copies are lost or ready.
         self.failover = Failover(self.network)
+        self.snapshots = self.failover.snapshots  # one store: the protocol chooses from it
         #: What producers may forget: from the jobs' progress and the snapshots kept.
-        self.acks = Acknowledgements(self.network, self.failover.snapshots, frozenset(
+        self.acks = Acknowledgements(self.network, self.snapshots, frozenset(
             job.id for job in self.network.jobs if sends_snapshots(job)))
         self.client = None
         self.scheduler: SchedulerThread | None = None
