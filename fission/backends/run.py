@@ -400,6 +400,7 @@ class DistributedRun(Supervision):
         self.declared_dead.add(ip)
         self.steady_at.pop(address, None)
         self._event("node_down", node=ip, why=message.get("why"))
+        self._report_nodes()
         print(f"FISSION: node {ip} is down ({message.get('why')})", file=sys.stderr)
         lost = []
         for copy in self.copies.values():
@@ -539,10 +540,13 @@ class DistributedRun(Supervision):
 
     def _watch_nodes(self) -> None:
         """The nodes' heartbeat figures to the monitor, once a second."""
-        now = time.monotonic()
-        if now < self._next_nodes:
-            return
-        self._next_nodes = now + 1.0
+        if time.monotonic() >= self._next_nodes:
+            self._report_nodes()
+
+    def _report_nodes(self) -> None:
+        """Also called at once when a node comes or goes: a view must not show a node up
+        while its jobs are already being moved off it."""
+        self._next_nodes = time.monotonic() + 1.0
         metrics = self.membership.metrics
         self.monitor.nodes({"ip": ip, **{k: v for k, v in metrics.get(address, {}).items()
                                           if k in NODE_FIGURES}}
