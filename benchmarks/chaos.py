@@ -50,6 +50,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,6 +190,8 @@ class Chaos:
         self.project = loopback.copy_project(PROJECT, root / "project", self.cluster.keys)
         self.run: loopback.Run | None = None
         self._timers: list[threading.Timer] = []
+        #: (when, action) to be done by the thread that drives the faults (:meth:`tick`).
+        self._due: list[tuple[float, Callable[[], None]]] = []
 
     def start(self, seconds: float) -> loopback.Run:
         self.cluster.wait_idle(90)
@@ -212,7 +215,10 @@ class Chaos:
         fault = Fault(kind, node, time.time())
         if kind == "kill":
             fault.at = agent.signal_session(signal.SIGKILL)
-            self._later(RESTART_AFTER_KILL_S, lambda: self._restart(agent))
+            # Not from a timer thread: a tied agent dies when the thread that started it
+            # ends (PR_SET_PDEATHSIG), so a restarted agent would be killed at once.
+            self._due.append((time.monotonic() + RESTART_AFTER_KILL_S,
+                              lambda: self._restart(agent)))
         elif kind == "stop":
             processes = self._node_processes(agent)
             fault.at = time.time()
@@ -254,6 +260,13 @@ class Chaos:
         agent.start()
         harness.track(agent.popen)
 
+    def tick(self) -> None:
+        """Do what has become due (agents to start again)."""
+        now = time.monotonic()
+        for due in [due for due in self._due if due[0] <= now]:
+            self._due.remove(due)
+            due[1]()
+
     def _later(self, seconds: float, action) -> None:
         timer = threading.Timer(seconds, action)
         timer.daemon = True
@@ -266,6 +279,7 @@ class Chaos:
         for timer in self._timers:
             timer.join(30)
         self._timers.clear()
+        self._due.clear()  # the dead agents are started again below
         if self.run is not None:
             self.run.stop(grace=20)
         for agent in self.cluster.agents:
@@ -444,6 +458,7 @@ def _segment(chaos: Chaos, kinds: tuple[str, ...], first_kind: int, seconds: flo
                         f"{fault.node} ({len(watcher.joins.rows):,} rows so far)")
                 index += 1
                 next_fault += FAULT_EVERY_S
+            chaos.tick()
             time.sleep(0.05)
     finally:
         chaos.settle()

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fission.backends.lifecycle import Message
@@ -72,7 +73,8 @@ FENCE_PATIENCE = 2.0
 
 def sends_snapshots(job: BaseJob) -> bool:
     """Whether a job sends snapshots under ``run``: it has state, or it may be restarted;
-    its replacements restore one."""
+    its replacements restore one. (Under ``simulate``, where only a restart replaces a
+    copy, only a job that may be restarted does: :func:`restartable`.)"""
     return stateful(job) or restartable(job)
 
 
@@ -124,9 +126,13 @@ class _Copy:
 class Failover:
     """The wiring and failover of one run's copies (see the module's docstring)."""
 
-    def __init__(self, network: Network, patience: float = FENCE_PATIENCE) -> None:
+    def __init__(self, network: Network, patience: float = FENCE_PATIENCE,
+                 snapshotting: Callable[[BaseJob], bool] = sends_snapshots) -> None:
+        """``snapshotting`` says which jobs send snapshots (their replacements restore
+        one, and their producers may have to go back as far as their oldest)."""
         self._network = network
         self._patience = patience
+        self._snapshotting = snapshotting
         self._jobs = {job.id: job for job in network.jobs}
         self.snapshots = {job.id: Snapshots() for job in network.jobs}
         self._copies: dict[int, _Copy] = {}
@@ -188,7 +194,7 @@ class Failover:
         for job_id in job_ids:
             job = self._jobs[job_id]
             incarnation = self._copies[job_id].incarnation + 1
-            restoring = sends_snapshots(job)
+            restoring = self._snapshotting(job)
             gated = restoring or not job.inputs
             self._copies[job_id] = _Copy(incarnation, gated=gated, restoring=restoring,
                                          begun=not gated)
@@ -338,7 +344,7 @@ class Failover:
     def _may_restart_at(self, job_id: int, seen: frozenset[int]) -> float:
         """The earliest run a later replacement of ``job_id`` may go on from, as far as
         the snapshots kept tell (``inf``: none of them bounds it)."""
-        if sends_snapshots(self._jobs[job_id]):
+        if self._snapshotting(self._jobs[job_id]):
             return self.snapshots[job_id].oldest()
         earliest = math.inf
         for output in self._jobs[job_id].outputs:

@@ -72,7 +72,7 @@ from fission.backends.dask_cluster import (
     connect_client,
     exit_notice,
 )
-from fission.backends.failover import Actions, Failover, Start, sends_snapshots
+from fission.backends.failover import Start
 from fission.backends.files import (
     FileServer,
     FileSink,
@@ -203,19 +203,15 @@ class DistributedRun(Supervision):
         self.nodes: dict[str, str] = {}  # worker address -> node ip, for the nodes up
         self.declared_dead: set[str] = set()  # ips of nodes declared dead during this run
         self.steady_at: dict[str, float] = {}  # worker address -> when a returned node may work
-        #: The wiring and failover protocol: what to send when copies are lost or ready.
-        self.failover = Failover(self.network)
-        self.snapshots = self.failover.snapshots  # one store: the protocol chooses from it
         #: What producers may forget: from the jobs' progress and the snapshots kept.
         self.acks = Acknowledgements(self.network, self.snapshots, frozenset(
-            job.id for job in self.network.jobs if sends_snapshots(job)))
+            job.id for job in self.network.jobs if self.snapshotting(job)))
         self.client = None
         self.scheduler: SchedulerThread | None = None
         self.files: FileServer | None = None
         self.table = NodeTable()
         self.code, self.dependencies = self._manifests()
-        self._ops.update(fenced=self._on_fenced, rewound=self._on_rewound,
-                         progress=self._on_progress)
+        self._ops["progress"] = self._on_progress
         self._cluster_ops = {"node_up": self._on_node_up, "node_down": self._on_node_down,
                              "exited": self._on_exited}
 
@@ -454,8 +450,8 @@ class DistributedRun(Supervision):
             record={pipe.id: str(self.recorded[pipe.id]) for pipe in recorded},
             record_to=self.recording.address if recorded else None,
             covered=frozenset(pipe.id for pipe in job.outputs
-                              if sends_snapshots(self.network.job(pipes[pipe.id].destination))),
-            snapshots=sends_snapshots(job),
+                              if self.snapshotting(self.network.job(pipes[pipe.id].destination))),
+            snapshots=self.snapshotting(job),
             restoring=start.restoring,
         )
         if address == LOCAL:
@@ -511,16 +507,9 @@ class DistributedRun(Supervision):
         for start in actions.starts:
             self._start(start, placement[start.job])
 
-    def _wire(self) -> None:
-        """Send every connect, rewind, begin and restore that has become possible."""
-        self._apply(self.failover.tick(time.monotonic()))
-
-    def _apply(self, actions: Actions) -> None:
-        """Send what the failover protocol says; log the failovers it has completed."""
-        self._send(actions.messages)
-        for job_id, seconds in actions.recovered:
-            self._event("failover_done", job=job_id, node=self.copies[job_id].node,
-                        seconds=round(seconds, 3))
+    def _recovered(self, job_id: int, seconds: float) -> None:
+        self._event("failover_done", job=job_id, node=self.copies[job_id].node,
+                    seconds=round(seconds, 3))
 
     # -- supervising -----------------------------------------------------------------
 
@@ -532,7 +521,7 @@ class DistributedRun(Supervision):
             self._on_cluster(message)
 
     def _tick(self) -> None:
-        self._wire()
+        super()._tick()
         self._watch_nodes()
 
     def _all_exited(self) -> bool:
@@ -568,11 +557,6 @@ class DistributedRun(Supervision):
     def _where(self, copy: Copy) -> str:
         return copy.where
 
-    def _on_ready(self, copy: Copy, message: dict) -> None:
-        inputs = {int(pipe): address for pipe, address in message.get("inputs", {}).items()}
-        super()._on_ready(copy, message)
-        self._apply(self.failover.ready(copy.job.id, copy.incarnation, inputs, time.monotonic()))
-
     def _restart_scheduled(self, copy: Copy, delay: float) -> None:
         """Nothing yet: the restart fences the consumers as a failover does."""
 
@@ -585,22 +569,9 @@ class DistributedRun(Supervision):
         copy = self.copies[job_id]
         self._fail_over(copy.node, [copy], restart=True)
 
-    def _on_snapshot(self, copy: Copy, message: dict) -> None:
-        """The failover protocol keeps a run's snapshots: it chooses what a replacement
-        restores."""
-        if message.get("data") is not None:
-            self._send(self.failover.snapshot(copy.job.id, int(message["seq"]), message["data"]))
-
     def _on_progress(self, copy: Copy, message: dict) -> None:
         """How far a job has got: acknowledge to producers what no replay needs."""
         self._send(self.acks.progress(copy.job.id, message))
-
-    def _on_rewound(self, copy: Copy, message: dict) -> None:
-        self._apply(self.failover.rewound(int(message["pipe"]), time.monotonic()))
-
-    def _on_fenced(self, copy: Copy, message: dict) -> None:
-        self._apply(self.failover.fenced(int(message["pipe"]), int(message.get("position", 0)),
-                                         time.monotonic()))
 
     def _on_exited(self, message: dict) -> None:
         """A job's task on a node has ended: its exit status, or why it could not run."""

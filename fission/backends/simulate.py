@@ -14,19 +14,22 @@ SIGHUP (every job is stopped, exit 0; see fission.backends.stopping). When a job
 finishes, its producers are told to stop sending to it, so a producer with no
 consumer left finishes too and the network winds down by itself.
 
+Pipes are wired as under ``run``, by the failover protocol
+(fission/backends/failover.py): once both ends of a pipe are ready, its producer is
+told where its consumer bound it (``connect``).
+
 Restarts. A job with ``RESTART = "on-failure"`` whose ``run`` raised is started
 again in its working directory (fission/backends/restarts.py says when), as the
-next incarnation, with inputs bound on fresh socket paths. As under ``run``, its
-consumers are fenced first and say how far they have got; the new copy restores the
-latest snapshot of its state no later than that (fission/backends/snapshots.py) and
-its producers, which keep their blocks for this (``JobSpec.covered``), send
+next incarnation, with inputs bound on fresh socket paths, through the very
+protocol of a failover under ``run``: its consumers are fenced and say how far they
+have got; the new copy restores the latest snapshot of its state no later than that
+and its producers, which keep their blocks for this (``JobSpec.covered``), send
 their blocks again from there. ``NET/simulation/events.jsonl`` records it.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import shutil
 import sys
 import tempfile
@@ -37,8 +40,8 @@ import zmq
 
 from fission import dashboard
 from fission.backends.console import ConsoleServer, claim_network
+from fission.backends.failover import Start
 from fission.backends.files import place_dependencies
-from fission.backends.lifecycle import JobState
 from fission.backends.monitor import Monitor
 from fission.backends.processes import JobProcess, pickle_spec, start_job, stop_jobs
 from fission.backends.recording import recordings
@@ -48,15 +51,12 @@ from fission.config import Settings, configure_logging, load_settings
 from fission.core.durability import restartable
 from fission.core.jobs import BaseJob
 from fission.events import EventLog
-from fission.runtime.control import to_text
 from fission.runtime.spec import JobSpec
 from fission.security.credentials import for_run
 from fission.security.curve import CurveKeys
 
 log = logging.getLogger("fission.simulate")
 
-#: Seconds a restart waits for a consumer's fence reply before going on without it.
-FENCE_PATIENCE = 2.0
 #: What the event log names this machine as, for a job's ``node``.
 NODE = "local"
 
@@ -105,6 +105,7 @@ class Simulation(Supervision):
 
     log = log
     SUPERSEDED = "restarted"
+    snapshotting = staticmethod(restartable)  # only a restart replaces a copy here
 
     def __init__(self, settings: Settings, workdir: Path, sockets: Path,
                  keys: CurveKeys | None, monitor: Monitor | None = None) -> None:
@@ -115,43 +116,38 @@ class Simulation(Supervision):
         self.control.setsockopt(zmq.LINGER, 0)
         self.gate.serve(self.control, "the control channel")
         self.processes: dict[int, JobProcess] = {}
-        self._ops["fenced"] = self._on_fenced
-        jobs = self.network.jobs
-        self.incarnations = dict.fromkeys((job.id for job in jobs), 0)
-        #: pipe id -> the address its consumer's current copy binds.
-        self.bound = {pipe_id: self.address(f"pipe-{pipe_id}") for pipe_id in self.network.pipes}
-        self.fencing: dict[int, float] = {}  # pipe id -> when its fence reply is late
-        self.positions: dict[int, int] = {}  # pipe id -> how far its consumer had got
-        self.restoring: set[int] = set()  # restarted jobs not yet told where to go on
+        self.incarnations = dict.fromkeys((job.id for job in self.network.jobs), 0)
         self._first_specs: dict[int, bytes] = {}
 
     def specs(self) -> dict[int, bytes]:
-        return {job.id: self.spec(job) for job in self.network.jobs}
+        """The pickled specs of the first copies (a job that cannot travel fails here)."""
+        return {job.id: self.spec(Start(job.id, 0)) for job in self.network.jobs}
 
-    def spec(self, job: BaseJob) -> bytes:
-        """The pickled spec of ``job``'s current incarnation.
+    def spec(self, start: Start) -> bytes:
+        """The pickled spec of a copy the failover protocol starts.
 
-        Only what a restart can need is kept: a job that may restart sends
-        snapshots, and its producers keep their last blocks to send them again.
+        Its inputs are bound on paths of its own (nothing queued for an earlier copy
+        lands in a later one); where its outputs go, the protocol tells it. Only what
+        a restart can need is kept: a job that may restart sends snapshots, and its
+        producers keep their last blocks to send them again.
         """
-        incarnation = self.incarnations[job.id]
+        job, incarnation = self.network.job(start.job), start.incarnation
         pipes = self.network.pipes
         covered = frozenset(pipe.id for pipe in job.outputs
                             if restartable(self.network.job(pipes[pipe.id].destination)))
-        if incarnation:
-            for pipe in job.inputs:  # a fresh path: nothing queued for the old copy lands
-                self.bound[pipe.id] = self.address(f"pipe-{pipe.id}-{incarnation}")
+        suffix = f"-{incarnation}" if incarnation else ""
         spec = JobSpec(
             job=job,
             control=self.address("control"),
-            inputs={pipe.id: self.bound[pipe.id] for pipe in job.inputs},
-            outputs={pipe.id: self.bound[pipe.id] for pipe in job.outputs},
+            inputs={pipe.id: self.address(f"pipe-{pipe.id}{suffix}") for pipe in job.inputs},
+            outputs={},
             console=self._console(job.id) if job.CONSOLE else None,
             log_level="DEBUG",
             incarnation=incarnation,
             covered=covered,
-            snapshots=restartable(job),
-            restoring=incarnation > 0,
+            snapshots=self.snapshotting(job),
+            gated=start.gated,
+            restoring=start.restoring,
             figures=self.settings.dashboard is not None,
             record={pipe.id: str(self.recorded[pipe.id]) for pipe in job.outputs
                     if pipe.id in self.recorded},
@@ -168,7 +164,8 @@ class Simulation(Supervision):
     def _main(self, console: ConsoleServer, interactive: list[BaseJob],
               duration: float | None) -> None:
         python_path = [self.settings.project]
-        for job in self.network.jobs:
+        for start in self.failover.start().starts:
+            job = self.network.job(start.job)
             self.processes[job.id] = start_job(job, self._first_specs[job.id],
                                                self.workdir / str(job.id), python_path, self.keys)
         for job in self.network.jobs:
@@ -191,9 +188,6 @@ class Simulation(Supervision):
         self.control.close()
         self.gate.close()
         self.context.term()
-
-    def _tick(self) -> None:
-        """Nothing: every job runs here, and restarts are all this loop starts."""
 
     def _all_exited(self) -> bool:
         return not any(p.alive for p in self.processes.values())
@@ -219,72 +213,31 @@ class Simulation(Supervision):
     def _where(self, copy: JobProcess) -> None:
         return None
 
-    def _on_ready(self, process: JobProcess, message: dict) -> None:
-        super()._on_ready(process, message)
-        if process.job.id in self.restoring:
-            self._continue(process.job, message.get("inputs", {}))
-
     def _on_failed(self, process: JobProcess, message: dict) -> None:
         self._announce("job_failed", process, error=message.get("error"))
         super()._on_failed(process, message)
 
-    def _on_fenced(self, process: JobProcess, message: dict) -> None:
-        pipe = int(message["pipe"])
-        self.positions[pipe] = int(message.get("position", 0))
-        self.fencing.pop(pipe, None)
-
     # -- restarts --------------------------------------------------------------------
 
     def _restart_scheduled(self, process: JobProcess, delay: float) -> None:
-        """Fence the job's consumers now, so none takes a late block of the failed copy;
-        the new copy starts once they have answered."""
-        job = process.job
-        now = time.monotonic()
-        for pipe in job.outputs:
-            consumer = self.network.pipes[pipe.id].destination
-            self.positions.pop(pipe.id, None)
-            if self.processes[consumer].alive and not self.lifecycle.in_state(
-                    consumer, JobState.FINISHED, JobState.FAILED):
-                self.fencing[pipe.id] = now + FENCE_PATIENCE + delay
-                self._send([(consumer, {"op": "fence", "pipe": pipe.id,
-                                        "incarnation": self.incarnations[job.id] + 1})])
+        """Nothing yet: the restart fences the consumers, as a failover under ``run`` does."""
 
     def _may_restart(self, job_id: int, now: float) -> bool:
-        if self.processes[job_id].popen.poll() is None:
-            return False  # the failed copy may still be writing its last words
-        outputs = self.network.job(job_id).outputs
-        return not any(self.fencing.get(pipe.id, now) > now for pipe in outputs)
+        return self.processes[job_id].popen.poll() is not None  # its last words are out
 
     def _restart(self, job_id: int) -> None:
-        job = self.network.job(job_id)
-        for pipe in job.outputs:
-            if self.fencing.pop(pipe.id, None) is not None:
-                self.log.warning("pipe %s: no fence reply from its consumer; going on", pipe.id)
-                self.positions[pipe.id] = 0  # unknown: start from the oldest snapshot
-        self.incarnations[job_id] += 1
-        process = start_job(job, self.spec(job), self.workdir / str(job_id),
-                            [self.settings.project], self.keys)
-        self.processes[job_id] = process
-        self.relay.add(process)
-        self.restoring.add(job_id)
-        self._send(self.lifecycle.restart(job_id))
-
-    def _continue(self, job: BaseJob, inputs: dict) -> None:
-        """A restarted copy is ready: tell it the snapshot to go on from, and its
-        producers to send it their blocks again from that run on."""
-        self.restoring.discard(job.id)
-        needed = min((self.positions[pipe.id] for pipe in job.outputs
-                      if pipe.id in self.positions), default=math.inf)
-        seq, state = self.snapshots[job.id].latest(needed)
-        self.snapshots[job.id].restart_from(seq)
-        self._send([(job.id, {"op": "restore", "seq": seq, "state": to_text(state)})])
-        for pipe in job.inputs:
-            self.bound[pipe.id] = str(inputs.get(str(pipe.id), self.bound[pipe.id]))
-            producer = self.network.pipes[pipe.id].source
-            self._send([(producer, {"op": "connect", "pipe": pipe.id,
-                                    "address": self.bound[pipe.id],
-                                    "since": seq * pipe.BLOCK_COUNT})])
-        self.log.info("%s goes on from run %d", job.label, seq)
+        """Start the next copy in the job's working directory; the protocol fences its
+        consumers, then restores it and has its producers send their blocks again."""
+        self.lifecycle.restart(job_id)
+        actions = self.failover.lost([job_id], time.monotonic())
+        self._apply(actions)
+        for start in actions.starts:
+            job = self.network.job(start.job)
+            self.incarnations[job.id] = start.incarnation
+            process = start_job(job, self.spec(start), self.workdir / str(job.id),
+                                [self.settings.project], self.keys)
+            self.processes[job.id] = process
+            self.relay.add(process)
 
     # -- job processes that exit without a word, and the end ---------------------------
 

@@ -4,7 +4,9 @@
 this machine) and ``run`` (:class:`fission.backends.run.DistributedRun`, jobs on the
 nodes of a Dask cluster) watch their jobs the same way, so they share this base:
 the control channel and its op table, what each report does (``ready``,
-``figures``, ``finished``, ``stopped``, ``failed``, ``snapshot``), the check for job
+``figures``, ``finished``, ``stopped``, ``failed``, ``snapshot``, ``fenced``,
+``rewound``), the failover protocol (fission/backends/failover.py) that wires the
+jobs' pipes and replaces copies, for a failover as for a restart, the check for job
 processes that exited without saying why, the restart policy's schedule, the poll
 loop with its exit conditions, the stop signals and the prompt, and the summary at
 the end. A subclass says only what differs: where and how a job (or its next
@@ -29,11 +31,11 @@ from typing import Any
 import zmq
 
 from fission.backends.console import ConsoleServer, prompt_if_terminal, write_console
+from fission.backends.failover import Actions, Failover, sends_snapshots
 from fission.backends.lifecycle import JobState, Lifecycle, Message, describe_losses
 from fission.backends.monitor import Monitor
 from fission.backends.processes import LAST_WORDS, JobProcess, OutputRelay, describe_exit
 from fission.backends.restarts import Restarts
-from fission.backends.snapshots import Snapshots, keep_snapshot
 from fission.backends.stopping import handle_stop_signals, interruption
 from fission.backends.terminal import one_line
 from fission.config import Settings
@@ -52,6 +54,8 @@ class Supervision(abc.ABC):
     control: zmq.Socket
     #: What became of the copy a late report comes from, for the log.
     SUPERSEDED = "replaced"
+    #: Which jobs send snapshots of their state (those a replacement restores).
+    snapshotting: Callable[[BaseJob], bool] = staticmethod(sends_snapshots)
 
     def __init__(self, settings: Settings, sockets: Path, keys: CurveKeys | None,
                  monitor: Monitor) -> None:
@@ -76,14 +80,17 @@ class Supervision(abc.ABC):
         self.relay: OutputRelay | None = None
         jobs = self.network.jobs
         self.restarts = {job.id: Restarts(job) for job in jobs}
-        self.snapshots = {job.id: Snapshots() for job in jobs}
+        #: The wiring and failover protocol: what to send when copies are ready or lost.
+        self.failover = Failover(self.network, snapshotting=self.snapshotting)
+        self.snapshots = self.failover.snapshots  # one store: the protocol chooses from it
         #: job id -> (when its restart may start, the incarnation that failed).
         self.due: dict[int, tuple[float, int]] = {}
         #: op of a job's report -> its handler; a subclass adds the ops only it hears.
         self._ops: dict[str, Callable[[Any, dict], None]] = {
             "ready": self._on_ready, "figures": self._on_figures,
             "finished": self._on_finished, "stopped": self._on_stopped,
-            "failed": self._on_failed, "snapshot": self._on_snapshot}
+            "failed": self._on_failed, "snapshot": self._on_snapshot,
+            "fenced": self._on_fenced, "rewound": self._on_rewound}
 
     def address(self, name: str) -> str:
         """An ``ipc://`` endpoint of this run's private folder."""
@@ -181,9 +188,10 @@ class Supervision(abc.ABC):
         """Sockets of the subclass the poll loop serves too, with what reads each."""
         return {}
 
-    @abc.abstractmethod
     def _tick(self) -> None:
-        """What the subclass does on every turn of the poll loop."""
+        """On every turn of the poll loop: send every connect, rewind, begin and restore
+        that has become possible (a late answer given up on included)."""
+        self._apply(self.failover.tick(time.monotonic()))
 
     @abc.abstractmethod
     def _all_exited(self) -> bool:
@@ -243,9 +251,13 @@ class Supervision(abc.ABC):
     # -- the jobs' reports -----------------------------------------------------------
 
     def _on_ready(self, copy: Any, message: dict) -> None:
+        """A copy has bound its inputs: the protocol connects its producers to them."""
         job_id = copy.job.id
-        self._announce("job_started", copy, incarnation=self._incarnation(job_id))
+        incarnation = self._incarnation(job_id)
+        self._announce("job_started", copy, incarnation=incarnation)
         self._send(self.lifecycle.ready(job_id))
+        inputs = {int(pipe): address for pipe, address in message.get("inputs", {}).items()}
+        self._apply(self.failover.ready(job_id, incarnation, inputs, time.monotonic()))
 
     def _on_figures(self, copy: Any, message: dict) -> None:
         self.monitor.figures(copy.job.id, message.get("stats") or {})
@@ -287,8 +299,29 @@ class Supervision(abc.ABC):
         self._restart_scheduled(copy, delay)
 
     def _on_snapshot(self, copy: Any, message: dict) -> None:
-        job = copy.job
-        self._send(keep_snapshot(self.snapshots[job.id], self.network, job, message))
+        """The failover protocol keeps the snapshots: it chooses what a replacement
+        restores."""
+        if message.get("data") is not None:
+            self._send(self.failover.snapshot(copy.job.id, int(message["seq"]), message["data"]))
+
+    def _on_fenced(self, copy: Any, message: dict) -> None:
+        self._apply(self.failover.fenced(int(message["pipe"]), int(message.get("position", 0)),
+                                         time.monotonic()))
+
+    def _on_rewound(self, copy: Any, message: dict) -> None:
+        self._apply(self.failover.rewound(int(message["pipe"]), time.monotonic()))
+
+    def _apply(self, actions: Actions) -> None:
+        """Send what the failover protocol says, and note the replacements it has
+        completed (starting copies is the caller's: where they start is the backend's)."""
+        self._send(actions.messages)
+        for job_id, seconds in actions.recovered:
+            self._recovered(job_id, seconds)
+
+    def _recovered(self, job_id: int, seconds: float) -> None:
+        """A replacement of ``job_id`` runs and every consumer that runs gets its blocks."""
+        self.log.info("%s runs again, %.3f s after it was replaced",
+                      self.network.job(job_id).label, seconds)
 
     # -- restarts --------------------------------------------------------------------
 
