@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from fission.backends.lifecycle import Message
 from fission.backends.snapshots import Snapshots
 from fission.core.network import Network
+from fission.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,54 @@ def needed(shape: Shape, progress: Mapping[int, Mapping[int, int]],
         return result
 
     return {pipe: pipe_needed(pipe, frozenset()) for pipe in shape.links}
+
+
+def blocks_before_acknowledgement(shape: Shape) -> dict[int, int]:
+    """Per pipe, how many of its blocks its producer may have sent before the first of
+    them can be acknowledged (under ``run``, where every output keeps its blocks).
+
+    A run of a job with inputs takes ``BLOCK_COUNT`` blocks of each; the first block
+    of a pipe is acknowledged once its consumer's first run is, and that run once the
+    first block of each of the consumer's outputs is, down to the sinks, whose runs
+    acknowledge themselves: so the count is the product of the windows along the
+    longest such path. (A consumer with snapshots acknowledges from its snapshots, but
+    a snapshot counts only once its consumers have got that far, so the same holds.)
+    An optional input acknowledges what its consumer took: 1.
+    """
+    memo: dict[int, int] = {}
+
+    def blocks(pipe: int, seen: frozenset[int]) -> int:
+        if pipe not in memo:
+            link = shape.links[pipe]
+            if link.optional or link.consumer in seen:
+                return 1  # a cycle runs through optional pipes only
+            runs = max((blocks(out, seen | {link.consumer})
+                        for out in shape.outputs.get(link.consumer, ())), default=1)
+            memo[pipe] = link.window * runs
+        return memo[pipe]
+
+    return {pipe: blocks(pipe, frozenset()) for pipe in shape.links}
+
+
+def check_retention(network: Network, where: str) -> None:
+    """Refuse a network whose producers would wait forever under ``run``: a pipe whose
+    ``RETAIN_BLOCKS`` is fewer than the blocks sent before any can be acknowledged
+    fills its producer's retention before its consumers can run far enough to free it.
+    """
+    for pipe_id, count in blocks_before_acknowledgement(Shape.of(network)).items():
+        link = network.pipes[pipe_id]
+        pipe = link.pipe
+        if count > pipe.RETAIN_BLOCKS:
+            source, consumer = network.job(link.source), network.job(link.destination)
+            raise ConfigError(
+                f"{where}: pipe {pipe_id} ({type(pipe).__name__}, {source.label} -> "
+                f"{consumer.label}): "
+                f"under run its producer keeps every block until it is acknowledged, and "
+                f"{count} of them are sent before the first can be (its BLOCK_COUNT of "
+                f"{pipe.BLOCK_COUNT} times those of the jobs after {consumer.label}), more "
+                f"than its RETAIN_BLOCKS of {pipe.RETAIN_BLOCKS}: {source.label} would wait "
+                "forever. Raise RETAIN_BLOCKS on that pipe's class, or lower a BLOCK_COUNT."
+            )
 
 
 class Acknowledgements:

@@ -60,7 +60,7 @@ from typing import Any
 import zmq
 
 from fission import dashboard
-from fission.backends.acks import Acknowledgements
+from fission.backends.acks import Acknowledgements, check_retention
 from fission.backends.addresses import can_listen_on
 from fission.backends.console import ConsoleServer, claim_network, write_console
 from fission.backends.dask_cluster import (
@@ -153,6 +153,7 @@ def run_network(project: Path, network: str, *, duration: float | None = None,
     them to the client, which writes ``NET/recordings/`` (fission/backends/recording.py)."""
     settings = load_settings(Path(project), network)
     check_node_timeout(settings.node_timeout, len(settings.nodes), f"{network}/config.py")
+    check_retention(settings.network, f"{network}/config.py")
     recorded = recordings(settings, record)
     why = can_listen_on(settings.client_ip)
     if why is not None:

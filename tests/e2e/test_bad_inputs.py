@@ -109,3 +109,31 @@ def test_a_config_mistake_is_one_error_line_and_nothing_starts(manage, project, 
     assert result.stderr.startswith("error: net/config.py: ") and expected in result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
     assert not (project.root / "net" / "simulation").exists()
+
+
+@pytest.mark.timeout(60)
+def test_run_refuses_a_network_whose_producer_would_wait_forever(manage, project):
+    """Under ``run`` a producer keeps its blocks until they are acknowledged: through two
+    windows of 200 and 100, a sink's first run needs 20000 blocks of the first pipe, more
+    than it may keep (each pipe on its own keeps enough for its consumer's window)."""
+    project.network("net", """
+        from fission.core.jobs import CSVSinkJob
+        from fission.core.pipes import PicklePipe
+        from netjobs import CountSource as Count, Double
+
+        class Wide(PicklePipe):
+            BLOCK_COUNT = 200
+
+        class Wider(PicklePipe):
+            BLOCK_COUNT = 100
+
+        JOBS = [Count(n=3, outputs=[Wide(1)]), Double(inputs=[Wide(1)], outputs=[Wider(2)]),
+                CSVSinkJob(path="o.csv", inputs=[Wider(2)])]
+    """)
+    result = manage(project.root, "net", "run", "--duration", "5")
+    assert result.returncode == 1, result
+    assert result.stderr.startswith(
+        "error: net/config.py: pipe 1 (Wide, CountSource 1 -> Double 2)")
+    assert "20000 of them" in result.stderr and "RETAIN_BLOCKS of 16384" in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert not (project.root / "net" / "local").exists()

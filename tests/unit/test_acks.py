@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fission.backends.acks import Acknowledgements, Link, Shape, needed
+from fission.backends.acks import (
+    Acknowledgements,
+    Link,
+    Shape,
+    blocks_before_acknowledgement,
+    check_retention,
+    needed,
+)
 from fission.backends.snapshots import Snapshots
 from fission.core.jobs import PythonJob
 from fission.core.network import Network
 from fission.core.pipes import PicklePipe
+from fission.errors import ConfigError
 
 
 def _chain(*windows: int) -> Shape:
@@ -212,3 +221,61 @@ def test_snapshots_kept_by_count_unless_held_and_never_beyond_the_limit():
     for seq in range(Snapshots.LIMIT + 10):
         held.add(seq, b"")
     assert held.seqs()[0] == 10 and len(held.seqs()) == Snapshots.LIMIT
+
+
+def _flow(windows: tuple[int, ...], sent: int) -> dict[int, dict[int, int]]:
+    """The progress of a chain (:func:`_chain`) whose source sent ``sent`` blocks and
+    whose jobs all ran as far as their inputs allow."""
+    progress, blocks = {}, sent
+    for pipe, window in enumerate(windows):
+        runs = blocks // window
+        progress[pipe + 1] = {pipe: runs * window}
+        blocks = runs
+    return progress
+
+
+@given(st.lists(st.integers(1, 6), min_size=1, max_size=4).map(tuple))
+def test_the_first_acknowledgement_comes_after_exactly_the_blocks_counted(windows):
+    """What :func:`blocks_before_acknowledgement` counts is what :func:`needed` waits for:
+    one block fewer acknowledges nothing, that many acknowledges the first block."""
+    shape = _chain(*windows)
+    count = blocks_before_acknowledgement(shape)[0]
+    assert count == math.prod(windows)
+    assert needed(shape, _flow(windows, count - 1), {})[0] == 0
+    assert needed(shape, _flow(windows, count), {})[0] > 0
+
+
+def test_the_longest_path_counts_and_an_optional_input_acknowledges_at_once():
+    # 0 -> 1 (window 3); 1 -> sink 2 (window 2) and 1 -> 3 (window 5) -> sink 4 (window 4)
+    links = {0: Link(0, 1, 3), 1: Link(1, 2, 2), 2: Link(1, 3, 5), 3: Link(3, 4, 4),
+             4: Link(0, 4, 7, optional=True)}
+    shape = Shape(links, {0: (0, 4), 1: (1, 2), 2: (), 3: (3,), 4: ()})
+    assert blocks_before_acknowledgement(shape) == {0: 60, 1: 2, 2: 20, 3: 4, 4: 1}
+
+
+class _Twenty(PicklePipe):
+    BLOCK_COUNT = 20
+    RETAIN_BLOCKS = 100
+
+
+class _Six(PicklePipe):
+    BLOCK_COUNT = 6
+
+
+class _Five(PicklePipe):
+    BLOCK_COUNT = 5
+
+
+def test_a_network_whose_producer_would_wait_forever_is_refused_naming_the_pipe():
+    network = Network.from_jobs([_Count(outputs=[_Twenty(31)]),
+                                 _Pass(inputs=[_Twenty(31)], outputs=[_Six(32)]),
+                                 _Pass(inputs=[_Six(32)])])
+    with pytest.raises(ConfigError) as refused:
+        check_retention(network, "net/config.py")
+    message = str(refused.value)
+    assert message.startswith("net/config.py: pipe 31 (_Twenty, _Count 1 -> _Pass 2)")
+    assert "120 of them" in message
+    assert "RETAIN_BLOCKS of 100" in message and "Raise RETAIN_BLOCKS" in message
+    check_retention(Network.from_jobs([_Count(outputs=[_Twenty(33)]),
+                                       _Pass(inputs=[_Twenty(33)], outputs=[_Five(34)]),
+                                       _Pass(inputs=[_Five(34)])]), "net/config.py")
