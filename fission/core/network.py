@@ -1,11 +1,13 @@
-"""Network: the validated, immutable graph of jobs and pipes a backend runs.
+"""Network: the validated graph of jobs and pipes a backend runs.
 
 Building a :class:`Network` does no I/O. It numbers the jobs 1, 2, 3, ... in the
-order of ``JOBS``, checks every pipe has exactly one producer and one consumer,
-that the network can make progress (it has a source, no job is cut off from every
-pipe, no cycle of required pipes waits on itself), and checks each ``run`` can take
-the inputs it is given, so that every mistake in a config is reported before any
-process starts.
+order of ``JOBS``, writing each number to the job's ``id`` (a job is an object of
+the user's config, and it travels to its process with its id, which labels its
+messages and its log: a job belongs to one network, so it is listed once), checks
+every pipe has exactly one producer and one consumer, that the network can make
+progress (it has a source, no job is cut off from every pipe, no cycle of required
+pipes waits on itself), and checks each ``run`` can take the inputs it is given, so
+that every mistake in a config is reported before any process starts.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ class PipeLink:
 
 @dataclass(frozen=True)
 class Network:
+    """The jobs, in the order of their ids, and every pipe with its two ends; the graph
+    does not change once built (the jobs themselves are the user's objects)."""
+
     jobs: tuple[BaseJob, ...]
     pipes: dict[int, PipeLink]
 
