@@ -1,10 +1,11 @@
 """The job loop: receive, align, run, send.
 
-Per block the loop does one non-blocking ``recv``, one header unpack, the pipe's
-``unpack``, the aligner's bookkeeping, the job's ``run``, the pipe's ``pack`` and one
-non-blocking ``send``. Only when a socket would block does it fall back to a poll
-that also watches the control channel and the optional inputs; a timer checks the
-control channel while data flows without pause. No logging happens per block.
+Per block the loop does one ``recv``, one header unpack, the pipe's ``unpack``, the
+aligner's bookkeeping, the job's ``run``, the pipe's ``pack`` with one header pack and
+one ``send``. A socket that would block waits a few milliseconds inside ZeroMQ; only
+then does the loop fall back to a poll (one poller, made once) that also watches the
+control channel and the optional inputs; a timer checks the control channel while
+data flows without pause. No logging happens per block.
 
 Backpressure: every pipe is a PUSH socket connected to a PULL socket with
 high-water marks on both ends, and the loop reads an input only when the aligner
@@ -12,29 +13,22 @@ wants it, so a slow job makes its producers wait and memory stays bounded. PUSH
 sockets queue only to connected peers (``IMMEDIATE``): while a consumer is gone, its
 producer waits instead of filling a queue that a failover would throw away.
 
-Failover support is two numbers per input: the lowest incarnation it accepts (a
-block of an older one comes from a copy that was replaced, and is dropped) and how
-far it has got (the next sequence number it expects), which a ``fence`` reports so
-that a replaced source continues the numbering instead of restarting it. Each
-output keeps what it sent until it is acknowledged (fission/runtime/retention.py):
-when a ``connect`` points it at a replacement consumer, the blocks from the one the
-replacement needs first on are sent again, so what the failed node had not passed
-on is computed again. Under ``run`` (``JobSpec.replay``) every output keeps its
+The ports (sockets, and the one receive path: decode, admit, unpack) are in
+fission/runtime/ports.py; block headers are packed and read only in
+fission/wire/frame.py. Failover support is two numbers per input: the lowest
+incarnation it accepts (a block of an older one comes from a copy that was replaced,
+and is dropped) and how far it has got (the next sequence number it expects). Each
+output keeps what it sent until it is acknowledged (fission/runtime/retention.py),
+to replay it to a replacement consumer; redirects, replays, fences and rewinds are
+handled in fission/runtime/redirect.py. Under ``run`` (``JobSpec.replay``) every output keeps its
 blocks and the job reports how far it has got on each input (``progress``, at most
 every ``CONTROL_INTERVAL``, where the control channel is looked at anyway), from
 which the backend computes what no replay can need any more (``covered``). Under
 ``simulate`` only outputs to a job that may restart keep blocks (``JobSpec.covered``).
 A full retention makes the producer wait, serving its control channel.
 
-Unreadable blocks. A message that is not a block of the pipe (too short, another
-format version, another pipe's id: :class:`~fission.errors.WireError`) comes from a
-peer, not from this network's code: it is dropped and counted as garbage. So is a
-payload that one of FISSION's own pipes (``PicklePipe``, ``JSONPipe``, ``BytesPipe``
-and their optional forms) cannot decode: foreign bytes. A pipe class that overrides
-``unpack`` owns its decoding: an exception it raises is a bug in the user's code and
-fails the job, naming the pipe, unless it is a ``WireError`` (the way for such a pipe
-to say "not a block of mine: drop it"). Likewise a value the job returns that an
-output pipe cannot ``pack`` fails the job, naming the pipe.
+Unreadable blocks are dropped and counted (fission/runtime/ports.py). A value the
+job returns that an output pipe cannot ``pack`` fails the job, naming the pipe.
 """
 
 from __future__ import annotations
@@ -45,26 +39,26 @@ import logging
 import math
 import os
 import time
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import zmq
 
 from fission.core.pipes import BasePipe
-from fission.errors import JobError, WireError
+from fission.errors import JobError
 from fission.runtime import state
 from fission.runtime.align import DONE, Aligner
 from fission.runtime.control import ControlChannel, from_text
 from fission.runtime.heads import headed_run, input_unpack, out_head
 from fission.runtime.optional import OptionalInput
+from fission.runtime.ports import Input, Output, builtin_decoder, pull, push, receive
 from fission.runtime.recording import recorders
+from fission.runtime.redirect import Redirects
 from fission.runtime.retention import Retention
 from fission.runtime.spec import CONSOLE_PIPE_ID, JobSpec
 from fission.runtime.usage import usage
 from fission.security.curve import Gatekeeper
-from fission.wire.frame import END, HEAD, HEADER, VERSION, decode, encode, pack_head
+from fission.wire.frame import END, block_encoder, encode, headed_encoder
 
 log = logging.getLogger("fission.job")
 NOBLOCK = zmq.NOBLOCK
@@ -74,47 +68,8 @@ CONTROL_INTERVAL = 0.05
 #: Seconds between two reports of the job's figures to its backend (the dashboard's,
 #: ``top``'s): checked where the control channel is, so it costs nothing per block.
 FIGURES_INTERVAL = 1.0
-#: Milliseconds a replay waits for the connection to a replacement consumer.
-REPLAY_WAIT_MS = 1000
 #: Milliseconds between two tries to send more of a replay while the job waits.
 REPLAY_POLL_MS = 10
-#: How many unreadable blocks are logged one by one before only being counted.
-GARBAGE_LOG_LIMIT = 5
-
-
-@dataclass
-class _Output:
-    pipe_id: int
-    pack: Callable[[Any], bytes]
-    socket: zmq.Socket
-    address: str | None
-    #: The blocks sent and not yet acknowledged, to replay to a replacement consumer.
-    retention: Retention
-    #: The last block the latest replay sends (the one a blocked send waits with, maybe).
-    replayed: bytes | None = None
-    open: bool = True
-    #: What a replay has still to send, before any newer block (see ``_replay``).
-    pending: deque[bytes] = field(default_factory=deque)
-
-
-@dataclass
-class _Input:
-    pipe_id: int
-    unpack: Callable[[Any], Any]
-    socket: zmq.Socket
-    #: The pipe, when its class overrides ``unpack``: then what that raises is the user's bug.
-    user_pipe: BasePipe | None = None
-    garbage: int = 0
-    #: Blocks of older incarnations dropped (a replaced producer's).
-    fenced: int = 0
-    #: What :meth:`JobRunner._receive_waiting` polls for this input (made on first wait).
-    poller: zmq.Poller | None = None
-    #: The lowest producer incarnation accepted.
-    incarnation: int = 0
-    #: One past the highest sequence number received.
-    next_seq: int = 0
-    #: Blocks taken from an optional input (its figures; required ones count by next_seq).
-    received: int = 0
 
 
 class JobRunner:
@@ -133,10 +88,6 @@ class JobRunner:
         self._wakeup_fd = wakeup_fd
         self._incarnation = spec.incarnation
         self.control = ControlChannel(gate, spec.control, job.id, spec.incarnation)
-        self._handlers = {"stop": self._on_stop, "close_output": self._on_close_output,
-                          "connect": self._on_connect, "fence": self._on_fence,
-                          "rewind": self._on_rewind, "begin": self._on_begin,
-                          "restore": self._on_restore, "covered": self._on_covered}
         self._stopping = False
         self._stop_requested = False
         #: Whether the job has finished and sent its END blocks.
@@ -154,19 +105,20 @@ class JobRunner:
         self._next_progress = 0.0 if spec.replay and job.inputs else math.inf
         self._reported_runs = 0
 
-        required: list[_Input] = []
+        required: list[Input] = []
         required_pipes: list[BasePipe | _ConsoleLine] = []
         if spec.console is not None:
-            socket = _pull(gate, spec.console, 64, "the console input")
-            required.append(_Input(CONSOLE_PIPE_ID, _decode_text, socket))
+            socket = pull(gate, spec.console, 64, "the console input")
+            required.append(Input(CONSOLE_PIPE_ID, _decode_text, socket, job.label))
             required_pipes.append(_ConsoleLine())
-        self._optional: list[tuple[_Input, OptionalInput]] = []
+        self._optional: list[tuple[Input, OptionalInput]] = []
         # Each run's arguments in config order: (is_optional, index into its list).
         layout: list[tuple[bool, int]] = [(False, 0)] if spec.console is not None else []
         for pipe in job.inputs:
-            socket = _pull(gate, spec.inputs[pipe.id], pipe.HWM, f"pipe {pipe.id}")
-            port = _Input(pipe.id, input_unpack(pipe, job.HEAD), socket,
-                          None if _builtin_decoder(pipe) else pipe)
+            socket = pull(gate, spec.inputs[pipe.id], pipe.HWM, f"pipe {pipe.id}")
+            port = Input(pipe.id, input_unpack(pipe, job.HEAD), socket, job.label,
+                         None if builtin_decoder(pipe) else pipe,
+                         zero_copy=pipe.zero_copy_input())
             if pipe.optional:
                 layout.append((True, len(self._optional)))
                 self._optional.append((port, OptionalInput(pipe)))
@@ -180,15 +132,33 @@ class JobRunner:
         self._windows = [pipe.BLOCK_COUNT for pipe in required_pipes]
 
         self._recorders = recorders(spec, gate)
-        self._outputs = [
-            _Output(pipe.id, pipe.block_encoder(),
-                    _push(gate, spec.outputs.get(pipe.id), pipe.HWM), spec.outputs.get(pipe.id),
-                    Retention(pipe.RETAIN_BLOCKS, pipe.RETAIN_BYTES,
-                              enabled=spec.replay or pipe.id in spec.covered))
-            for pipe in job.outputs
-        ]
-        #: Outputs whose replay has blocks left to send.
-        self._replaying: list[_Output] = []
+        encoder = headed_encoder if job.HEAD else block_encoder
+        self._outputs = []
+        for pipe in job.outputs:
+            parts = pipe.block_parts_encoder()
+            output = Output(pipe.id, encoder(pipe.id, spec.incarnation,
+                                             parts or pipe.block_encoder(), parts is not None),
+                            push(gate, spec.outputs.get(pipe.id), pipe.HWM),
+                            spec.outputs.get(pipe.id),
+                            Retention(pipe.RETAIN_BLOCKS, pipe.RETAIN_BYTES,
+                                      enabled=spec.replay or pipe.id in spec.covered))
+            recorder = self._recorders.get(pipe.id)
+            if recorder is not None:
+                output.remember = _recording(output.retention, recorder.write)
+            self._outputs.append(output)
+        self._single_input = (len(required) == 1 and required_pipes[0].BLOCK_COUNT == 1
+                              and not self._optional and not job.MAX_QUEUE)
+        self._redirects = Redirects(gate, self.control, spec.incarnation, self._outputs,
+                                    self._inputs(), required,
+                                    None if self._single_input else self._aligner,
+                                    self._refresh_live)
+        self._handlers = {"stop": self._on_stop, "close_output": self._on_close_output,
+                          "begin": self._on_begin, "restore": self._on_restore,
+                          "covered": self._on_covered, **self._redirects.handlers()}
+        self._poller = zmq.Poller()  # the control channel and signals; more while waiting
+        self._poller.register(self.control.socket, zmq.POLLIN)
+        if wakeup_fd is not None:
+            self._poller.register(wakeup_fd, zmq.POLLIN)
         self._refresh_live()
         if spec.snapshots:
             log.info("sending snapshots of its state every %d runs, and every %g s of runs",
@@ -206,8 +176,6 @@ class JobRunner:
                 self._run = headed_run(job)
         self._next_control = 0.0
         self._next_figures = 0.0 if spec.figures else math.inf
-        self._single_input = (len(required) == 1 and required_pipes[0].BLOCK_COUNT == 1
-                              and not self._optional and not job.MAX_QUEUE)
         #: Runs so far, and the sequence number the next block sent would carry.
         self.runs = 0
         self.next_seq = 0
@@ -266,25 +234,14 @@ class JobRunner:
         aligned with, so the block's own sequence number is the run's.
         """
         port = self._required[0]
-        recv, unpack, pipe = port.socket.recv, port.unpack, port.pipe_id
-        run, emit, monotonic = self._run, self._emit, time.monotonic
+        run, emit, monotonic, wait = self._run, self._emit, time.monotonic, self._wait_for
         while not self._stopping:
-            try:
-                frame = recv(NOBLOCK)
-            except zmq.Again:
-                frame = self._receive_waiting(port)
-                if frame is None:
-                    break
-            try:
-                flags, incarnation, seq, payload = decode(frame, pipe)
-                if incarnation != port.incarnation and not _admit(port, incarnation):
-                    continue
-                if flags & END:
-                    break
-                value = unpack(payload)
-            except Exception as error:  # noqa: BLE001 - counted, or failing the job: _garbage
-                self._garbage(port, error)
-                continue
+            block = receive(port, wait)
+            if block is None:
+                continue  # dropped, or the job stops
+            ended, seq, value = block
+            if ended:
+                break
             if seq < port.next_seq:
                 self._aligner.stale[0] += 1
                 continue
@@ -333,60 +290,62 @@ class JobRunner:
     def _emit(self, seq: int, result: Any) -> None:
         if not self._outputs:
             return  # a sink: what run returns goes nowhere
-        header, incarnation = HEADER.pack, self._incarnation
         mapped = isinstance(result, tuple)
         if mapped and len(result) != len(self._outputs):
-            raise JobError(
-                f"{self.job.label} returned a tuple of {len(result)} values for its "
-                f"{len(self._outputs)} outputs; return one value per output, or a non-tuple "
-                "value for all of them (wrap a single tuple: return (my_tuple,))"
-            )
-        for index, pipe_id, pack, remember, output in self._live:
+            raise self._not_one_per_output(result)
+        # The outputs themselves, not their sockets' bound methods: a control message
+        # handled while an earlier output waited may have replaced a socket or closed
+        # an output.
+        for index, output in self._live:
+            if not output.open:
+                continue
+            value = result[index] if mapped else result
             try:
-                payload = pack(result[index] if mapped else result)
+                frame = output.encode(seq, value)
             except Exception as error:
-                raise self._unpackable(output, result[index] if mapped else result,
-                                       error) from error
-            frame = header(VERSION, 0, incarnation, pipe_id, seq) + payload
-            room = remember(frame)
-            try:
-                if output.pending:
-                    raise zmq.Again  # a replay's blocks go first
-                # Looked up at each send: a ``connect`` handled while an earlier output
-                # waited may have replaced this output's socket.
-                output.socket.send(frame, NOBLOCK)
-            except zmq.Again:
-                self._send_waiting(output, frame)
-            if not room:
-                self._await_room(output)
+                raise self._unpackable(output, value, error) from error
+            self._send(output, frame)
 
     def _emit_with_heads(self, seq: int, result: Any) -> None:
         """:meth:`_emit` for a job with ``HEAD = True``: each block carries a head field."""
         if not self._outputs:
             return
-        job, incarnation = self.job, self._incarnation
+        job = self.job
         mapped = isinstance(result, tuple)
         if mapped and len(result) != len(self._outputs):
-            JobRunner._emit(self, seq, result)  # raises the error any job gets
-        for index, pipe_id, pack, remember, output in self._live:
+            raise self._not_one_per_output(result)
+        for index, output in self._live:
+            if not output.open:
+                continue
             value = result[index] if mapped else result
+            bits, size = out_head(job, index)
             try:
-                payload = pack(value)
+                frame = output.encode(seq, value, bits, size)
             except Exception as error:
                 raise self._unpackable(output, value, error) from error
-            frame = (HEADER.pack(VERSION, HEAD, incarnation, pipe_id, seq)
-                     + pack_head(*out_head(job, index)) + payload)
-            room = remember(frame)
-            try:
-                if output.pending:
-                    raise zmq.Again  # a replay's blocks go first
-                output.socket.send(frame, NOBLOCK)
-            except zmq.Again:
-                self._send_waiting(output, frame)
-            if not room:
-                self._await_room(output)
+            self._send(output, frame)
 
-    def _unpackable(self, output: _Output, value: Any, error: Exception) -> JobError:
+    def _send(self, output: Output, frame: bytes) -> None:
+        """Keep ``frame`` for replays and send it; wait if the consumer or the retention
+        has no room (backpressure)."""
+        room = output.remember(frame)
+        try:
+            if output.pending:
+                raise zmq.Again  # a replay's blocks go first
+            output.socket.send(frame)  # waits SOCKET_TIMEOUT_MS at most
+        except zmq.Again:
+            self._send_waiting(output, frame)
+        if not room:
+            self._await_room(output)
+
+    def _not_one_per_output(self, result: tuple) -> JobError:
+        return JobError(
+            f"{self.job.label} returned a tuple of {len(result)} values for its "
+            f"{len(self._outputs)} outputs; return one value per output, or a non-tuple "
+            "value for all of them (wrap a single tuple: return (my_tuple,))"
+        )
+
+    def _unpackable(self, output: Output, value: Any, error: Exception) -> JobError:
         pipe = next(pipe for pipe in self.job.outputs if pipe.id == output.pipe_id)
         return JobError(
             f"{self.job.label} returned a value that its output pipe {pipe.id} "
@@ -396,7 +355,7 @@ class JobRunner:
             "another pipe class"
         )
 
-    def _send_waiting(self, output: _Output, frame: bytes) -> None:
+    def _send_waiting(self, output: Output, frame: bytes) -> None:
         """Send once the consumer has room, handling control messages meanwhile.
 
         A ``connect`` handled meanwhile replaces the output's socket: the wait goes
@@ -404,9 +363,8 @@ class JobRunner:
         """
         while output.open and not self._stop_requested:
             socket = output.socket
-            poller = self._new_poller()
-            poller.register(socket, zmq.POLLOUT)
-            events = self._poll(poller)
+            with self._watching((socket,), zmq.POLLOUT):
+                events = self._poll()
             if self.control.socket in events:
                 self._check_control()
             if output.replayed is frame:
@@ -415,91 +373,57 @@ class JobRunner:
                 continue
             if socket in events and output.open and output.socket is socket:
                 with contextlib.suppress(zmq.Again):  # a replay's end took the room
-                    socket.send(frame, zmq.NOBLOCK)
+                    socket.send(frame, NOBLOCK)
                     return
 
-    def _await_room(self, output: _Output) -> None:
+    def _await_room(self, output: Output) -> None:
         """Wait until acknowledgements make room in the output's retention (backpressure),
         serving the control channel meanwhile: acknowledgements, redirects and stops
         arrive there. A job with inputs takes a snapshot that has become due meanwhile,
         since its producers may wait for one."""
         retention = output.retention
-        poller = self._new_poller()
         while retention.full and output.open and not self._stop_requested:
-            events = self._poll(poller)
+            events = self._poll()
             if self.control.socket in events:
                 self._check_control()
             self._idle_snapshot()
 
     def _refresh_live(self) -> None:
-        """Precompute what :meth:`_emit` needs of each output still open."""
-        self._live = [(index, o.pipe_id, o.pack, self._remembering(o), o)
-                      for index, o in enumerate(self._outputs) if o.open]
+        """The outputs :meth:`_emit` sends to (those still open), with their indexes."""
+        self._live = [(index, o) for index, o in enumerate(self._outputs) if o.open]
         if self._outputs and not self._live:
             self._stopping = True  # every consumer has finished
-
-    def _remembering(self, output: _Output) -> Callable[[bytes], bool]:
-        """What :meth:`_emit` calls with each frame: keep it for replays and, under
-        ``--record``, write it to the pipe's recording; it says whether the retention
-        has room for another."""
-        recorder = self._recorders.get(output.pipe_id)
-        if recorder is None:
-            return output.retention.keep
-        keep, write = output.retention.keep, recorder.write
-
-        def remember(frame: bytes) -> bool:
-            write(frame)
-            return keep(frame)
-
-        return remember
 
     # -- receiving -------------------------------------------------------------------
 
     def _receive(self, index: int) -> None:
         port = self._required[index]
-        try:
-            frame = port.socket.recv(zmq.NOBLOCK)
-        except zmq.Again:
-            frame = self._receive_waiting(port)
-            if frame is None:
-                return
-        try:
-            flags, incarnation, seq, payload = decode(frame, port.pipe_id)
-            if incarnation != port.incarnation and not _admit(port, incarnation):
-                return
-            if flags & END:
-                self._aligner.end(index, seq)
-                return
-            value = port.unpack(payload)
-        except Exception as error:  # noqa: BLE001 - counted, or failing the job: _garbage
-            self._garbage(port, error)
+        block = receive(port, self._wait_for)
+        if block is None:
+            return
+        ended, seq, value = block
+        if ended:
+            self._aligner.end(index, seq)
             return
         if seq >= port.next_seq:
             port.next_seq = seq + 1
         self._aligner.push(index, seq, value)
 
-    def _receive_waiting(self, port: _Input) -> bytes | None:
-        """Block until ``port`` has a block, serving control and optional inputs meanwhile.
-
-        Its poller (control channel, signal wake-up, optional inputs and ``port``) is
-        made once: a wait costs only the poll.
-        """
-        poller = port.poller
-        if poller is None:
-            poller = port.poller = self._new_poller()
-            for optional, _ in self._optional:
-                poller.register(optional.socket, zmq.POLLIN)
-            poller.register(port.socket, zmq.POLLIN)
-        while not self._stopping:
-            events = self._poll(poller)
-            if self.control.socket in events:
-                self._check_control()
-            self._idle_snapshot()
-            if len(events) > 1 or port.socket not in events:
-                self._drain_optional()
-            if port.socket in events:
-                return port.socket.recv(zmq.NOBLOCK)
-        return None
+    def _wait_for(self, port: Input) -> bool:
+        """Block until ``port`` has a block (True) or the job stops (False), serving the
+        control channel and the optional inputs meanwhile."""
+        watched = (port.socket, *(optional.socket for optional, _ in self._optional))
+        with self._watching(watched, zmq.POLLIN):
+            while not self._stopping:
+                events = self._poll()
+                if self.control.socket in events:
+                    self._check_control()
+                self._idle_snapshot()
+                if len(events) > 1 or port.socket not in events:
+                    self._drain_optional()
+                if port.socket in events:
+                    return True
+        return False
 
     def _drain_required(self) -> None:
         """Pull every block already waiting (MAX_QUEUE: drop the oldest, never wait)."""
@@ -509,34 +433,12 @@ class JobRunner:
 
     def _drain_optional(self) -> None:
         for port, policy in self._optional:
-            socket = port.socket
-            while socket.poll(0):
-                frame = socket.recv()
-                try:
-                    flags, incarnation, seq, payload = decode(frame, port.pipe_id)
-                    if incarnation != port.incarnation and not _admit(port, incarnation):
-                        continue
-                    if not flags & END:
-                        policy.offer(port.unpack(payload))
-                        port.received += 1
-                        port.next_seq = seq + 1
-                except Exception as error:  # noqa: BLE001 - counted, or failing the job: _garbage
-                    self._garbage(port, error)
-
-    def _garbage(self, port: _Input, error: Exception) -> None:
-        """Count an unreadable block, or fail the job if the user's ``unpack`` raised."""
-        if port.user_pipe is not None and not isinstance(error, WireError):
-            pipe = port.user_pipe
-            raise JobError(
-                f"{self.job.label}: unpack() of its input pipe {pipe.id} "
-                f"({type(pipe).__name__}) raised {type(error).__name__}: {error}; fix that "
-                "pipe class (raise fission.errors.WireError there to drop a block as garbage)"
-            ) from error
-        port.garbage += 1
-        if port.garbage <= GARBAGE_LOG_LIMIT:
-            last = "; further ones are only counted" if port.garbage == GARBAGE_LOG_LIMIT else ""
-            log.warning("pipe %s: dropped an unreadable block (%s: %s)%s", port.pipe_id,
-                        type(error).__name__, error, last)
+            while port.socket.poll(0):
+                block = receive(port)
+                if block is not None and not block[0]:
+                    policy.offer(block[2])
+                    port.received += 1
+                    port.next_seq = block[1] + 1
 
     # -- control ---------------------------------------------------------------------
 
@@ -611,90 +513,6 @@ class JobRunner:
         log.info("stop requested by the backend")
         self._stop_requested = self._stopping = True
 
-    def _on_connect(self, message: dict) -> None:
-        """Send an output to a (new) consumer address.
-
-        A redirect gets a fresh socket: ``disconnect`` is asynchronous in ZeroMQ, and
-        blocks sent just after it could still go down the pipe to the consumer that
-        failed. Closing the old socket drops what was queued for it.
-        """
-        for output in self._outputs:
-            if output.pipe_id != message.get("pipe"):
-                continue
-            address = str(message["address"])
-            log.info("pipe %s: sending to %s", output.pipe_id, address)
-            if output.address is None:  # the first consumer: nothing was delivered yet
-                output.socket.connect(address)
-                output.address = address
-                continue
-            hwm = output.socket.getsockopt(zmq.SNDHWM)
-            output.socket.close(linger=0)
-            output.socket = _push(self._gate, address, hwm)
-            output.address = address
-            self._replay(output, int(message.get("since", 0)))
-        self._refresh_live()
-
-    def _replay(self, output: _Output, since: int) -> None:
-        """Send the remembered blocks numbered ``since`` or later to the new consumer.
-
-        They go before any newer block, so the consumer gets them in order; blocks it
-        already has it drops as duplicates. A replay may be far longer than the pipe's
-        buffers, and the consumer may need another output's blocks before it reads on
-        (a job that joins two outputs of this one): so it is sent as far as the consumer
-        takes it now, and the rest whenever the job waits (:meth:`_flush_replays`),
-        never blocking the job.
-        """
-        frames = output.retention.since(since)
-        if self._ended:  # the job has finished: the new consumer needs the END block too
-            frames.append(encode(output.pipe_id, self.next_seq, b"", END, self._incarnation))
-        if not frames:
-            return
-        if not output.socket.poll(REPLAY_WAIT_MS, zmq.POLLOUT):
-            log.warning("pipe %s: %s did not accept a connection within %d ms; %d blocks "
-                        "are not sent again", output.pipe_id, output.address, REPLAY_WAIT_MS,
-                        len(frames))
-            return
-        output.pending = deque(frames)  # what an earlier replay left is in it again
-        output.replayed = frames[-1]
-        if output not in self._replaying:
-            self._replaying.append(output)
-        log.info("pipe %s: sending %d blocks again, from block %d on", output.pipe_id,
-                 len(frames), since)
-        self._flush_replays()
-
-    def _flush_replays(self) -> None:
-        """Send what replays have still to send, as far as their consumers take it now."""
-        for output in list(self._replaying):
-            pending, send = output.pending, output.socket.send
-            if not output.open:
-                pending.clear()
-            try:
-                while pending:
-                    send(pending[0], NOBLOCK)
-                    pending.popleft()
-            except zmq.Again:
-                continue
-            self._replaying.remove(output)
-
-    def _on_fence(self, message: dict) -> None:
-        for port in self._inputs():
-            if port.pipe_id == message.get("pipe"):
-                port.incarnation = max(port.incarnation, int(message["incarnation"]))
-                log.info("pipe %s: accepting incarnation %d and later only, at block %d",
-                         port.pipe_id, port.incarnation, port.next_seq)
-                self.control.send("fenced", pipe=port.pipe_id, position=port.next_seq)
-
-    def _on_rewind(self, message: dict) -> None:
-        """Take blocks of a pipe again from ``seq`` on: its replaced producer sends them
-        anew. Only what is still waiting to be run can be taken again."""
-        position = None
-        for index, port in enumerate(self._required):
-            if port.pipe_id == message.get("pipe") and not self._single_input:
-                port.next_seq = self._aligner.rewind(index, int(message["seq"]))
-                position = port.next_seq
-                log.info("pipe %s: taking blocks again from %d on", port.pipe_id, position)
-        self.control.send("rewound", pipe=message.get("pipe"), position=position)
-
     def _on_begin(self, message: dict) -> None:
         self._first_seq = int(message["seq"])
         log.info("continuing at block %d", self._first_seq)
@@ -717,6 +535,7 @@ class JobRunner:
             self.control.send("stopped", stats=stats)
             return
         self._ended = True
+        self._redirects.ended_at = self.next_seq
         if self._next_progress != math.inf:  # it needs nothing more: its inputs hold nothing up
             self.control.send("progress", inputs={}, finished=True)
         for output in self._outputs:
@@ -749,33 +568,35 @@ class JobRunner:
                              extra: dict[str, Callable[[dict], None]] | None = None) -> None:
         """Handle control messages (and signals) until ``done()`` or a stop."""
         handlers = {**self._handlers, **(extra or {})}
-        poller = self._new_poller()
         while not done() and not self._stop_requested:
-            self._poll(poller)
+            self._poll()
             self.control.dispatch(handlers)
 
-    def _inputs(self) -> list[_Input]:
+    def _inputs(self) -> list[Input]:
         return self._required + [port for port, _ in self._optional]
 
-    def _new_poller(self) -> zmq.Poller:
-        """A poller on the control channel and the signal wake-up pipe."""
-        poller = zmq.Poller()
-        poller.register(self.control.socket, zmq.POLLIN)
-        if self._wakeup_fd is not None:
-            poller.register(self._wakeup_fd, zmq.POLLIN)
-        return poller
+    @contextlib.contextmanager
+    def _watching(self, sockets: tuple[zmq.Socket, ...], event: int) -> Iterator[None]:
+        """The job's one poller watches ``sockets`` for ``event`` too, while in the block."""
+        for socket in sockets:
+            self._poller.register(socket, event)
+        try:
+            yield
+        finally:
+            for socket in sockets:
+                self._poller.unregister(socket)
 
-    def _poll(self, poller: zmq.Poller) -> dict:
+    def _poll(self) -> dict:
         """Wait for any event, or a second; a signal's wake-up byte is consumed (its handler
         runs next). A job that waits still reports its figures once a second."""
         timeout = None if self._next_figures == math.inf else FIGURES_INTERVAL * 1000
         if self.runs != self._reported_runs and self._next_progress != math.inf:
             timeout = CONTROL_INTERVAL * 1000  # a progress report is still to go
-        if self._replaying:
+        if self._redirects.replaying:
             timeout = REPLAY_POLL_MS
-        events = dict(poller.poll(timeout))
-        if self._replaying:
-            self._flush_replays()
+        events = dict(self._poller.poll(timeout))
+        if self._redirects.replaying:
+            self._redirects.flush()
         if self._wakeup_fd in events:
             with contextlib.suppress(BlockingIOError):
                 os.read(self._wakeup_fd, 512)
@@ -831,42 +652,13 @@ def _decode_text(data: memoryview) -> str:
     return bytes(data).decode()
 
 
-def _builtin_decoder(pipe: BasePipe) -> bool:
-    """Whether the pipe decodes with one of FISSION's own ``unpack`` methods (not the
-    abstract one of ``BasePipe``, whose NotImplementedError is the user's to fix)."""
-    unpack = type(pipe).unpack
-    return unpack is not BasePipe.unpack and unpack.__module__ == BasePipe.__module__
+def _recording(retention: Retention, write: Callable[[bytes], Any]) -> Callable[[bytes], bool]:
+    """An output's ``remember`` under ``--record``: write each block to the pipe's
+    recording, then keep it for replays."""
+    keep = retention.keep
 
+    def remember(frame: bytes) -> bool:
+        write(frame)
+        return keep(frame)
 
-def _pull(gate: Gatekeeper, address: str, hwm: int, label: str) -> zmq.Socket:
-    socket = gate.context.socket(zmq.PULL)
-    gate.serve(socket, label)
-    socket.setsockopt(zmq.RCVHWM, hwm)
-    socket.setsockopt(zmq.LINGER, 0)
-    socket.bind(address)
-    return socket
-
-
-def _push(gate: Gatekeeper, address: str | None, hwm: int) -> zmq.Socket:
-    socket = gate.context.socket(zmq.PUSH)
-    gate.dial(socket)
-    socket.setsockopt(zmq.SNDHWM, hwm)
-    socket.setsockopt(zmq.RECONNECT_IVL, 10)
-    socket.setsockopt(zmq.IMMEDIATE, 1)
-    socket.setsockopt(zmq.LINGER, 0)
-    if address is not None:
-        socket.connect(address)
-    return socket
-
-
-def _admit(port: _Input, incarnation: int) -> bool:
-    """Whether a block of another incarnation than the input's current one is taken.
-
-    A newer one means the producer was replaced: from now on only its blocks count.
-    An older one comes from the replaced copy, and is dropped.
-    """
-    if incarnation > port.incarnation:
-        port.incarnation = incarnation
-        return True
-    port.fenced += 1
-    return False
+    return remember

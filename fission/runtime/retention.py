@@ -21,11 +21,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from fission.wire.frame import HEADER
-
-
-def _seq(frame: bytes) -> int:
-    return HEADER.unpack_from(frame)[4]
+from fission.wire.frame import seq_of as _seq
 
 
 class Retention:

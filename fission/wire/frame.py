@@ -17,18 +17,28 @@ offset bytes field
 A block with the ``HEAD`` flag (its producer has ``HEAD = True``) has a 5-byte head
 field between header and payload: the head's size in bytes (1 to 4), then its bits as
 a little-endian uint32. Blocks of other jobs carry no such field and pay nothing.
+
+This module is the only place that packs or reads a header, so the format has one
+definition. The job loop gets its per-output encoders from :func:`block_encoder` and
+:func:`headed_encoder`: closures made once per output, with the pipe id and the
+producer's incarnation bound, so a block costs one header pack and one join. A pipe may
+hand its payload over as several buffers (``parts``, as ``ArrayPipe`` does: its array
+header and the array itself), which are joined with the header in one copy.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable, Sequence
 from enum import IntFlag
+from typing import Any
 
 from fission.errors import WireError
 
 VERSION = 1
 HEADER = struct.Struct("<BBHIQ")
 HEADER_SIZE = HEADER.size
+_SEQ = struct.Struct("<Q")
 
 
 class Flags(IntFlag):
@@ -49,6 +59,44 @@ HEAD_FIELD_SIZE = HEAD_FIELD.size
 def encode(pipe: int, seq: int, payload: bytes, flags: int = 0, incarnation: int = 0) -> bytes:
     """One block as bytes: header then payload."""
     return HEADER.pack(VERSION, flags, incarnation, pipe, seq) + payload
+
+
+def block_encoder(pipe: int, incarnation: int, pack: Callable[[Any], Any],
+                  parts: bool = False) -> Callable[[int, Any], bytes]:
+    """``encode(seq, value)``: the block of output ``pipe`` carrying ``pack(value)``.
+
+    With ``parts``, ``pack`` returns a sequence of buffers that follow the header in
+    this order; they are copied once, into the block.
+    """
+    header = HEADER.pack
+    if parts:
+        join = b"".join
+
+        def encode_parts(seq: int, value: Any) -> bytes:
+            return join((header(VERSION, 0, incarnation, pipe, seq), *pack(value)))
+        return encode_parts
+
+    def encode_block(seq: int, value: Any) -> bytes:
+        return header(VERSION, 0, incarnation, pipe, seq) + pack(value)
+    return encode_block
+
+
+def headed_encoder(pipe: int, incarnation: int, pack: Callable[[Any], Any],
+                   parts: bool = False) -> Callable[[int, Any, int, int], bytes]:
+    """``encode(seq, value, bits, size)``: :func:`block_encoder`'s block with the ``HEAD``
+    flag and a head field of ``size`` bytes holding ``bits``."""
+    header, head = HEADER.pack, HEAD_FIELD.pack
+
+    def encode_headed(seq: int, value: Any, bits: int, size: int) -> bytes:
+        payload: Sequence[Any] = pack(value) if parts else (pack(value),)
+        return b"".join((header(VERSION, HEAD, incarnation, pipe, seq), head(size, bits),
+                         *payload))
+    return encode_headed
+
+
+def seq_of(frame: bytes) -> int:
+    """The sequence number of a block (one this process made: no checks)."""
+    return _SEQ.unpack_from(frame, 8)[0]
 
 
 def decode(frame: bytes, pipe: int) -> tuple[int, int, int, memoryview]:

@@ -139,3 +139,21 @@ def test_without_numpy_an_array_pipe_says_what_to_install():
                  "    print(type(e).__name__, e)")
     assert out == ("ConfigError pipe 3 is an ArrayPipe, which needs numpy: pip install numpy "
                    "(on every node too)")
+
+
+@given(hnp.arrays(DTYPES, hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=5)))
+def test_the_parts_encoder_gives_the_packed_block_in_pieces(array):
+    pipe = ArrayPipe(5)
+    assert b"".join(pipe.block_parts_encoder()(array)) == pipe.pack(array)
+
+
+def test_a_subclass_that_packs_itself_has_no_parts_encoder_nor_zero_copy_input():
+    class Custom(ArrayPipe):
+        def pack(self, value):
+            return b"x"
+
+        def unpack(self, data):
+            return bytes(data)
+
+    assert Custom(6).block_parts_encoder() is None and not Custom(6).zero_copy_input()
+    assert ArrayPipe(7).zero_copy_input()
