@@ -95,8 +95,10 @@ class JobRunner:
         self._first_seq: int | None = None if spec.gated or spec.restoring else 0
         self._restoring = spec.restoring
         #: Snapshots: every ``_every`` runs (the run count of the next is ``_snapshot_at``),
-        #: and by ``_snapshot_by`` (monotonic seconds) at the latest.
-        self._every = state.interval(job) if spec.snapshots else 0
+        #: and by ``_snapshot_by`` (monotonic seconds) at the latest. ``_every`` is
+        #: resized by bytes at each snapshot (state.resized), up to ``_by_blocks``.
+        self._by_blocks = state.interval(job)
+        self._every = min(self._by_blocks, state.FIRST_INTERVAL) if spec.snapshots else 0
         self._snapshot_at: float = self._every if spec.snapshots else state.NEVER
         self._snapshot_by = time.monotonic() + state.SNAPSHOT_SECONDS
         #: Runs when the last snapshot was taken.
@@ -114,11 +116,14 @@ class JobRunner:
         self._optional: list[tuple[Input, OptionalInput]] = []
         # Each run's arguments in config order: (is_optional, index into its list).
         layout: list[tuple[bool, int]] = [(False, 0)] if spec.console is not None else []
+        #: The inputs of pipes, with their RETAIN_BYTES (what snapshots are sized by).
+        self._sized_inputs: list[tuple[Input, int]] = []
         for pipe in job.inputs:
             socket = pull(gate, spec.inputs[pipe.id], pipe.HWM, f"pipe {pipe.id}")
             port = Input(pipe.id, input_unpack(pipe, job.HEAD), socket, job.label,
                          None if builtin_decoder(pipe) else pipe,
                          zero_copy=pipe.zero_copy_input())
+            self._sized_inputs.append((port, pipe.RETAIN_BYTES))
             if pipe.optional:
                 layout.append((True, len(self._optional)))
                 self._optional.append((port, OptionalInput(pipe)))
@@ -126,6 +131,7 @@ class JobRunner:
                 layout.append((False, len(required)))
                 required.append(port)
                 required_pipes.append(pipe)
+        self._bytes_marks = [0] * len(self._sized_inputs)
         self._required = required
         self._layout = layout if self._optional else None
         self._aligner = Aligner(required_pipes, max_queue=job.MAX_QUEUE)
@@ -161,8 +167,9 @@ class JobRunner:
             self._poller.register(wakeup_fd, zmq.POLLIN)
         self._refresh_live()
         if spec.snapshots:
-            log.info("sending snapshots of its state every %d runs, and every %g s of runs",
-                     self._every, state.SNAPSHOT_SECONDS)
+            log.info("sending snapshots of its state every %d runs at first (then sized by "
+                     "its blocks' bytes, at most every %d), and every %g s of runs",
+                     self._every, self._by_blocks, state.SNAPSHOT_SECONDS)
         for pipe_id in sorted(spec.covered):
             log.info("pipe %s: keeping blocks until a snapshot of its consumer covers them",
                      pipe_id)
@@ -471,10 +478,25 @@ class JobRunner:
     def _snapshot(self, seq: int) -> None:
         """Send the job's state, as it is before run ``seq``, to the backend."""
         self.control.send_with("snapshot", state.capture(self.job), seq=seq)
+        self._every = state.resized(self._by_blocks, self.runs - self._snapshot_runs,
+                                    self._bytes_taken())
         self._snapshot_at = self.runs + self._every
         self._snapshot_by = time.monotonic() + state.SNAPSHOT_SECONDS
         self._snapshot_runs = self.runs
         self._reported_runs = -1  # the next progress report goes out: it may free blocks
+
+    def _bytes_taken(self) -> list[tuple[int, int]]:
+        """Per pipe, its RETAIN_BYTES and the bytes of its blocks since the last snapshot
+        (a source: its outputs' kept blocks, by their average size)."""
+        taken = []
+        for index, (port, retain_bytes) in enumerate(self._sized_inputs):
+            taken.append((retain_bytes, port.bytes - self._bytes_marks[index]))
+            self._bytes_marks[index] = port.bytes
+        if not self._sized_inputs:
+            runs = self.runs - self._snapshot_runs
+            taken.extend((o.retention.max_bytes, o.retention.bytes * runs // len(o.retention))
+                         for o in self._outputs if len(o.retention))
+        return taken
 
     def _idle_snapshot(self) -> None:
         """Take a snapshot that is due while the job waits between runs: its producers

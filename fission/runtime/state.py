@@ -15,13 +15,19 @@ When. The producers of a job with snapshots keep their blocks until a snapshot o
 the job covers them (the backend keeps the latest few and says so, ``covered``), at
 most ``RETAIN_BLOCKS`` blocks (and ``RETAIN_BYTES``) of a pipe, and wait when that is
 full (fission/runtime/retention.py). A snapshot must be recent enough for a replay
-to reach back to it, so one is taken at least every :func:`interval` runs (an eighth
-of that window, in runs: the backend keeps four snapshots, so the one a replacement
-needs is still covered; at most :data:`MAX_INTERVAL`, which keeps the blocks a
-snapshot waits for few whatever their size) and at least every
-:data:`SNAPSHOT_SECONDS` while runs happen, also while the job waits for input: its
-producers may be waiting for that snapshot. Jobs without snapshots pay one integer
-comparison per run.
+to reach back to it, so one is taken at least every eighth of that window, in runs
+(the backend keeps four snapshots, so the one a replacement needs is still covered),
+and at least every :data:`SNAPSHOT_SECONDS` while runs happen, also while the job
+waits for input: its producers may be waiting for that snapshot.
+
+The window is bounded twice, in blocks (``RETAIN_BLOCKS``, known up front:
+:func:`interval`) and in bytes (``RETAIN_BYTES``, which depends on how big the blocks
+are: :func:`resized`, from the bytes the runs since the last snapshot took). The
+first interval is at most :data:`FIRST_INTERVAL` runs, before any block size is
+known; later ones at most :data:`MAX_INTERVAL`, so a snapshot, whose cost is its
+pickling, is rare for small blocks and still frequent enough for big ones that a
+producer never waits on a full retention for it. Jobs without snapshots pay one
+integer comparison per run.
 """
 
 from __future__ import annotations
@@ -36,8 +42,10 @@ from fission.errors import JobError
 
 #: Snapshots per retention window (see the module's docstring).
 PER_WINDOW = 8
+#: The most runs before the first snapshot, while the size of the blocks is unknown.
+FIRST_INTERVAL = 128
 #: The most runs between two snapshots.
-MAX_INTERVAL = 128
+MAX_INTERVAL = 2048
 #: The longest a job with snapshots runs without taking one, in seconds.
 SNAPSHOT_SECONDS = 1.0
 #: The run count of "never": a job without snapshots never reaches it.
@@ -45,11 +53,27 @@ NEVER = math.inf
 
 
 def interval(job: BaseJob) -> int:
-    """Runs between two snapshots: an eighth of the smallest retention window, in runs,
-    of the job's pipes (inputs: what its producers can send again; outputs, for a
-    source: how far its consumers may lag behind it), at most :data:`MAX_INTERVAL`."""
+    """Runs between two snapshots by blocks: an eighth of the smallest retention window,
+    in runs, of the job's pipes (inputs: what its producers can send again; outputs,
+    for a source: how far its consumers may lag behind it), at most
+    :data:`MAX_INTERVAL`."""
     windows = [pipe.RETAIN_BLOCKS // pipe.BLOCK_COUNT for pipe in job.inputs + job.outputs]
     return max(1, min(min(windows, default=PER_WINDOW) // PER_WINDOW, MAX_INTERVAL))
+
+
+def resized(by_blocks: int, runs: int, taken: list[tuple[int, int]]) -> int:
+    """Runs until the next snapshot: ``by_blocks`` (:func:`interval`), or fewer where an
+    eighth of a pipe's ``RETAIN_BYTES`` holds fewer runs' worth of its blocks.
+
+    ``taken`` has, per pipe, its ``RETAIN_BYTES`` and the bytes of its blocks that the
+    last ``runs`` runs took (or made).
+    """
+    bound = by_blocks
+    if runs > 0:
+        for retain_bytes, taken_bytes in taken:
+            if taken_bytes > 0:
+                bound = min(bound, retain_bytes * runs // (taken_bytes * PER_WINDOW))
+    return max(1, bound)
 
 
 def capture(job: BaseJob) -> bytes:

@@ -115,12 +115,33 @@ class _Window(PicklePipe):
 
 
 def test_snapshot_interval_is_an_eighth_of_the_smallest_retention_window_in_runs():
-    # A PicklePipe's producer keeps up to RETAIN_BLOCKS = 16384 blocks: 2048 runs, capped.
-    assert state.interval(_job()(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)])) == 128
+    # A PicklePipe's producer keeps up to RETAIN_BLOCKS = 16384 blocks: 2048 runs.
+    assert state.interval(_job()(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)])) == 2048
+    assert state.MAX_INTERVAL == 2048 and state.FIRST_INTERVAL == 128
     assert state.interval(_job()(inputs=[PicklePipe(3)], outputs=[_Small(5)])) == 6  # 48 // 8
     assert state.interval(_job()(inputs=[_Window(4)])) == 12  # 400 blocks are 100 runs
     tiny = type("Tiny", (PicklePipe,), {"RETAIN_BLOCKS": 1})
     assert state.interval(_job()(inputs=[tiny(6)])) == 1
+
+
+def test_snapshots_are_sized_by_the_bytes_their_runs_take():
+    mib = 2**20
+    # Small blocks: the block bound holds.
+    assert state.resized(2048, 128, [(64 * mib, 128 * 100)]) == 2048
+    # 1 MiB a run, 64 MiB retained: an eighth of 64 runs.
+    assert state.resized(2048, 128, [(64 * mib, 128 * mib)]) == 8
+    # The smallest window of any pipe, never below one run; no runs or bytes: blocks.
+    assert state.resized(2048, 10, [(64 * mib, 10), (mib, 10 * mib)]) == 1
+    assert state.resized(300, 0, [(mib, 0)]) == state.resized(300, 5, [(mib, 0)]) == 300
+
+
+@given(st.integers(1, 4096), st.integers(1, 10_000), st.integers(1, 2**30),
+       st.integers(1, 2**30))
+def test_a_sized_interval_of_runs_fits_an_eighth_of_the_retained_bytes(by_blocks, runs,
+                                                                       retain, taken):
+    every = state.resized(by_blocks, runs, [(retain, taken)])
+    assert 1 <= every <= by_blocks
+    assert every == 1 or every * taken * state.PER_WINDOW <= retain * runs
 
 
 def test_state_travels_as_bytes_and_back_through_a_json_message():
