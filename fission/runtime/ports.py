@@ -14,7 +14,8 @@ waits instead of filling a queue that a failover would throw away), both with th
 pipe's high-water mark. Both have a short timeout (:data:`SOCKET_TIMEOUT_MS`): a read
 or send that would block waits that long inside ZeroMQ, without a poll per block,
 before the loop falls back to a poll that also serves the control channel. An input
-whose pipe decodes without copying (``ArrayPipe``) is read without a copy as well.
+whose pipe decodes without copying (``ArrayPipe``) is read without a copy as well
+while its blocks are big (the size of the last one predicts the next's).
 
 Unreadable blocks. A message that is not a block of the pipe
 (:class:`~fission.errors.WireError`) or a payload one of FISSION's own pipes cannot
@@ -43,6 +44,9 @@ log = logging.getLogger("fission.job")
 
 #: Milliseconds a read or send waits inside ZeroMQ before the loop polls (see above).
 SOCKET_TIMEOUT_MS = 10
+#: Blocks of this size or more are read without a copy, where the pipe allows it:
+#: below it, a copy costs less than ZeroMQ's message object does.
+ZERO_COPY_BYTES = 64 * 2**10
 #: How many unreadable blocks are logged one by one before only being counted.
 GARBAGE_LOG_LIMIT = 5
 
@@ -86,8 +90,10 @@ class Input:
     owner: str
     #: The pipe, when its class overrides ``unpack``: then what that raises is the user's bug.
     user_pipe: BasePipe | None = None
-    #: Read without a copy: the decoder gets a view of ZeroMQ's message.
+    #: Whether blocks may be read without a copy (the decoder then gets a view of
+    #: ZeroMQ's message), and whether the next is: the last one was big.
     zero_copy: bool = False
+    big: bool = False
     garbage: int = 0
     #: Blocks of older incarnations dropped (a replaced producer's).
     fenced: int = 0
@@ -109,16 +115,19 @@ def receive(port: Input, wait: Callable[[Input], bool] | None = None) -> Block |
     returns once the port has a message (True) or the job stops (False). A block that
     is dropped (garbage, a replaced producer's) gives None too.
     """
-    copy = not port.zero_copy
+    copy = not port.big
     try:
         frame = port.socket.recv(0 if wait else zmq.NOBLOCK, copy=copy)
     except zmq.Again:
         if wait is None or not wait(port):
             return None
         frame = port.socket.recv(zmq.NOBLOCK, copy=copy)
-    if port.zero_copy:
+    if not copy:
         frame = frame.buffer
-    port.bytes += len(frame)
+    size = len(frame)
+    port.bytes += size
+    if port.zero_copy:
+        port.big = size >= ZERO_COPY_BYTES
     try:
         flags, incarnation, seq, payload = decode(frame, port.pipe_id)
         if incarnation != port.incarnation and not admit(port, incarnation):
