@@ -161,7 +161,7 @@ def run_network(project: Path, network: str, *, duration: float | None = None,
             f"{network}/config.py: CLIENT_IP {settings.client_ip} is not an address of this "
             f"machine ({why}); set it to this machine's address in the nodes' network"
         )
-    for notice in settings.notices:
+    for notice in (*settings.notices, settings.user_notice()):
         print(notice, file=sys.stderr)
     configure_logging(settings)
     configure_dask()

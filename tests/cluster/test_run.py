@@ -36,6 +36,7 @@ def test_v3_runs_on_three_nodes(cluster, runs, tmp_path: Path) -> None:
     check_products(rows)
     assert [row[:3] for row in rows[:3]] == [["1"] * 3, ["2"] * 3, ["3"] * 3]
     assert (run.local / "7" / "reduce.csv").exists()
+    assert "is not used to log in to the nodes" in run.output  # USER, said once at start
 
     placed = run.placed()
     assert set(placed) == set(range(1, 8))
