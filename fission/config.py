@@ -371,7 +371,7 @@ def _original_settings(where: str, module: ModuleType) -> tuple[str, ...]:
             raise ConfigError(
                 f"{where}: PULSE_INTERVAL must be a number of seconds above 0, got {pulse!r}"
             )
-        timeout = getattr(module, "NODE_TIMEOUT", 1.5)
+        timeout = getattr(module, "NODE_TIMEOUT", SETTINGS["NODE_TIMEOUT"])
         notices.append(
             f"FISSION: note: PULSE_INTERVAL = {pulse} in {where} is not used: nodes send a "
             f"heartbeat twice a second, and one silent for NODE_TIMEOUT ({timeout} s) is "
