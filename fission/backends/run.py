@@ -678,6 +678,10 @@ class DistributedRun(Supervision):
         return (f"The network {self.settings.name} was stopped on every node; files written "
                 f"so far are in {self.local_dir}.")
 
+    @property
+    def results(self) -> Path:
+        return self.local_dir
+
     def _outcome(self, why: str | None) -> str:
         return (f"FISSION: {self.settings.name} {why or 'finished'}; local results are in "
                 f"{self.local_dir}")

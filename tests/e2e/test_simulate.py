@@ -39,13 +39,13 @@ def test_finite_generator_source_ends_the_network(sim, project):
     rows = read_csv(run.job_dir(3) / "out.csv")
     assert rows[0] == ["pipe_2", "pipe_3"]
     assert rows[1:] == [[str(i), str(2 * i)] for i in range(200)]
-    stats = job_stats(run.job_dir(3) / "job.log")
+    stats = job_stats(run, 3)
     assert stats["runs"] == 200
     assert stats["leftover"] == 0
     for pipe_id in (2, 3):
         assert stats["inputs"][pipe_id]["dummies"] == 0
         assert stats["inputs"][pipe_id]["dropped"] == 0
-    assert job_stats(run.job_dir(1) / "job.log")["runs"] == 200
+    assert job_stats(run, 1)["runs"] == 200
 
 
 @pytest.mark.timeout(40)
@@ -60,7 +60,7 @@ def test_source_whose_run_returns_none_ends_the_network(sim, project):
     run = sim(project.root, "net")
     _finished_cleanly(run)
     assert read_csv(run.job_dir(2) / "out.csv")[1:] == [[str(i)] for i in range(50)]
-    assert job_stats(run.job_dir(1) / "job.log")["runs"] == 50
+    assert job_stats(run, 1)["runs"] == 50
 
 
 @pytest.mark.timeout(40)
@@ -77,7 +77,7 @@ def test_block_count_windows_and_an_incomplete_last_window(sim, project):
     _finished_cleanly(run)
     # Windows 0-4, 5-9, 10-14, 15-19; blocks 20 and 21 never make a window and are not run.
     assert read_csv(run.job_dir(3) / "sums.csv")[1:] == [["10"], ["35"], ["60"], ["85"]]
-    stats = job_stats(run.job_dir(2) / "job.log")
+    stats = job_stats(run, 2)
     assert stats["runs"] == 4
     assert stats["leftover"] == 2
     assert stats["inputs"][1]["dummies"] == 0
@@ -370,7 +370,7 @@ def test_max_queue_drops_the_oldest_blocks_and_logs_it(sim, project):
 
     log = (run.job_dir(2) / "job.log").read_text()
     assert "'dropped': " in log
-    stats = job_stats(run.job_dir(2) / "job.log")
+    stats = job_stats(run, 2)
     pipe = stats["inputs"][1]
     assert pipe["dropped"] > 0
     assert pipe["dummies"] == 0
