@@ -37,6 +37,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,8 @@ class NodeJobs(WorkerPlugin):
         self._running: dict[tuple[str, int, int], subprocess.Popen] = {}
         self._lock = threading.Lock()
         self._fetch_locks: dict[Path, threading.Lock] = {}
+        #: Threads forwarding output; :meth:`close` waits for them before the context ends.
+        self._forwarders: set[threading.Thread] = set()
 
     def run(self, launch: JobLaunch) -> int:
         """Start the job's process, forward its output, and return its exit status."""
@@ -127,6 +130,8 @@ class NodeJobs(WorkerPlugin):
                                          daemon=True, name=f"fission-output-{launch.job_id}"
                                          ) if forward else None
             if forwarder is not None:
+                with self._lock:
+                    self._forwarders.add(forwarder)
                 forwarder.start()
             status = popen.wait()
             _signal_group(popen, signal.SIGKILL)  # what a SIGKILLed keeper could not end
@@ -164,9 +169,15 @@ class NodeJobs(WorkerPlugin):
     def close(self) -> None:
         """End the ZeroMQ context when the agent stops (after :meth:`stop_all`).
 
-        Lines a job wrote in its last moments may be dropped: an agent that stops
-        does not wait for a client to read them.
+        The output forwarders get :data:`OUTPUT_DRAIN` seconds to end first (a ZeroMQ
+        socket must not be closed under a thread using it); lines a job wrote in its last
+        moments may be dropped: an agent that stops does not wait for a client to read them.
         """
+        until = time.monotonic() + OUTPUT_DRAIN
+        with self._lock:
+            forwarders = list(self._forwarders)
+        for forwarder in forwarders:
+            forwarder.join(max(0.0, until - time.monotonic()))
         self.context.destroy(linger=0)
 
     def _fetch_lock(self, folder: Path) -> threading.Lock:
@@ -186,6 +197,8 @@ class NodeJobs(WorkerPlugin):
                     socket.send_multipart([*header, line.rstrip(b"\r\n")], zmq.NOBLOCK)
         finally:
             socket.close()
+            with self._lock:
+                self._forwarders.discard(threading.current_thread())
 
 
 def node_jobs(worker: Any) -> NodeJobs:
