@@ -103,6 +103,18 @@ class Settings:
     def directory(self) -> Path:
         return self.project / self.name
 
+    def user_notice(self) -> str:
+        """The line ``run`` prints at start about USER.
+
+        The original FISSION logged in to each node as USER (ssh, scp) to start its
+        jobs. FISSION logs in nowhere: the ``fission node`` agent a node's owner started
+        runs the jobs, as its own user. So USER is not used to reach a node, and saying
+        so once beats a setting that silently does nothing.
+        """
+        return (f"FISSION: note: USER = {self.user!r} is not used to log in to the nodes: "
+                "each node's jobs run as the user who started `fission node` there (USER "
+                "only serves config.py itself, e.g. to build REMOTE_ROOT)")
+
 
 def load_settings(project: Path, network: str) -> Settings:
     """Import ``<project>/<network>/config.py`` and check every key."""
@@ -359,7 +371,7 @@ def _original_settings(where: str, module: ModuleType) -> tuple[str, ...]:
             raise ConfigError(
                 f"{where}: PULSE_INTERVAL must be a number of seconds above 0, got {pulse!r}"
             )
-        timeout = getattr(module, "NODE_TIMEOUT", 1.5)
+        timeout = getattr(module, "NODE_TIMEOUT", SETTINGS["NODE_TIMEOUT"])
         notices.append(
             f"FISSION: note: PULSE_INTERVAL = {pulse} in {where} is not used: nodes send a "
             f"heartbeat twice a second, and one silent for NODE_TIMEOUT ({timeout} s) is "

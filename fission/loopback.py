@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -365,6 +366,18 @@ class Run:
             raise ValueError(f"no event is called {kind!r}; the events are {sorted(EVENTS)}")
         return [e for e in self.events() if e["event"] == kind
                 and all(e.get(key) == value for key, value in fields.items())]
+
+    def statistics(self) -> dict[int, dict[str, Any]]:
+        """Each job's final figures, from the ``statistics.json`` a run writes as it ends
+        (a job that did not report them is missing)."""
+        jobs = json.loads((self.local / "statistics.json").read_text())["jobs"]
+        return {int(job): figures for job, figures in jobs.items()}
+
+    def input_totals(self, figure: str) -> dict[int, int]:
+        """Job id -> ``figure`` (``dummies``, ``dropped``, ``garbage``) summed over its
+        inputs, for every job that reported its figures at the end."""
+        return {job: sum(int(port.get(figure, 0)) for port in stats.get("inputs", {}).values())
+                for job, stats in self.statistics().items()}
 
     def placed(self, incarnation: int = 0) -> dict[int, str]:
         return {e["job"]: e["node"] for e in self.events_of("placed", incarnation=incarnation)}

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from fission.config import SETTINGS
+
 REPO = Path(__file__).resolve().parent.parent
 
 CONFIG_KEYS = {
@@ -140,6 +142,9 @@ def test_startnetwork_creates_package_and_config_with_every_key(project: Path) -
     assert "mynet" in text and "$" not in text
     assert ast.literal_eval(_value_of(config, "XML_FILE")) is None
     assert ast.literal_eval(_value_of(config, "JOBS")) == []
+    # The defaults it shows are config.SETTINGS' own, written once.
+    for name in ("USER", "SCHEDULER_PORT", "NODE_WAIT", "NODE_TIMEOUT", "DASHBOARD", "SECURE"):
+        assert ast.literal_eval(_value_of(config, name)) == SETTINGS[name], name
 
 
 @pytest.mark.timeout(60)

@@ -27,9 +27,9 @@ import os
 import ssl
 
 from fission.backends.dask_cluster import FissionWorker, configure_dask
+from fission.backends.node_jobs import NodeJobs
 from fission.backends.node_metrics import NodeMetrics
 from fission.backends.stopping import heeded_stop_signals
-from fission.backends.supervisor import stop_all, use_keys
 from fission.security.credentials import Credentials
 
 log = logging.getLogger("fission.node")
@@ -45,7 +45,7 @@ async def serve(client: str, port: int, host: str, cpus: int,
     """Be a node of whichever client runs at ``client:port`` until a signal says stop."""
     configure_dask()
     security = None if credentials is None else credentials.dask_security()
-    use_keys(None if credentials is None else credentials.curve)
+    jobs = NodeJobs(None if credentials is None else credentials.curve)
     tls = None if security is None else security.get_connection_args("worker")["ssl_context"]
     protocol = "tcp" if security is None else "tls"
     stop = asyncio.Event()
@@ -64,7 +64,7 @@ async def serve(client: str, port: int, host: str, cpus: int,
             break
         worker = FissionWorker(f"{protocol}://{client}:{port}", host=host,
                                nthreads=max(cpus, 1), dashboard=False, memory_limit=0,
-                               plugins=(metrics,), security=security, protocol=protocol,
+                               plugins=(metrics, jobs), security=security, protocol=protocol,
                                name=f"fission-{host}-{os.getpid()}-{generation}")
         starting = asyncio.ensure_future(worker.start())
         await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -77,7 +77,7 @@ async def serve(client: str, port: int, host: str, cpus: int,
             refusals.add("join")
             log.warning("cannot join the client at %s:%d: %s", client, port,
                         starting.exception())
-        stopped = await loop.run_in_executor(None, stop_all)
+        stopped = await loop.run_in_executor(None, jobs.stop_all)
         if stopped:
             print(f"fission node {host}: stopped {stopped} job processes", flush=True)
         with contextlib.suppress(Exception):
@@ -89,6 +89,7 @@ async def serve(client: str, port: int, host: str, cpus: int,
                   flush=True)
         if not stop.is_set():
             await asyncio.sleep(RESTART_DELAY)
+    jobs.close()
     print(f"fission node {host}: stopped", flush=True)
 
 

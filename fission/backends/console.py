@@ -205,17 +205,23 @@ class _Sender:
             raise NotRunningError(f"network {network!r} is running but takes no lines (its "
                                   "run has no send endpoint)")
         self.network = network
-        self.socket = zmq.Context.instance().socket(zmq.REQ)
+        self.context = zmq.Context()  # its own: closed with the connection, so nothing lingers
+        self.socket = self.context.socket(zmq.REQ)
         self.socket.setsockopt(zmq.LINGER, 0)
-        if info.get("secure", True):
-            dial(self.socket, project_credentials(Path(project)).curve)
-        self.socket.connect(info["send"])
+        try:
+            if info.get("secure", True):
+                dial(self.socket, project_credentials(Path(project)).curve)
+            self.socket.connect(info["send"])
+        except BaseException:
+            self.__exit__()
+            raise
 
     def __enter__(self) -> _Sender:
         return self
 
     def __exit__(self, *_: object) -> None:
         self.socket.close()
+        self.context.term()
 
     def send(self, job_id: int, text: str) -> dict:
         """One request and its reply."""

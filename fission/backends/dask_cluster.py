@@ -179,6 +179,9 @@ class Membership(SchedulerPlugin):
         self._silence = silence
         self._silent: set[str] = set()
         self._clock = SilenceClock(CHECK_INTERVAL)
+        #: Removals under way: the event loop holds only weak references to its tasks,
+        #: so one nobody holds could be collected before the node is removed.
+        self._removals: set[asyncio.Future] = set()
         self.metrics: dict[str, dict] = {}
 
     async def start(self, scheduler: Scheduler) -> None:
@@ -214,8 +217,10 @@ class Membership(SchedulerPlugin):
                 log.warning("node %s silent for %.1f s (%.1f s since its last heartbeat was "
                             "read): removing it", address, silences[address],
                             now - state.last_seen)
-                asyncio.ensure_future(self._scheduler.remove_worker(
+                removal = asyncio.ensure_future(self._scheduler.remove_worker(
                     address, stimulus_id=f"fission-silent-{now}", close=True))
+                self._removals.add(removal)
+                removal.add_done_callback(self._removals.discard)
         self.metrics = metrics
 
 

@@ -165,8 +165,11 @@ class FileServer(threading.Thread):
             self._socket.close()
 
 
-def fetch(server: str, manifest: Manifest, destination: Path, keys: CurveKeys | None) -> int:
+def fetch(context: zmq.Context, server: str, manifest: Manifest, destination: Path,
+          keys: CurveKeys | None) -> int:
     """Make ``destination`` hold every file of ``manifest``; return how many were fetched.
+
+    The socket is made in the caller's ``context`` (the node's, owned by its agent).
 
     A record of what was fetched (``.manifest.json``) lets later jobs skip files
     already there in the same version without reading them again.
@@ -180,7 +183,6 @@ def fetch(server: str, manifest: Manifest, destination: Path, keys: CurveKeys | 
               if record.get(path) != list(entry) or not (destination / path).is_file()}
     if not wanted:
         return 0
-    context = zmq.Context.instance()
     socket = context.socket(zmq.DEALER)
     socket.setsockopt(zmq.LINGER, 0)
     dial(socket, keys)
@@ -263,10 +265,10 @@ class FileSink(threading.Thread):
             self._socket.close()
 
 
-def push_files(sink: str, node: str, root: Path, keys: CurveKeys | None,
+def push_files(context: zmq.Context, sink: str, node: str, root: Path, keys: CurveKeys | None,
                pattern: str = "**/*.log") -> int:
     """Send every file under ``root`` matching ``pattern`` to a :class:`FileSink`."""
-    socket = zmq.Context.instance().socket(zmq.PUSH)
+    socket = context.socket(zmq.PUSH)
     socket.setsockopt(zmq.LINGER, 30000)
     dial(socket, keys)
     socket.connect(sink)

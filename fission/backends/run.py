@@ -3,7 +3,7 @@
 The client starts a Dask scheduler in this process, waits for the nodes of
 ``NODES`` to join, places every job (:mod:`fission.placement`) and starts it: local
 jobs as processes of this machine in ``NET/local/<id>/``, the others through a
-Dask task pinned to their node (:mod:`fission.backends.supervisor`). From then on,
+Dask task pinned to their node (:mod:`fission.backends.node_jobs`). From then on,
 Dask only tells who is up; blocks go from job to job over ZeroMQ, and the
 client (:class:`DistributedRun`, on :class:`~fission.backends.supervision.Supervision`)
 talks to every job over one control socket.
@@ -84,6 +84,7 @@ from fission.backends.files import (
 )
 from fission.backends.lifecycle import JobState
 from fission.backends.monitor import NODE_FIGURES, Monitor
+from fission.backends.node_jobs import JobLaunch, push_logs, run_job, stop_network
 from fission.backends.node_table import NodeRow, NodeTable
 from fission.backends.processes import (
     JOB_NICENESS,
@@ -95,7 +96,6 @@ from fission.backends.processes import (
 from fission.backends.recording import RecordingSink, recordings
 from fission.backends.stopping import stop_signals_interrupt
 from fission.backends.supervision import Supervision
-from fission.backends.supervisor import JobLaunch, push_logs, run_job, stop_network
 from fission.backends.terminal import stdout_is_terminal, visible
 from fission.config import Settings, configure_logging, load_settings
 from fission.core.jobs import BaseJob
@@ -161,7 +161,7 @@ def run_network(project: Path, network: str, *, duration: float | None = None,
             f"{network}/config.py: CLIENT_IP {settings.client_ip} is not an address of this "
             f"machine ({why}); set it to this machine's address in the nodes' network"
         )
-    for notice in settings.notices:
+    for notice in (*settings.notices, settings.user_notice()):
         print(notice, file=sys.stderr)
     configure_logging(settings)
     configure_dask()
@@ -413,7 +413,7 @@ class DistributedRun(Supervision):
     # -- starting jobs ---------------------------------------------------------------
 
     def _prefetch(self, address: str) -> None:
-        from fission.backends.supervisor import prefetch
+        from fission.backends.node_jobs import prefetch
 
         self.client.submit(prefetch, self.files.address,
                            [self.code, self.dependencies[ALL_JOBS]],
@@ -677,6 +677,10 @@ class DistributedRun(Supervision):
             return "No job was started."
         return (f"The network {self.settings.name} was stopped on every node; files written "
                 f"so far are in {self.local_dir}.")
+
+    @property
+    def results(self) -> Path:
+        return self.local_dir
 
     def _outcome(self, why: str | None) -> str:
         return (f"FISSION: {self.settings.name} {why or 'finished'}; local results are in "

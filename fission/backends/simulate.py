@@ -263,6 +263,10 @@ class Simulation(Supervision):
         return (f"The network {self.settings.name} was stopped; files written so far are in "
                 f"{self.workdir}.")
 
+    @property
+    def results(self) -> Path:
+        return self.workdir
+
     def _outcome(self, why: str | None) -> str:
         name = self.settings.name
         if why is None:

@@ -21,6 +21,7 @@ process (a :class:`~fission.backends.processes.JobProcess` under ``simulate``, a
 from __future__ import annotations
 
 import abc
+import json
 import logging
 import sys
 import time
@@ -118,6 +119,7 @@ class Supervision(abc.ABC):
             console.close()
             self._close()
             restore_signals()  # only now: a second signal must not cut the stopping short
+        self._write_statistics()
         return self._report()
 
     @abc.abstractmethod
@@ -392,6 +394,21 @@ class Supervision(abc.ABC):
         raise NotImplementedError(f"{type(self).__name__} loses no job process")
 
     # -- the end -----------------------------------------------------------------------
+
+    @property
+    @abc.abstractmethod
+    def results(self) -> Path:
+        """The client's folder of this run's results (``NET/local``, ``NET/simulation``)."""
+
+    def _write_statistics(self) -> None:
+        """``statistics.json`` in :attr:`results`: each job's final figures, as it reported
+        them (``{"jobs": {"<id>": {"runs": ..., "inputs": {"<pipe>": {...}}, ...}}}``).
+
+        The same file under both backends, so tools and tests read figures, not a log line.
+        """
+        self.results.mkdir(parents=True, exist_ok=True)
+        jobs = {str(job_id): stats for job_id, stats in sorted(self.statistics.items())}
+        (self.results / "statistics.json").write_text(json.dumps({"jobs": jobs}, indent=1))
 
     def _report(self) -> int:
         """The summary on stderr: what was lost, and how the network ended; exit status."""

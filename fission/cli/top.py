@@ -19,6 +19,7 @@ from rich.live import Live
 from rich.table import Table
 
 from fission.backends.console import running_info
+from fission.config import SETTINGS
 from fission.errors import NotRunningError
 
 #: Seconds between two refreshes of the live view.
@@ -37,7 +38,7 @@ class Top:
             raise NotRunningError(
                 f"network {network!r} runs without a dashboard (DASHBOARD = None in "
                 f"{network}/config.py), and top reads its figures from it; set DASHBOARD "
-                "(default \"127.0.0.1:8787\") and start the network again")
+                f"(default {SETTINGS['DASHBOARD']!r}) and start the network again")
         self._url = info["dashboard"] + "snapshot"
         self._token = info["token"]
         self._tls = None

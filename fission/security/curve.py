@@ -187,7 +187,7 @@ class Gatekeeper:
         label, peer = watched
         if event == zmq.EVENT_ACCEPTED:
             local = endpoint.startswith(b"ipc://")
-            watched[1] = "a process of this machine" if local else _peer_of(value)
+            watched[1] = "a process of this machine" if local else _peer_of(value, endpoint)
         elif event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
             self._refused(peer or "an unknown peer", label,
                           "it does not speak CURVE with this project's key")
@@ -211,11 +211,18 @@ def _ip_or_local(address: str) -> str:
         return "a process of this machine"
 
 
-def _peer_of(fd: int) -> str | None:
-    """The address of the peer on an accepted connection, if it is still open."""
+def _peer_of(fd: int, endpoint: bytes) -> str | None:
+    """The address of the peer on a connection accepted at ``endpoint``, if it is still open.
+
+    The event is read after the fact: the connection may have closed and its descriptor
+    been reused by another socket of this process (the Dask scheduler's, say), whose peer
+    is not this one. A descriptor no longer bound to ``endpoint``'s port names nobody.
+    """
     try:
         with stdlib_socket.socket(fileno=os.dup(fd)) as connection:
-            name = connection.getpeername()
+            local, name = connection.getsockname(), connection.getpeername()
     except OSError:
         return None
-    return name[0] if isinstance(name, tuple) else None
+    if not isinstance(name, tuple) or not endpoint.endswith(f":{local[1]}".encode()):
+        return None
+    return name[0]

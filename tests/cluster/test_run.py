@@ -36,6 +36,7 @@ def test_v3_runs_on_three_nodes(cluster, runs, tmp_path: Path) -> None:
     check_products(rows)
     assert [row[:3] for row in rows[:3]] == [["1"] * 3, ["2"] * 3, ["3"] * 3]
     assert (run.local / "7" / "reduce.csv").exists()
+    assert "is not used to log in to the nodes" in run.output  # USER, said once at start
 
     placed = run.placed()
     assert set(placed) == set(range(1, 8))
@@ -53,14 +54,16 @@ def test_v3_runs_on_three_nodes(cluster, runs, tmp_path: Path) -> None:
         assert (folder / "code" / "shared" / "jobs" / "jobs.py").exists()
     # DEBUG_WINDOW: remote output reaches the client, prefixed with job and node.
     assert f"[JoinJob 4 @{placed[4]}] 4 -> 8" in run.output
-    # The table of nodes, with the jobs each one took; and nothing lost on the way.
+    # The table of nodes, with the jobs each one took.
     table = run.output.split("FISSION nodes")[1]
     assert "cpus" in table and "memory free" in table
     for host in hosts:
         jobs = ", ".join(str(job) for job in sorted(j for j in REMOTE_JOBS if placed[j] == host))
         assert any(line.startswith(host) and line.rstrip().endswith(jobs or "-")
                    for line in table.splitlines()), table
-    assert "dummies" not in run.output and "dropped" not in run.output
+    # Nothing lost on the way: every job reported its figures, no block dummied or dropped.
+    assert run.input_totals("dummies") == run.input_totals("dropped") == dict.fromkeys(
+        range(1, 8), 0)
     assert not job_processes(cluster.root)
 
 
@@ -180,10 +183,14 @@ def test_agent_stops_on_sigterm_with_its_jobs(own_cluster, runs, tmp_path: Path)
                "an agent's job processes")
     agent = next(a for a in own_cluster.agents if job_processes(a.home))
     agent.popen.send_signal(signal.SIGTERM)
-    agent.popen.wait(5)
-    wait_until(lambda: not job_processes(agent.home), 3, "the agent's jobs to stop")
+    # The agent first stops its jobs (each gets 1 s to tear down, then KILL_NOW and 1 s
+    # more), then closes its worker (up to 3 s) and its context: several seconds, more on
+    # a loaded machine (4.4 s seen here; the 5 s this test used to allow was no bound).
+    assert agent.popen.wait(15) == 0, agent.log
+    assert f"fission node {agent.host}: stopped" in agent.log, agent.log
+    wait_until(lambda: not job_processes(agent.home), 5, "the agent's jobs to stop")
     run.interrupt()
-    run.wait(10)
+    run.wait(20)
 
 
 @pytest.mark.timeout(90)

@@ -40,7 +40,7 @@ def test_a_killed_node_shows_in_the_timeline_and_its_job_moves(own_cluster, runs
     assert all(node["up"] and node["cpus"] == 4 and node["age"] < 2 for node in nodes.values())
     # Free CPU, memory, disk, swap and TQ, as each node's heartbeat measured them.
     assert all(0 <= node["cpu"] <= 100 and node["memory"] > 0 and node["disk"] > 0
-               and 0 <= node["swap"] <= 100 and node["TQ"] == 255 for node in nodes.values())
+               and 0 <= node["swap"] <= 100 and 0 <= node["TQ"] <= 255 for node in nodes.values())
     old = run.placed()[4]
     jobs = {job["id"]: job for job in snapshot["jobs"]}
     assert jobs[4]["node"] == old and jobs[6]["node"] == "client"

@@ -6,10 +6,9 @@ processes stay in that group (see the ``sim`` fixture in conftest.py, which kill
 
 from __future__ import annotations
 
-import ast
 import csv
+import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -42,11 +41,14 @@ def read_csv(path: Path) -> list[list[str]]:
         return list(csv.reader(handle))
 
 
-def job_stats(log: Path) -> dict:
-    """The statistics dict a job logs when it finishes (``finished after N runs: {...}``)."""
-    match = re.search(r"finished after \d+ runs: (\{.*\})$", log.read_text(), re.MULTILINE)
-    assert match, f"{log} has no 'finished after ... runs' line:\n{log.read_text()}"
-    return ast.literal_eval(match.group(1))
+def job_stats(run: Simulation, job_id: int) -> dict:
+    """The figures job ``job_id`` reported when it ended, from the ``statistics.json`` the
+    backend writes at the end (pipe ids as ints, as the jobs count them)."""
+    path = run.folder / "statistics.json"
+    assert path.exists(), f"{path} was not written:\n{run.output()}"
+    stats = dict(json.loads(path.read_text())["jobs"][str(job_id)])
+    stats["inputs"] = {int(pipe): figures for pipe, figures in stats.get("inputs", {}).items()}
+    return stats
 
 
 class Simulation:

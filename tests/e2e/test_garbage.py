@@ -76,7 +76,7 @@ def test_garbage_on_a_pipe_is_dropped_counted_and_logged(sim, project):
     log = (run.job_dir(2) / "job.log").read_text()
     assert log.count("dropped an unreadable block") == len(garbage), log
     assert "[CSVSinkJob 2] WARNING: pipe 1: dropped an unreadable block" in run.stdout
-    stats = job_stats(run.job_dir(2) / "job.log")["inputs"][1]
+    stats = job_stats(run, 2)["inputs"][1]
     assert stats["garbage"] == len(garbage)
     assert stats["dummies"] == 0 and stats["stale"] == 0
     assert f"FISSION: CSVSinkJob 2 {len(garbage)} unreadable blocks dropped" in run.stderr
@@ -163,7 +163,7 @@ def test_a_users_unpack_raising_wire_error_drops_the_block_as_garbage(sim, proje
     """)
     run = sim(project.root, "net")
     assert run.wait(30) == 0, run.output()
-    assert job_stats(run.job_dir(2) / "job.log")["inputs"][1]["garbage"] == 1
+    assert job_stats(run, 2)["inputs"][1]["garbage"] == 1
     assert read_csv(run.job_dir(2) / "out.csv")[1:] == [[str(i)] for i in range(10) if i != 3]
 
 

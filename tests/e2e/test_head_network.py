@@ -45,7 +45,7 @@ def test_heads_travel_and_finish_ends_the_network(sim, project):
                      for i in range(26)]
     assert read_csv(run.job_dir(6) / "plain.csv")[1:] == [[expected(i)] for i in range(26)]
     # finish() ended the Mixer like a finite source; everything before it stopped by itself.
-    assert job_stats(run.job_dir(4) / "job.log")["runs"] == 26
+    assert job_stats(run, 4)["runs"] == 26
     for job_id in (1, 2, 3):
         assert "finished after" in (run.job_dir(job_id) / "job.log").read_text()
 

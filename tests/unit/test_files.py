@@ -37,6 +37,14 @@ def gate():
 
 
 @pytest.fixture
+def node():
+    """The node's own context, as its agent owns one apart from the client's."""
+    context = zmq.Context()
+    yield context
+    context.destroy(linger=0)
+
+
+@pytest.fixture
 def project(tmp_path: Path) -> Path:
     root = tmp_path / "project"
     (root / "shared" / "jobs").mkdir(parents=True)
@@ -63,7 +71,8 @@ def test_user_packages_follow_the_classes_of_the_project(project: Path) -> None:
 
 
 @pytest.mark.timeout(30)
-def test_fetch_keeps_the_execute_bit_of_a_program(gate, project: Path, tmp_path: Path) -> None:
+def test_fetch_keeps_the_execute_bit_of_a_program(gate, node, project: Path,
+                                                  tmp_path: Path) -> None:
     program = project / "tools" / "filter"
     program.parent.mkdir()
     program.write_text("#!/bin/sh\n")
@@ -74,7 +83,7 @@ def test_fetch_keeps_the_execute_bit_of_a_program(gate, project: Path, tmp_path:
         manifest = Manifest.of(project, ["tools/filter", "tools.py"])
         server.publish(manifest)
         target = tmp_path / "node"
-        assert fetch(server.address, manifest, target, KEYS) == 2
+        assert fetch(node, server.address, manifest, target, KEYS) == 2
         assert (target / "tools/filter").stat().st_mode & 0o111 == 0o111
         assert (target / "tools.py").stat().st_mode & 0o111 == 0
     finally:
@@ -82,7 +91,7 @@ def test_fetch_keeps_the_execute_bit_of_a_program(gate, project: Path, tmp_path:
 
 
 @pytest.mark.timeout(30)
-def test_fetch_copies_what_is_published_and_skips_what_is_there(gate, project: Path,
+def test_fetch_copies_what_is_published_and_skips_what_is_there(gate, node, project: Path,
                                                                 tmp_path: Path) -> None:
     server = FileServer(gate, project, "127.0.0.1")
     server.start()
@@ -90,26 +99,27 @@ def test_fetch_copies_what_is_published_and_skips_what_is_there(gate, project: P
         manifest = Manifest.of(project, ["shared/jobs/jobs.py", "big.bin"])
         server.publish(manifest)
         target = tmp_path / "node"
-        assert fetch(server.address, manifest, target, KEYS) == 2
+        assert fetch(node, server.address, manifest, target, KEYS) == 2
         assert (target / "big.bin").read_bytes() == (project / "big.bin").read_bytes()
         assert (target / "shared/jobs/jobs.py").read_text() == "X = 1\n"
-        assert fetch(server.address, manifest, target, KEYS) == 0  # same versions: nothing travels
+        assert fetch(node, server.address, manifest, target, KEYS) == 0  # same versions
         (project / "shared/jobs/jobs.py").write_text("X = 2\n")
         changed = Manifest.of(project, ["shared/jobs/jobs.py", "big.bin"])
-        assert fetch(server.address, changed, target, KEYS) == 1
+        assert fetch(node, server.address, changed, target, KEYS) == 1
         assert (target / "shared/jobs/jobs.py").read_text() == "X = 2\n"
         with pytest.raises(FileNotFoundError, match="tools.py"):
-            fetch(server.address, Manifest.of(project, ["tools.py"]), target, KEYS)  # not published
+            fetch(node, server.address, Manifest.of(project, ["tools.py"]), target, KEYS)
     finally:
         server.close()
 
 
 @pytest.mark.timeout(30)
-def test_logs_pushed_by_a_node_land_under_its_ip(gate, project: Path, tmp_path: Path) -> None:
+def test_logs_pushed_by_a_node_land_under_its_ip(gate, node, project: Path,
+                                                 tmp_path: Path) -> None:
     sink = FileSink(gate, tmp_path / "collection", "127.0.0.1")
     sink.start()
     try:
-        assert push_files(sink.address, "10.0.0.2", project, KEYS) == 1
+        assert push_files(node, sink.address, "10.0.0.2", project, KEYS) == 1
     finally:
         sink.close()
     assert (tmp_path / "collection" / "10.0.0.2" / "net" / "job.log").read_text() == "a log\n"
@@ -130,7 +140,7 @@ def test_dependencies_are_placed_by_their_own_names(project: Path, tmp_path: Pat
 
 
 @pytest.mark.timeout(30)
-def test_garbage_does_not_stop_the_file_server_or_sink(gate, project: Path,
+def test_garbage_does_not_stop_the_file_server_or_sink(gate, node, project: Path,
                                                        tmp_path: Path) -> None:
     server = FileServer(gate, project, "127.0.0.1")
     sink = FileSink(gate, tmp_path / "collection", "127.0.0.1")
@@ -149,8 +159,8 @@ def test_garbage_does_not_stop_the_file_server_or_sink(gate, project: Path,
         pusher.send_multipart([b"10.0.0.2", b"../../escape.log", b"x", b"1"])
         manifest = Manifest.of(project, ["tools.py"])
         server.publish(manifest)
-        assert fetch(server.address, manifest, tmp_path / "node", KEYS) == 1  # still serving
-        assert push_files(sink.address, "10.0.0.2", project, KEYS) == 1  # still receiving
+        assert fetch(node, server.address, manifest, tmp_path / "node", KEYS) == 1  # still serving
+        assert push_files(node, sink.address, "10.0.0.2", project, KEYS) == 1  # still receiving
         prankster.close()
         pusher.close()
     finally:

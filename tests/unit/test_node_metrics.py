@@ -27,7 +27,8 @@ def test_the_metric_describes_the_machine() -> None:
     assert 0 <= reading["cpu"] <= 100
     assert reading["memory"] > 0 and reading["disk"] > 0
     assert 0 <= reading["swap"] <= 100
-    assert reading["TQ"] == 255  # no batman-adv on the test machine
+    # 255 without batman-adv, the mesh's mean TQ with it: a TQ either way.
+    assert isinstance(reading["TQ"], int) and 0 <= reading["TQ"] <= 255
 
 
 def test_node_timeout_must_cover_three_heartbeats_at_the_clusters_size() -> None:

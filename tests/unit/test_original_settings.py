@@ -68,6 +68,15 @@ def test_no_pulse_interval_no_notice(tmp_path):
     assert load_settings(tmp_path, "net").notices == ()
 
 
+# -- USER -------------------------------------------------------------------------------
+
+
+def test_user_is_named_in_the_line_saying_what_fission_does_instead(tmp_path):
+    write_network(tmp_path, 'USER = "alice"\n')
+    notice = load_settings(tmp_path, "net").user_notice()
+    assert "USER = 'alice'" in notice and "`fission node`" in notice
+
+
 @pytest.mark.parametrize("value", ["'fast'", "0", "-1", "True"])
 def test_a_bad_pulse_interval_is_a_config_error(tmp_path, value):
     write_network(tmp_path, f"PULSE_INTERVAL = {value}\n")

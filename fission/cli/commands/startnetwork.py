@@ -6,6 +6,7 @@ from argparse import Namespace
 
 from fission.cli import scaffold
 from fission.cli.context import Context, check_network_name
+from fission.config import SETTINGS
 
 
 def run(ctx: Context, args: Namespace) -> int:
@@ -13,7 +14,8 @@ def run(ctx: Context, args: Namespace) -> int:
     dest = scaffold.create(
         ctx.project / name,
         [("package", ".", {"package": name}),
-         ("network", ".", {"network": name, "project": _in_f_string(ctx.project.name)})],
+         ("network", ".", {**_defaults(), "network": name,
+                           "project": _in_f_string(ctx.project.name)})],
     )
     print(f"created network {name} in {dest}", file=ctx.stdout)
     print(
@@ -21,6 +23,12 @@ def run(ctx: Context, args: Namespace) -> int:
         file=ctx.stdout,
     )
     return 0
+
+
+def _defaults() -> dict[str, str]:
+    """Each setting's default as Python source, for the template's ``$NAME`` placeholders:
+    a new config.py shows the defaults config.SETTINGS holds, not a copy that could drift."""
+    return {name: repr(value) for name, value in SETTINGS.items()}
 
 
 def _in_f_string(text: str) -> str:
