@@ -41,7 +41,8 @@ def test_v1_prints_prefixed_lines_and_stops_on_ctrl_c(sim, examples_project):
         assert any(line.startswith(f"{job_id}\t") and f".{name}\t" in line
                    for line in info_lines), info
         assert (run.job_dir(job_id) / "job.log").is_file()
-    assert sorted(p.name for p in run.folder.iterdir()) == ["1", "2", "3", "4", "5", "info.txt"]
+    assert sorted(p.name for p in run.folder.iterdir()) == [
+        "1", "2", "3", "4", "5", "info.txt", "statistics.json"]
 
 
 @pytest.mark.timeout(40)
