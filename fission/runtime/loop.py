@@ -184,7 +184,8 @@ class JobRunner:
             _Output(pipe.id, pipe.block_encoder(),
                     _push(gate, spec.outputs.get(pipe.id), pipe.HWM), spec.outputs.get(pipe.id),
                     Retention(pipe.RETAIN_BLOCKS, pipe.RETAIN_BYTES,
-                              enabled=spec.replay or pipe.id in spec.covered))
+                              enabled=spec.replay or pipe.id in spec.covered,
+                              floor=spec.retain_floor.get(pipe.id, 1)))
             for pipe in job.outputs
         ]
         #: Outputs whose replay has blocks left to send.
