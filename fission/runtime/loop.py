@@ -10,7 +10,9 @@ Backpressure: every pipe is a PUSH socket connected to a PULL socket with
 high-water marks on both ends, and the loop reads an input only when the aligner
 wants it, so a slow job makes its producers wait and memory stays bounded. PUSH
 sockets queue only to connected peers (``IMMEDIATE``): while a consumer is gone, its
-producer waits instead of filling a queue that a failover would throw away.
+producer waits instead of filling a queue that a failover would throw away. The
+marks are bounded in bytes too (the pipe's ``QUEUE_BYTES``), set at each side's first
+block (fission/runtime/queues.py): an output connects there.
 
 Failover support is two numbers per input: the lowest incarnation it accepts (a
 block of an older one comes from a copy that was replaced, and is dropped) and how
@@ -54,7 +56,7 @@ import zmq
 
 from fission.core.pipes import BasePipe
 from fission.errors import JobError, WireError
-from fission.runtime import state
+from fission.runtime import queues, state
 from fission.runtime.align import DONE, Aligner
 from fission.runtime.control import ControlChannel, from_text
 from fission.runtime.heads import headed_run, input_unpack, out_head
@@ -95,6 +97,9 @@ class _Output:
     open: bool = True
     #: What a replay has still to send, before any newer block (see ``_replay``).
     pending: deque[bytes] = field(default_factory=deque)
+    pipe: BasePipe | None = None
+    #: Whether its sending mark is set and its socket may connect (fission/runtime/queues.py).
+    sized: bool = False
 
 
 @dataclass
@@ -164,7 +169,7 @@ class JobRunner:
         # Each run's arguments in config order: (is_optional, index into its list).
         layout: list[tuple[bool, int]] = [(False, 0)] if spec.console is not None else []
         for pipe in job.inputs:
-            socket = _pull(gate, spec.inputs[pipe.id], pipe.HWM, f"pipe {pipe.id}")
+            socket = _pull(gate, spec.inputs[pipe.id], queues.input_mark(pipe), f"pipe {pipe.id}")
             port = _Input(pipe.id, input_unpack(pipe, job.HEAD), socket,
                           None if _builtin_decoder(pipe) else pipe)
             if pipe.optional:
@@ -182,10 +187,10 @@ class JobRunner:
         self._recorders = recorders(spec, gate)
         self._outputs = [
             _Output(pipe.id, pipe.block_encoder(),
-                    _push(gate, spec.outputs.get(pipe.id), pipe.HWM), spec.outputs.get(pipe.id),
+                    _push(gate, None, pipe.HWM), spec.outputs.get(pipe.id),
                     Retention(pipe.RETAIN_BLOCKS, pipe.RETAIN_BYTES,
                               enabled=spec.replay or pipe.id in spec.covered,
-                              floor=spec.retain_floor.get(pipe.id, 1)))
+                              floor=spec.retain_floor.get(pipe.id, 1)), pipe=pipe)
             for pipe in job.outputs
         ]
         #: Outputs whose replay has blocks left to send.
@@ -444,15 +449,26 @@ class JobRunner:
         ``--record``, write it to the pipe's recording; it says whether the retention
         has room for another."""
         recorder = self._recorders.get(output.pipe_id)
-        if recorder is None:
-            return output.retention.keep
-        keep, write = output.retention.keep, recorder.write
+        keep = output.retention.keep
+        if recorder is not None:
+            keep = _recording(recorder.write, keep)
+        if output.sized:
+            return keep
 
-        def remember(frame: bytes) -> bool:
-            write(frame)
+        def first(frame: bytes) -> bool:
+            self._open_output(output, len(frame))
             return keep(frame)
 
-        return remember
+        return first
+
+    def _open_output(self, output: _Output, block_bytes: int) -> None:
+        """At an output's first block: set its sending mark from the block's size, connect
+        it (fission/runtime/queues.py), and send on without this check."""
+        queues.size_output(output.socket, output.pipe, block_bytes)
+        output.sized = True
+        if output.address is not None:
+            output.socket.connect(output.address)
+        self._refresh_live()
 
     # -- receiving -------------------------------------------------------------------
 
@@ -624,9 +640,10 @@ class JobRunner:
                 continue
             address = str(message["address"])
             log.info("pipe %s: sending to %s", output.pipe_id, address)
-            if output.address is None:  # the first consumer: nothing was delivered yet
-                output.socket.connect(address)
+            if output.address is None or not output.sized:  # nothing was delivered yet
                 output.address = address
+                if output.sized:  # else it connects at its first block (queues.py)
+                    output.socket.connect(address)
                 continue
             hwm = output.socket.getsockopt(zmq.SNDHWM)
             output.socket.close(linger=0)
@@ -721,6 +738,8 @@ class JobRunner:
         if self._next_progress != math.inf:  # it needs nothing more: its inputs hold nothing up
             self.control.send("progress", inputs={}, finished=True)
         for output in self._outputs:
+            if output.open and not output.sized:  # an empty stream: connect for its END
+                self._open_output(output, 0)
             if output.open:
                 self._send_waiting(output, encode(output.pipe_id, self.next_seq, b"", END,
                                                   self._incarnation))
@@ -826,6 +845,17 @@ class _ConsoleLine:
 
     def dummy(self, previous: Any, has_previous: bool) -> str:
         return ""
+
+
+def _recording(write: Callable[[bytes], Any],
+               keep: Callable[[bytes], bool]) -> Callable[[bytes], bool]:
+    """``keep``, writing each frame to the pipe's recording first (``--record``)."""
+
+    def remember(frame: bytes) -> bool:
+        write(frame)
+        return keep(frame)
+
+    return remember
 
 
 def _decode_text(data: memoryview) -> str:
