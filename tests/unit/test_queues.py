@@ -18,7 +18,7 @@ def test_big_blocks_get_a_mark_of_one_and_small_ones_the_pipes_hwm():
     assert marks(32 * 2**20, 256, 0) == 256  # an empty block (an END) fits any number
 
 
-@given(st.integers(1, 2**40), st.integers(1, 10**5), st.integers(0, 2**40))
+@given(st.integers(1, 2**40), st.integers(1, 10**5), st.integers(1, 2**40))
 def test_a_mark_is_between_one_and_hwm_and_its_blocks_fit_in_the_bytes(queue, hwm, size):
     mark = marks(queue, hwm, size)
     assert 1 <= mark <= hwm
