@@ -116,9 +116,8 @@ from fission.core.pipes import BytesPipe, PicklePipe
 
 
 class Window(BytesPipe):
-    """Four blocks of 400 kB a run, against 1 MiB of retention: three fill it by bytes."""
+    """Blocks of 400 kB, four a run, against 1 MiB of retention: three fill it by bytes."""
 
-    BLOCK_COUNT = 4
     RETAIN_BYTES = 2**20
 
 
@@ -137,8 +136,8 @@ class Join(PythonJob):
         return " ".join(str(block[0]) for block in blocks if block == block[:1] * 400_000)
 
 
-JOBS = [Source(outputs=[Window(1, 400_000)]),
-        Join(inputs=[Window(1, 400_000)], outputs=[PicklePipe(2)]),
+JOBS = [Source(outputs=[Window(1, 400_000, 4)]),
+        Join(inputs=[Window(1, 400_000, 4)], outputs=[PicklePipe(2)]),
         CSVSinkJob(path="rows.csv", inputs=[PicklePipe(2)])]
 '''
 
