@@ -178,10 +178,10 @@ def run_floors(network: Network, job: BaseJob) -> dict[int, int]:
 def restart_floors(network: Network, job: BaseJob) -> dict[int, int]:
     """Per output pipe of ``job`` into a job that may restart, the floor of its retention
     under ``simulate``: the producer keeps blocks from its consumer's oldest kept snapshot
-    on (fission/backends/snapshots.py), and that moves on only once the consumer has
-    taken one more than the ``Snapshots.KEPT`` after it, at most its snapshot interval
-    (fission/runtime/state.py) of runs apart: so ``KEPT`` intervals of windows, and one
-    more window. Fewer, and the consumer could never get that far."""
+    on (fission/backends/snapshots.py), which is dropped only once ``Snapshots.KEPT``
+    newer ones are kept, taken at most its snapshot interval of runs apart
+    (fission/runtime/state.py): so ``KEPT`` intervals of windows, and one more window
+    for the run after them. Fewer, and the consumer could never get that far."""
     floors = {}
     for pipe in job.outputs:
         consumer = network.job(network.pipes[pipe.id].destination)

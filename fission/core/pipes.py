@@ -51,9 +51,10 @@ class BasePipe(metaclass=_PipeMeta):
     - ``HWM``: blocks the sending and the receiving side each buffer before a
       producer waits for its consumer (backpressure).
     - ``QUEUE_BYTES``: the bytes of blocks each of those two queues holds at most
-      (default 32 MiB): its mark is as many blocks of the size of the first one as fit,
-      at least 1, at most ``HWM`` (fission/runtime/queues.py). ZeroMQ counts messages
-      only; without this, 256 blocks of 50 MB would queue 12 GB on each side.
+      (default 32 MiB): its mark is as many blocks as fit, at least 1, at most ``HWM``,
+      sized by the first block sent on the sending side, by :meth:`block_bytes` on the
+      receiving side (fission/runtime/queues.py). ZeroMQ counts messages only; without
+      this, 256 blocks of 50 MB would queue 12 GB on each side.
     - ``RETAIN_BLOCKS`` and ``RETAIN_BYTES``: the most blocks, and bytes of blocks,
       the producer keeps to send them again to the replacement of a consumer that
       failed (``run``, and ``simulate`` for a consumer that may restart). A block is
