@@ -21,6 +21,8 @@ ELEMENTS = 50_000_000 // 8
 LIMIT = 600 * 10**6
 
 LARGE = f'''
+import time
+
 import numpy as np
 from fission.core.jobs import CSVSinkJob, PythonJob
 from fission.core.pipes import ArrayPipe, PicklePipe
@@ -48,11 +50,13 @@ class Forward(PythonJob):
 
 
 class Check(PythonJob):
-    """Whether every element of the block is what was sent."""
+    """Whether every element of the block is what was sent; slowly, so blocks would pile
+    up before it if queues and retention did not bound them in bytes."""
 
     DEFAULT_NODE = "127.0.0.4"
 
     def run(self, block):
+        time.sleep(0.3)
         i = block[0]
         intact = block.size == ELEMENTS and block[-1] == -i and bool((block[:-1] == i).all())
         return f"{{int(i)}} {{intact}}"

@@ -19,6 +19,8 @@ BLOCK_BYTES = 50_000_000
 LIMIT = 600 * 10**6
 
 LARGE_JOBS = f'''
+import time
+
 import numpy as np
 
 from fission.core.jobs import PythonJob
@@ -42,12 +44,14 @@ class Forward(PythonJob):
 
 
 class Check(PythonJob):
-    """Writes, per block, its number and whether every element is what was sent."""
+    """Writes, per block, its number and whether every element is what was sent; slowly,
+    so blocks would pile up in the queues before it if they were not bounded in bytes."""
 
     def setup(self):
         self.rows = open("checked.txt", "w")
 
     def run(self, block):
+        time.sleep(0.3)
         i = block[0]
         intact = (block.size == ELEMENTS and block[-1] == -i
                   and bool((block[:-1] == i).all()))
