@@ -11,8 +11,9 @@ high-water marks on both ends, and the loop reads an input only when the aligner
 wants it, so a slow job makes its producers wait and memory stays bounded. PUSH
 sockets queue only to connected peers (``IMMEDIATE``): while a consumer is gone, its
 producer waits instead of filling a queue that a failover would throw away. The
-marks are bounded in bytes too (the pipe's ``QUEUE_BYTES``), set at each side's first
-block (fission/runtime/queues.py): an output connects there.
+marks are bounded in bytes too (the pipe's ``QUEUE_BYTES``, fission/runtime/queues.py),
+set before a socket connects: an output's from its first block, where it connects; an
+input's from the block size its pipe knows beforehand.
 
 Failover support is two numbers per input: the lowest incarnation it accepts (a
 block of an older one comes from a copy that was replaced, and is dropped) and how
