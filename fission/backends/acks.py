@@ -34,8 +34,11 @@ from dataclasses import dataclass
 
 from fission.backends.lifecycle import Message
 from fission.backends.snapshots import Snapshots
+from fission.core.durability import restartable
+from fission.core.jobs import BaseJob
 from fission.core.network import Network
 from fission.errors import ConfigError
+from fission.runtime import state
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,30 @@ def check_retention(network: Network, where: str) -> None:
                 f"than its RETAIN_BLOCKS of {pipe.RETAIN_BLOCKS}: {source.label} would wait "
                 "forever. Raise RETAIN_BLOCKS on that pipe's class, or lower a BLOCK_COUNT."
             )
+
+
+def run_floors(network: Network, job: BaseJob) -> dict[int, int]:
+    """Per output pipe of ``job``, the floor of its retention under ``run``
+    (``JobSpec.retain_floor``): the blocks sent before the first can be acknowledged.
+    Fewer would let big blocks fill ``RETAIN_BYTES`` first, and the producer would wait
+    for an acknowledgement that cannot come (fission/runtime/retention.py)."""
+    counts = blocks_before_acknowledgement(Shape.of(network))
+    return {pipe.id: counts[pipe.id] for pipe in job.outputs}
+
+
+def restart_floors(network: Network, job: BaseJob) -> dict[int, int]:
+    """Per output pipe of ``job`` into a job that may restart, the floor of its retention
+    under ``simulate``: the producer keeps blocks from its consumer's oldest kept snapshot
+    on (fission/backends/snapshots.py), which is dropped only once ``Snapshots.KEPT``
+    newer ones are kept, taken at most its snapshot interval of runs apart
+    (fission/runtime/state.py): so ``KEPT`` intervals of windows, and one more window
+    for the run after them. Fewer, and the consumer could never get that far."""
+    floors = {}
+    for pipe in job.outputs:
+        consumer = network.job(network.pipes[pipe.id].destination)
+        if restartable(consumer):
+            floors[pipe.id] = pipe.BLOCK_COUNT * (Snapshots.KEPT * state.interval(consumer) + 1)
+    return floors
 
 
 class Acknowledgements:

@@ -60,7 +60,7 @@ from typing import Any
 import zmq
 
 from fission import dashboard
-from fission.backends.acks import Acknowledgements, check_retention
+from fission.backends.acks import Acknowledgements, check_retention, run_floors
 from fission.backends.addresses import can_listen_on
 from fission.backends.console import ConsoleServer, claim_network, write_console
 from fission.backends.dask_cluster import (
@@ -452,6 +452,7 @@ class DistributedRun(Supervision):
             record_to=self.recording.address if recorded else None,
             covered=frozenset(pipe.id for pipe in job.outputs
                               if self.snapshotting(self.network.job(pipes[pipe.id].destination))),
+            retain_floor=run_floors(self.network, job),
             snapshots=self.snapshotting(job),
             restoring=start.restoring,
         )

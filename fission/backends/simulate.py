@@ -39,6 +39,7 @@ from pathlib import Path
 import zmq
 
 from fission import dashboard
+from fission.backends.acks import restart_floors
 from fission.backends.console import ConsoleServer, claim_network
 from fission.backends.failover import Start
 from fission.backends.files import place_dependencies
@@ -145,6 +146,7 @@ class Simulation(Supervision):
             log_level="DEBUG",
             incarnation=incarnation,
             covered=covered,
+            retain_floor=restart_floors(self.network, job),
             snapshots=self.snapshotting(job),
             gated=start.gated,
             restoring=start.restoring,

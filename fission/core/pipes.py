@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import pickle
 import struct
 from collections.abc import Callable
@@ -49,14 +50,23 @@ class BasePipe(metaclass=_PipeMeta):
       value received (or :meth:`zero` before the first), ``"zero"`` uses :meth:`zero`.
     - ``HWM``: blocks the sending and the receiving side each buffer before a
       producer waits for its consumer (backpressure).
+    - ``QUEUE_BYTES``: the bytes of blocks each of those two queues holds at most
+      (default 32 MiB): its mark is as many blocks as fit, at least 1, at most ``HWM``,
+      sized by the first block sent on the sending side, by :meth:`block_bytes` on the
+      receiving side (fission/runtime/queues.py). ZeroMQ counts messages only; without
+      this, 256 blocks of 50 MB would queue 12 GB on each side.
     - ``RETAIN_BLOCKS`` and ``RETAIN_BYTES``: the most blocks, and bytes of blocks,
       the producer keeps to send them again to the replacement of a consumer that
       failed (``run``, and ``simulate`` for a consumer that may restart). A block is
       kept until it is acknowledged: its consumer's snapshot covers it, or everything
       computed from it has reached the sinks (fission/backends/acks.py). When this is
       full the producer waits for acknowledgements (backpressure); it never drops a
-      kept block. One block is always kept, however big. The defaults (16384 blocks,
-      64 MiB) cost a Raspberry Pi at most 64 MiB per output pipe.
+      kept block. The defaults (16384 blocks, 64 MiB) cost a Raspberry Pi at most
+      64 MiB per output pipe. The floor: it never waits while it keeps fewer blocks than
+      its consumers need before they can acknowledge the first, whatever their bytes
+      (at least one; under ``run`` the product of the ``BLOCK_COUNT``s down to a sink,
+      under ``simulate`` for a consumer that may restart its ``BLOCK_COUNT`` times four
+      snapshot intervals and one): only that can exceed ``RETAIN_BYTES``.
     - ``REPLAY_COUNT``: deprecated, accepted for compatibility and otherwise unused:
       a fixed window of replayed blocks lost blocks when a failover needed more;
       retention follows acknowledgements now, bounded by ``RETAIN_*``.
@@ -65,6 +75,7 @@ class BasePipe(metaclass=_PipeMeta):
     BLOCK_COUNT: ClassVar[int] = 1
     DUMMY_MODE: ClassVar[str] = "prev"
     HWM: ClassVar[int] = 256
+    QUEUE_BYTES: ClassVar[int] = 32 * 2**20
     REPLAY_COUNT: ClassVar[int] = 64
     RETAIN_BLOCKS: ClassVar[int] = 16384
     RETAIN_BYTES: ClassVar[int] = 64 * 2**20
@@ -84,6 +95,10 @@ class BasePipe(metaclass=_PipeMeta):
             )
         if isinstance(self.HWM, bool) or not isinstance(self.HWM, int) or self.HWM < 1:
             raise ConfigError(f"pipe {self.id}: HWM must be an int >= 1 (got {self.HWM!r})")
+        queue = self.QUEUE_BYTES
+        if isinstance(queue, bool) or not isinstance(queue, int) or queue < 1:
+            raise ConfigError(f"pipe {self.id}: QUEUE_BYTES must be an int >= 1 (got {queue!r}); "
+                              "it bounds the bytes each of the pipe's socket queues holds")
         for name in ("RETAIN_BLOCKS", "RETAIN_BYTES"):
             bound = getattr(self, name)
             if isinstance(bound, bool) or not isinstance(bound, int) or bound < 1:
@@ -136,6 +151,12 @@ class BasePipe(metaclass=_PipeMeta):
         """Whether the runtime hands this pipe's decoder a view of the received message
         instead of a copy (worth it for big blocks that the decoder does not copy)."""
         return False
+
+    def block_bytes(self) -> int | None:
+        """The size of every block's payload, if the pipe knows it before any is sent
+        (None: it does not). A consumer's receive queue is bounded by ``QUEUE_BYTES``
+        only through this (fission/runtime/queues.py)."""
+        return None
 
     def zero(self) -> Any:
         """The neutral value used by the 'zero' dummy mode."""
@@ -221,6 +242,9 @@ class BytesPipe(BasePipe):
 
     def unpack(self, data: bytes | memoryview) -> bytes:
         return bytes(data)
+
+    def block_bytes(self) -> int:
+        return self.block_size
 
     def zero(self) -> bytes:
         return bytes(self.block_size)
@@ -355,6 +379,12 @@ class ArrayPipe(BasePipe):
             raise JobError(f"pipe {self.id} carries {self.dtype} arrays; got {dtype}")
         if self.shape is not None and shape != self.shape:
             raise JobError(f"pipe {self.id} carries arrays of shape {self.shape}; got {shape}")
+
+    def block_bytes(self) -> int | None:
+        """The raw buffer of a block (its small header aside), if dtype and shape are given."""
+        if self.dtype is None or self.shape is None:
+            return None
+        return self.dtype.itemsize * math.prod(self.shape)
 
     def zero(self) -> Any:
         if self.dtype is None or self.shape is None:

@@ -11,7 +11,10 @@ Backpressure: every pipe is a PUSH socket connected to a PULL socket with
 high-water marks on both ends, and the loop reads an input only when the aligner
 wants it, so a slow job makes its producers wait and memory stays bounded. PUSH
 sockets queue only to connected peers (``IMMEDIATE``): while a consumer is gone, its
-producer waits instead of filling a queue that a failover would throw away.
+producer waits instead of filling a queue that a failover would throw away. The
+marks are bounded in bytes too (the pipe's ``QUEUE_BYTES``, fission/runtime/queues.py),
+set before a socket connects: an output's from its first block, where it connects; an
+input's from the block size its pipe knows beforehand.
 
 The ports (sockets, and the one receive path: decode, admit, unpack) are in
 fission/runtime/ports.py; block headers are packed and read only in
@@ -46,7 +49,7 @@ import zmq
 
 from fission.core.pipes import BasePipe
 from fission.errors import JobError
-from fission.runtime import state
+from fission.runtime import queues, state
 from fission.runtime.align import DONE, Aligner
 from fission.runtime.control import ControlChannel, from_text
 from fission.runtime.heads import headed_run, input_unpack, out_head
@@ -119,7 +122,7 @@ class JobRunner:
         #: The inputs of pipes, with their RETAIN_BYTES (what snapshots are sized by).
         self._sized_inputs: list[tuple[Input, int]] = []
         for pipe in job.inputs:
-            socket = pull(gate, spec.inputs[pipe.id], pipe.HWM, f"pipe {pipe.id}")
+            socket = pull(gate, spec.inputs[pipe.id], queues.input_mark(pipe), f"pipe {pipe.id}")
             port = Input(pipe.id, input_unpack(pipe, job.HEAD), socket, job.label,
                          None if builtin_decoder(pipe) else pipe,
                          zero_copy=pipe.zero_copy_input())
@@ -144,13 +147,14 @@ class JobRunner:
             parts = pipe.block_parts_encoder()
             output = Output(pipe.id, encoder(pipe.id, spec.incarnation,
                                              parts or pipe.block_encoder(), parts is not None),
-                            push(gate, spec.outputs.get(pipe.id), pipe.HWM),
-                            spec.outputs.get(pipe.id),
+                            push(gate, None, pipe.HWM), spec.outputs.get(pipe.id),
                             Retention(pipe.RETAIN_BLOCKS, pipe.RETAIN_BYTES,
-                                      enabled=spec.replay or pipe.id in spec.covered))
+                                      enabled=spec.replay or pipe.id in spec.covered,
+                                      floor=spec.retain_floor.get(pipe.id, 1)), pipe=pipe)
             recorder = self._recorders.get(pipe.id)
             if recorder is not None:
                 output.remember = _recording(output.retention, recorder.write)
+            output.remember = self._sizing_first(output, output.remember)
             self._outputs.append(output)
         self._single_input = (len(required) == 1 and required_pipes[0].BLOCK_COUNT == 1
                               and not self._optional and not job.MAX_QUEUE)
@@ -401,6 +405,27 @@ class JobRunner:
         if self._outputs and not self._live:
             self._stopping = True  # every consumer has finished
 
+    def _sizing_first(self, output: Output,
+                      remember: Callable[[bytes], bool]) -> Callable[[bytes], bool]:
+        """``remember``, opening the output at its first block first: the socket's
+        sending mark comes from that block's size (fission/runtime/queues.py), so it may
+        connect only then. It puts ``remember`` back after that one block."""
+
+        def first(frame: bytes) -> bool:
+            output.remember = remember
+            self._open_output(output, len(frame))
+            return remember(frame)
+
+        return first
+
+    def _open_output(self, output: Output, block_bytes: int) -> None:
+        """Set an output's sending mark from its first block's size and connect it."""
+        queues.size_output(output.socket, output.pipe, block_bytes)
+        output.sized = True
+        if output.address is not None:
+            output.socket.connect(output.address)
+        self._refresh_live()
+
     # -- receiving -------------------------------------------------------------------
 
     def _receive(self, index: int) -> None:
@@ -561,6 +586,8 @@ class JobRunner:
         if self._next_progress != math.inf:  # it needs nothing more: its inputs hold nothing up
             self.control.send("progress", inputs={}, finished=True)
         for output in self._outputs:
+            if output.open and not output.sized:  # an empty stream: connect for its END
+                self._open_output(output, 0)
             if output.open:
                 self._send_waiting(output, encode(output.pipe_id, self.next_seq, b"", END,
                                                   self._incarnation))

@@ -74,6 +74,9 @@ class Output:
     open: bool = True
     #: What a replay has still to send, before any newer block.
     pending: deque[bytes] = field(default_factory=deque)
+    pipe: BasePipe | None = None
+    #: Whether its sending mark is set and its socket may connect (fission/runtime/queues.py).
+    sized: bool = False
 
     def __post_init__(self) -> None:
         self.remember = self.retention.keep

@@ -74,9 +74,10 @@ class Redirects:
                 continue
             address = str(message["address"])
             log.info("pipe %s: sending to %s", output.pipe_id, address)
-            if output.address is None:  # the first consumer: nothing was delivered yet
-                output.socket.connect(address)
+            if output.address is None or not output.sized:  # nothing was delivered yet
                 output.address = address
+                if output.sized:  # else it connects at its first block (queues.py)
+                    output.socket.connect(address)
                 continue
             hwm = output.socket.getsockopt(zmq.SNDHWM)
             output.socket.close(linger=0)

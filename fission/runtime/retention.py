@@ -10,8 +10,18 @@ of the last blocks would lose whatever a failover needs beyond it.
 Retention is bounded in blocks and in bytes (the pipe's ``RETAIN_BLOCKS`` and
 ``RETAIN_BYTES``). Once :meth:`Retention.keep` reports it full, the producer waits,
 serving its control channel, until acknowledgements make room: backpressure, never a
-silent drop. One frame is always kept, however big, so a block larger than
-``RETAIN_BYTES`` still flows, one at a time.
+silent drop.
+
+The floor. A consumer can acknowledge nothing before it has received some number of
+blocks: a window of ``BLOCK_COUNT`` blocks, times the windows of the jobs after it,
+under ``run``; the blocks up to its next snapshots, for a job that may restart under
+``simulate``. A retention that counted itself full before that many blocks would
+make the producer wait for an acknowledgement that cannot come: with big blocks,
+``RETAIN_BYTES`` is reached after a few of them. So a retention is never full while
+it keeps fewer than ``floor`` blocks, whatever their bytes and ``RETAIN_BLOCKS``
+(``JobSpec.retain_floor``, computed by the backend; at least 1, so a block larger
+than ``RETAIN_BYTES`` still flows). ``RETAIN_BYTES`` is exceeded only by what the first
+acknowledgement needs.
 
 An output that nothing can replay to (``simulate`` without restarts) has a disabled
 retention: :meth:`keep` forgets the frame at once and is never full.
@@ -27,14 +37,20 @@ from fission.wire.frame import seq_of as _seq
 class Retention:
     """The frames of one output, oldest first, that are not acknowledged yet."""
 
-    __slots__ = ("_frames", "bytes", "max_blocks", "max_bytes", "acknowledged", "enabled")
+    __slots__ = ("_frames", "bytes", "max_blocks", "max_bytes", "floor", "acknowledged",
+                 "enabled")
 
-    def __init__(self, max_blocks: int, max_bytes: int, enabled: bool = True) -> None:
+    def __init__(self, max_blocks: int, max_bytes: int, enabled: bool = True,
+                 floor: int = 1) -> None:
+        if floor < 1:
+            raise ValueError(f"a retention's floor must be at least 1 block (got {floor})")
         self._frames: deque[bytes] = deque()
         #: Bytes of the frames kept.
         self.bytes = 0
         self.max_blocks = max_blocks
         self.max_bytes = max_bytes
+        #: Fewer blocks than this never make it full (see the module's docstring).
+        self.floor = floor
         #: Every block before this sequence number is acknowledged (none is kept).
         self.acknowledged = 0
         self.enabled = enabled
@@ -43,14 +59,16 @@ class Retention:
         """Keep ``frame``; whether there is room for another (False: the producer waits)."""
         if not self.enabled:
             return True
-        self._frames.append(frame)
+        frames = self._frames
+        frames.append(frame)
         self.bytes += len(frame)
-        return len(self._frames) < self.max_blocks and self.bytes < self.max_bytes
+        count = len(frames)
+        return count < self.floor or (count < self.max_blocks and self.bytes < self.max_bytes)
 
     @property
     def full(self) -> bool:
-        frames = self._frames
-        return bool(frames) and (len(frames) >= self.max_blocks or self.bytes >= self.max_bytes)
+        count = len(self._frames)
+        return count >= self.floor and (count >= self.max_blocks or self.bytes >= self.max_bytes)
 
     def acknowledge(self, seq: int) -> None:
         """No replay can need blocks before ``seq`` any more: drop them."""

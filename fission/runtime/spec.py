@@ -64,5 +64,9 @@ class JobSpec:
     #: sent there, with their times, rather than written to those files by the job.
     record_to: str | None = None
     covered: frozenset[int] = frozenset()
+    #: Output pipe id -> the blocks its retention keeps before it may count itself full,
+    #: whatever their bytes: what its consumers need before they can acknowledge the
+    #: first (fission/runtime/retention.py). A pipe missing here: 1.
+    retain_floor: dict[int, int] = field(default_factory=dict)
     snapshots: bool = False
     restoring: bool = False

@@ -15,6 +15,8 @@ from fission.backends.acks import (
     blocks_before_acknowledgement,
     check_retention,
     needed,
+    restart_floors,
+    run_floors,
 )
 from fission.backends.snapshots import Snapshots
 from fission.core.jobs import PythonJob
@@ -279,3 +281,27 @@ def test_a_network_whose_producer_would_wait_forever_is_refused_naming_the_pipe(
     check_retention(Network.from_jobs([_Count(outputs=[_Twenty(33)]),
                                        _Pass(inputs=[_Twenty(33)], outputs=[_Five(34)]),
                                        _Pass(inputs=[_Five(34)])]), "net/config.py")
+
+
+class _Restarting(_Pass):
+    RESTART = "on-failure"
+
+
+class _Short(PicklePipe):
+    RETAIN_BLOCKS = 72  # a snapshot every 9 runs of its consumer
+
+
+def test_retention_floors_are_what_the_first_acknowledgement_and_a_restart_need():
+    """Under run: the blocks sent before the first acknowledgement, on every output;
+    under simulate: only into a job that may restart, KEPT snapshot intervals and a run."""
+    network = Network.from_jobs([_Count(outputs=[_Five(41)]),
+                                 _Pass(inputs=[_Five(41)], outputs=[_Six(42)]),
+                                 _Restarting(inputs=[_Six(42)], outputs=[_Short(43)]),
+                                 _Restarting(inputs=[_Short(43)])])
+    first, second, third, _ = network.jobs
+    assert run_floors(network, first) == {41: 30}  # its window of 5 times the next one's 6
+    assert run_floors(network, second) == {42: 6}
+    assert restart_floors(network, first) == {}  # its consumer never restarts: none kept
+    # Both restarting jobs snapshot every 9 runs (a pipe of theirs keeps 72 blocks).
+    assert restart_floors(network, second) == {42: 6 * (Snapshots.KEPT * 9 + 1)}
+    assert restart_floors(network, third) == {43: Snapshots.KEPT * 9 + 1}

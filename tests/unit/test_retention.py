@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -88,4 +89,51 @@ def test_nothing_unacknowledged_is_ever_dropped_and_the_bounds_hold(steps, block
         assert kept.bytes == sum(length for _, length in held)
         assert len(kept) <= blocks
         if len(kept) > 1:
+            assert kept.bytes < size + max(length for _, length in held)
+
+
+def test_below_its_floor_it_is_never_full_whatever_the_bytes():
+    kept = Retention(max_blocks=100, max_bytes=1000, floor=3)
+    assert kept.keep(_frame(0, 5000)) and kept.keep(_frame(1, 5000))
+    assert not kept.full  # two blocks, ten times the bytes bound: room for the third
+    assert not kept.keep(_frame(2, 5000)) and kept.full
+    kept.acknowledge(1)
+    assert not kept.full and kept.keep(_frame(3, 5000)) is False
+
+
+def test_a_floor_below_one_block_is_refused():
+    with pytest.raises(ValueError, match="at least 1 block"):
+        Retention(max_blocks=4, max_bytes=10, floor=0)
+
+
+@given(st.lists(st.one_of(st.tuples(st.just("send"), st.integers(1, 3000)),
+                          st.tuples(st.just("ack"), st.integers(0, 60))), max_size=80),
+       st.integers(1, 8), st.integers(1, 1500), st.integers(1, 12))
+def test_with_a_floor_a_waiting_producer_keeps_at_least_the_floor_and_drops_nothing(
+        steps, blocks, size, floor):
+    """A producer that sends whenever the retention is not full gets ``floor`` blocks kept
+    before it first waits, whatever their bytes; beyond the floor the bounds hold as
+    without one; nothing unacknowledged is ever dropped."""
+    kept = Retention(max_blocks=blocks, max_bytes=size, floor=floor)
+    held: list[tuple[int, int]] = []
+    sent = 0
+    for kind, value in steps:
+        if kind == "send":
+            if kept.full:
+                assert len(kept) >= floor  # it waits only once the floor is kept
+                continue
+            frame = _frame(sent, value)
+            room = kept.keep(frame)
+            held.append((sent, len(frame)))
+            sent += 1
+            assert room == (not kept.full)
+            if len(held) < floor:
+                assert room
+        elif value > kept.acknowledged:
+            kept.acknowledge(value)
+            held = [(seq, length) for seq, length in held if seq >= value]
+        assert _seqs(kept.since(0)) == [seq for seq, _ in held]
+        assert kept.bytes == sum(length for _, length in held)
+        assert len(kept) <= max(blocks, floor)
+        if len(kept) > floor:
             assert kept.bytes < size + max(length for _, length in held)
