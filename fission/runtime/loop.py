@@ -134,7 +134,6 @@ class JobRunner:
                 layout.append((False, len(required)))
                 required.append(port)
                 required_pipes.append(pipe)
-        self._bytes_marks = [0] * len(self._sized_inputs)
         self._required = required
         self._layout = layout if self._optional else None
         self._aligner = Aligner(required_pipes, max_queue=job.MAX_QUEUE)
@@ -513,10 +512,9 @@ class JobRunner:
     def _bytes_taken(self) -> list[tuple[int, int]]:
         """Per pipe, its RETAIN_BYTES and the bytes of its blocks since the last snapshot
         (a source: its outputs' kept blocks, by their average size)."""
-        taken = []
-        for index, (port, retain_bytes) in enumerate(self._sized_inputs):
-            taken.append((retain_bytes, port.bytes - self._bytes_marks[index]))
-            self._bytes_marks[index] = port.bytes
+        taken = [(retain_bytes, port.bytes) for port, retain_bytes in self._sized_inputs]
+        for port, _ in self._sized_inputs:
+            port.bytes = 0
         if not self._sized_inputs:
             runs = self.runs - self._snapshot_runs
             taken.extend((o.retention.max_bytes, o.retention.bytes * runs // len(o.retention))

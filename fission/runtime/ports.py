@@ -106,7 +106,7 @@ class Input:
     next_seq: int = 0
     #: Blocks taken from an optional input (its figures; required ones count by next_seq).
     received: int = 0
-    #: Bytes of the blocks read so far (sizes the interval of snapshots).
+    #: Bytes of the blocks read since the last snapshot (sizes the next interval).
     bytes: int = 0
 
 

@@ -38,7 +38,8 @@ from fission.errors import WireError
 VERSION = 1
 HEADER = struct.Struct("<BBHIQ")
 HEADER_SIZE = HEADER.size
-_SEQ = struct.Struct("<Q")
+_SEQ = struct.Struct("<Q")  # the header's last field
+_SEQ_OFFSET = HEADER_SIZE - _SEQ.size
 
 
 class Flags(IntFlag):
@@ -96,7 +97,7 @@ def headed_encoder(pipe: int, incarnation: int, pack: Callable[[Any], Any],
 
 def seq_of(frame: bytes) -> int:
     """The sequence number of a block (one this process made: no checks)."""
-    return _SEQ.unpack_from(frame, 8)[0]
+    return _SEQ.unpack_from(frame, _SEQ_OFFSET)[0]
 
 
 def decode(frame: bytes, pipe: int) -> tuple[int, int, int, memoryview]:
