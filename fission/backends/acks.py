@@ -166,13 +166,15 @@ def check_retention(network: Network, where: str) -> None:
             )
 
 
-def run_floors(network: Network, job: BaseJob) -> dict[int, int]:
-    """Per output pipe of ``job``, the floor of its retention under ``run``
+def run_floors(network: Network) -> dict[int, dict[int, int]]:
+    """Per job id, per output pipe of it, the floor of its retention under ``run``
     (``JobSpec.retain_floor``): the blocks sent before the first can be acknowledged.
     Fewer would let big blocks fill ``RETAIN_BYTES`` first, and the producer would wait
-    for an acknowledgement that cannot come (fission/runtime/retention.py)."""
+    for an acknowledgement that cannot come (fission/runtime/retention.py). Computed once
+    per run, for every start and restart of a job."""
     counts = blocks_before_acknowledgement(Shape.of(network))
-    return {pipe.id: counts[pipe.id] for pipe in job.outputs}
+    return {job.id: {pipe.id: counts[pipe.id] for pipe in job.outputs}
+            for job in network.jobs}
 
 
 def restart_floors(network: Network, job: BaseJob) -> dict[int, int]:

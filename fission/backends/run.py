@@ -204,6 +204,8 @@ class DistributedRun(Supervision):
         self.nodes: dict[str, str] = {}  # worker address -> node ip, for the nodes up
         self.declared_dead: set[str] = set()  # ips of nodes declared dead during this run
         self.steady_at: dict[str, float] = {}  # worker address -> when a returned node may work
+        #: Per job, its outputs' retention floors (fission/runtime/retention.py).
+        self.retain_floors = run_floors(self.network)
         #: What producers may forget: from the jobs' progress and the snapshots kept.
         self.acks = Acknowledgements(self.network, self.snapshots, frozenset(
             job.id for job in self.network.jobs if self.snapshotting(job)))
@@ -452,7 +454,7 @@ class DistributedRun(Supervision):
             record_to=self.recording.address if recorded else None,
             covered=frozenset(pipe.id for pipe in job.outputs
                               if self.snapshotting(self.network.job(pipes[pipe.id].destination))),
-            retain_floor=run_floors(self.network, job),
+            retain_floor=self.retain_floors[job.id],
             snapshots=self.snapshotting(job),
             restoring=start.restoring,
         )

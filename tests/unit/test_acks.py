@@ -299,8 +299,9 @@ def test_retention_floors_are_what_the_first_acknowledgement_and_a_restart_need(
                                  _Restarting(inputs=[_Six(42)], outputs=[_Short(43)]),
                                  _Restarting(inputs=[_Short(43)])])
     first, second, third, _ = network.jobs
-    assert run_floors(network, first) == {41: 30}  # its window of 5 times the next one's 6
-    assert run_floors(network, second) == {42: 6}
+    floors = run_floors(network)
+    assert floors[first.id] == {41: 30}  # its window of 5 times the next one's 6
+    assert floors[second.id] == {42: 6}
     assert restart_floors(network, first) == {}  # its consumer never restarts: none kept
     # Both restarting jobs snapshot every 9 runs (a pipe of theirs keeps 72 blocks).
     assert restart_floors(network, second) == {42: 6 * (Snapshots.KEPT * 9 + 1)}
