@@ -79,7 +79,7 @@ def simulate_chain(
     secure: bool = True,
     dashboard: bool = True,
     watch: bool = False,
-    state: bool = False,
+    state: bool | str = False,
 ) -> tuple[dict[str, Any], harness.TreeSampler, float]:
     """Run the chain once; return the sink's record, the samples and the launch time (ns).
 
@@ -87,7 +87,8 @@ def simulate_chain(
     makes every pipe a CURVE socket; False runs plaintext pipes. ``dashboard`` sets
     ``FISSION_BENCH_DASHBOARD``; ``watch`` has a viewer on it all along (the page's
     stream open, ``/metrics`` scraped every second), as a user watching the run.
-    ``state``: the forward job has 4 KiB of snapshotted state (``FISSION_BENCH_STATE``).
+    ``state``: True, the forward job has 4 KiB of snapshotted state; ``"history"``, it
+    writes the same 4 KiB every run without snapshots (``FISSION_BENCH_STATE``).
     """
     argv = [sys.executable, "manage.py", "chain", "simulate"]
     if duration is not None:
@@ -98,7 +99,7 @@ def simulate_chain(
     env = _env(FISSION_BENCH_MODE=mode, FISSION_BENCH_COUNT=str(count),
                FISSION_BENCH_RATE=str(rate), FISSION_BENCH_SECURE="1" if secure else "0",
                FISSION_BENCH_DASHBOARD="1" if dashboard else "0",
-               FISSION_BENCH_STATE="1" if state else "0")
+               FISSION_BENCH_STATE=state if isinstance(state, str) else "1" if state else "0")
     what = mode if secure else f"{mode}, SECURE = False"
     CHAIN_RESULT.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="fission-bench-") as tmp:
@@ -180,7 +181,7 @@ class _Viewer(threading.Thread):
 
 
 def run(mode: str, count: int, *, rate: float = 1000.0, secure: bool = True,
-        dashboard: bool = True, watch: bool = False, state: bool = False) -> dict[str, Any]:
+        dashboard: bool = True, watch: bool = False, state: bool | str = False) -> dict[str, Any]:
     """Run the chain to its end once; return the figures of :func:`harness.analyse`.
 
     ``secure``: encrypted (CURVE) pipes, the default, or plaintext ones (``SECURE = False``).

@@ -13,7 +13,8 @@
 - ``FISSION_BENCH_DASHBOARD``: ``1`` (default) serves the dashboard on a free loopback
   port, ``0`` runs with ``DASHBOARD = None`` (and jobs that report no figures).
 - ``FISSION_BENCH_STATE``: ``1`` makes the forward job a ``StatefulForward`` (4 KiB of
-  ``STATE`` snapshotted, ``RESTART = "on-failure"``); ``0`` (default) a plain ``Forward``.
+  ``STATE`` snapshotted, ``RESTART = "on-failure"``); ``history`` a ``HistoryForward``
+  (the same work in ``run``, nothing snapshotted); ``0`` (default) a plain ``Forward``.
 
 Only the supervising process imports this module: the values reach the job processes
 as attributes of the job objects.
@@ -21,7 +22,7 @@ as attributes of the job objects.
 
 import os
 
-from chain.jobs import Forward, Sink, Source, StatefulForward
+from chain.jobs import Forward, HistoryForward, Sink, Source, StatefulForward
 from fission.core.pipes import ArrayPipe, PicklePipe
 
 #: Socket high-water mark of the array modes (as benchmarks/harness.py's ARRAY_HWM).
@@ -38,7 +39,11 @@ if os.environ.get("FISSION_BENCH_SECURE", "1") not in ("0", "1"):
     raise ValueError("FISSION_BENCH_SECURE must be 1 (encrypted pipes) or 0 (plaintext), got "
                      f"{os.environ['FISSION_BENCH_SECURE']!r}")
 SECURE = os.environ.get("FISSION_BENCH_SECURE", "1") == "1"
-FORWARD = StatefulForward if os.environ.get("FISSION_BENCH_STATE", "0") == "1" else Forward
+FORWARDS = {"0": Forward, "1": StatefulForward, "history": HistoryForward}
+if os.environ.get("FISSION_BENCH_STATE", "0") not in FORWARDS:
+    raise ValueError(f"FISSION_BENCH_STATE must be one of {sorted(FORWARDS)}, got "
+                     f"{os.environ['FISSION_BENCH_STATE']!r}")
+FORWARD = FORWARDS[os.environ.get("FISSION_BENCH_STATE", "0")]
 
 DASHBOARD = "127.0.0.1:0" if os.environ.get("FISSION_BENCH_DASHBOARD", "1") == "1" else None
 

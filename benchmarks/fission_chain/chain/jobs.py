@@ -77,12 +77,11 @@ class Forward(PythonJob):
         return (block,)
 
 
-class StatefulForward(Forward):
-    """:class:`Forward` with 4 KiB of state that changes every run, snapshotted (it may
-    restart, so ``simulate`` takes snapshots and the source keeps blocks for a replay)."""
+class HistoryForward(Forward):
+    """:class:`Forward` that writes into 4 KiB of history every run, which nothing
+    snapshots: the baseline of :class:`StatefulForward`, so the two differ only in
+    what FISSION does for the state, not in the work of ``run``."""
 
-    STATE = ("history",)
-    RESTART = "on-failure"
     STATE_BYTES = 4096
 
     def setup(self):
@@ -91,6 +90,14 @@ class StatefulForward(Forward):
     def run(self, block):
         self.history[block[0] % self.STATE_BYTES] = block[0] & 0xFF
         return (block,)
+
+
+class StatefulForward(HistoryForward):
+    """:class:`HistoryForward` with its history snapshotted (``STATE``) and restartable
+    (``simulate`` then takes snapshots and the source keeps blocks for a replay)."""
+
+    STATE = ("history",)
+    RESTART = "on-failure"
 
 
 class Sink(PythonJob):
