@@ -40,10 +40,11 @@ if os.environ.get("FISSION_BENCH_SECURE", "1") not in ("0", "1"):
                      f"{os.environ['FISSION_BENCH_SECURE']!r}")
 SECURE = os.environ.get("FISSION_BENCH_SECURE", "1") == "1"
 FORWARDS = {"0": Forward, "1": StatefulForward, "history": HistoryForward}
-if os.environ.get("FISSION_BENCH_STATE", "0") not in FORWARDS:
+STATE_CHOICE = os.environ.get("FISSION_BENCH_STATE", "0")
+if STATE_CHOICE not in FORWARDS:
     raise ValueError(f"FISSION_BENCH_STATE must be one of {sorted(FORWARDS)}, got "
-                     f"{os.environ['FISSION_BENCH_STATE']!r}")
-FORWARD = FORWARDS[os.environ.get("FISSION_BENCH_STATE", "0")]
+                     f"{STATE_CHOICE!r}")
+FORWARD = FORWARDS[STATE_CHOICE]
 
 DASHBOARD = "127.0.0.1:0" if os.environ.get("FISSION_BENCH_DASHBOARD", "1") == "1" else None
 
