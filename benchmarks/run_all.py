@@ -352,7 +352,7 @@ def bench_state(report: Report, args: argparse.Namespace) -> None:
         report, "state", args.repeat,
         lambda: fission_bench.run("small", args.small_count, secure=False, state="history"),
         lambda: fission_bench.run("small", args.small_count, secure=False, state=True),
-        labels=("plain", "stateful"),
+        labels=("without STATE", "stateful"),
     )
     p, s = _median(plain, "blocks_per_s"), _median(stateful, "blocks_per_s")
     ratio = _ratio(s, p)
